@@ -1,0 +1,546 @@
+//! The execution state machine (DESIGN §4).
+//!
+//! Each stored item (an execution, a stage attempt, an action attempt) is the *merge* of every event
+//! that concerns it. The merge is commutative and idempotent: a later attempt beats an earlier one,
+//! within an attempt an outcome beats a start, and equal events change nothing. Duplicated and
+//! reordered deliveries therefore end in the same state as one in-order delivery.
+
+use std::cmp::Reverse;
+
+use serde::{Deserialize, Serialize};
+
+use crate::errors::{categorize, ErrorCategory};
+use crate::event::{ExecutionEvent, Scope, Trigger};
+use crate::histogram::bucket_of;
+use crate::rollup::{difference, utc_day, Contribution, Counters, RollupChange};
+use crate::scrub::scrub_message;
+
+const OUTCOMES: [&str; 6] = [
+    "SUCCEEDED",
+    "FAILED",
+    "CANCELED",
+    "SUPERSEDED",
+    "STOPPED",
+    "ABANDONED",
+];
+
+/// Whether a state ends its execution, stage or action. Unknown states never do.
+pub fn is_outcome(state: &str) -> bool {
+    OUTCOMES.contains(&state)
+}
+
+/// Position of a state within one attempt: starts, then anything in between, then outcomes.
+fn rank(state: &str) -> u8 {
+    match state {
+        "STARTED" | "RESUMED" => 1,
+        s if is_outcome(s) => 3,
+        _ => 2,
+    }
+}
+
+/// Sortable key of an event's place in its item's history: attempt, rank, time, then the state
+/// name so that two different states at the same instant still order deterministically.
+pub fn order_key(event: &ExecutionEvent) -> String {
+    format!(
+        "{:05}|{}|{:015}|{}",
+        event.attempt,
+        rank(&event.state),
+        event.time_ms.max(0),
+        event.state
+    )
+}
+
+/// Who owns the items an event writes; the org always comes from the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub org_id: &'a str,
+    pub pipeline_id: &'a str,
+    /// How long raw execution items are kept (DynamoDB TTL); rollups are kept forever.
+    pub retention_days: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionError {
+    pub category: ErrorCategory,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub external_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub external_url: Option<String>,
+}
+
+/// The stage (and, when known, the action) that failed an execution attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    pub attempt: u32,
+    pub time_ms: i64,
+    pub stage: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<ActionError>,
+}
+
+impl Failure {
+    /// Latest attempt first; within it an action failure (more precise) beats a stage failure,
+    /// then the earliest one, then names, so the choice never depends on arrival order.
+    fn precedence(&self) -> impl Ord + '_ {
+        (
+            self.attempt,
+            self.action.is_some(),
+            Reverse(self.time_ms),
+            Reverse(&self.stage),
+            Reverse(&self.action),
+        )
+    }
+}
+
+/// The commit an execution built, as reported by its Source action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceRevision {
+    pub action: String,
+    pub revision: String,
+}
+
+/// A stored execution, stage-attempt or action-attempt item.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemState {
+    pub org_id: String,
+    pub pipeline_id: String,
+    pub execution_id: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub attempt: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub order: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub execution_started_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub started_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub completed_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub duration_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub trigger: Option<Trigger>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source_revision: Option<SourceRevision>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<Failure>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action_category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action_provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action_region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<ActionError>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub published_order: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expires_at: Option<i64>,
+    /// Optimistic-concurrency revision: every write is conditioned on the revision it read.
+    #[serde(default)]
+    pub rev: u64,
+}
+
+/// Which item, besides the execution, an event updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LevelItem {
+    Stage {
+        stage: String,
+        attempt: u32,
+    },
+    Action {
+        stage: String,
+        action: String,
+        attempt: u32,
+    },
+}
+
+pub fn level_item(event: &ExecutionEvent) -> Option<LevelItem> {
+    match &event.scope {
+        Scope::Pipeline => None,
+        Scope::Stage { stage } => Some(LevelItem::Stage {
+            stage: stage.clone(),
+            attempt: event.attempt,
+        }),
+        Scope::Action { stage, action, .. } => Some(LevelItem::Action {
+            stage: stage.clone(),
+            action: action.clone(),
+            attempt: event.attempt,
+        }),
+    }
+}
+
+/// The normalized `Execution Completed` event: opaque ids only, never an ARN or account id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completion {
+    pub pipeline_id: String,
+    pub org_id: String,
+    pub execution_id: String,
+    pub status: String,
+    pub attempt: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_category: Option<ErrorCategory>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_id: Option<String>,
+    /// The order key of the outcome this event reports; consumers can dedupe on it.
+    pub outcome_key: String,
+}
+
+/// Everything one event changes: the new items (only those that changed), the rollup deltas that
+/// go in the same transaction, and the completion to publish once they are stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub execution: Option<ItemState>,
+    pub level: Option<ItemState>,
+    pub rollups: Vec<RollupChange>,
+    pub completion: Option<Completion>,
+}
+
+impl Plan {
+    pub fn writes_anything(&self) -> bool {
+        self.execution.is_some() || self.level.is_some() || !self.rollups.is_empty()
+    }
+}
+
+/// Decides what an event changes, given the items as currently stored.
+pub fn plan(
+    ctx: Context<'_>,
+    event: &ExecutionEvent,
+    execution: Option<&ItemState>,
+    level: Option<&ItemState>,
+) -> Plan {
+    let old_execution = execution
+        .cloned()
+        .unwrap_or_else(|| new_item(ctx, event, None));
+    let new_execution = merge_into_execution(old_execution.clone(), event);
+    let mut rollups = difference(
+        contribution(&old_execution).as_ref(),
+        contribution(&new_execution).as_ref(),
+    );
+    let mut changed_level = None;
+    if let Some(item) = level_item(event) {
+        let old_level = level
+            .cloned()
+            .unwrap_or_else(|| new_item(ctx, event, Some(&item)));
+        let new_level = merge_into_level(old_level.clone(), event);
+        rollups.extend(difference(
+            contribution(&old_level).as_ref(),
+            contribution(&new_level).as_ref(),
+        ));
+        changed_level = finish_if_changed(ctx, &old_level, new_level, event);
+    }
+    let completion = completion_due(&new_execution);
+    Plan {
+        execution: finish_if_changed(ctx, &old_execution, new_execution, event),
+        level: changed_level,
+        rollups: combine_by_day(rollups),
+        completion,
+    }
+}
+
+fn new_item(ctx: Context<'_>, event: &ExecutionEvent, level: Option<&LevelItem>) -> ItemState {
+    let (stage, action, attempt) = match level {
+        None => (None, None, None),
+        Some(LevelItem::Stage { stage, attempt }) => (Some(stage.clone()), None, Some(*attempt)),
+        Some(LevelItem::Action {
+            stage,
+            action,
+            attempt,
+        }) => (Some(stage.clone()), Some(action.clone()), Some(*attempt)),
+    };
+    ItemState {
+        org_id: ctx.org_id.to_string(),
+        pipeline_id: ctx.pipeline_id.to_string(),
+        execution_id: event.execution_id.clone(),
+        stage,
+        action,
+        attempt,
+        ..ItemState::default()
+    }
+}
+
+/// Bumps the revision and extends the TTL of an item that really changed; `None` if it did not.
+fn finish_if_changed(
+    ctx: Context<'_>,
+    old: &ItemState,
+    mut new: ItemState,
+    event: &ExecutionEvent,
+) -> Option<ItemState> {
+    if &new == old {
+        return None;
+    }
+    new.rev = old.rev + 1;
+    let expiry = event.time_ms / 1000 + ctx.retention_days * 86_400;
+    new.expires_at = Some(old.expires_at.map_or(expiry, |e| e.max(expiry)));
+    Some(new)
+}
+
+/// Takes the event's state if it is newer than the stored one.
+fn apply_state(item: &mut ItemState, event: &ExecutionEvent) -> bool {
+    let key = order_key(event);
+    if item.order.as_ref().is_some_and(|current| *current >= key) {
+        return false;
+    }
+    item.order = Some(key);
+    item.status = Some(event.state.clone());
+    item.attempt = Some(event.attempt);
+    item.completed_at = is_outcome(&event.state).then_some(event.time_ms);
+    true
+}
+
+fn merge_into_execution(mut item: ItemState, event: &ExecutionEvent) -> ItemState {
+    item.execution_started_at = earliest(item.execution_started_at, event.execution_start_ms);
+    match &event.scope {
+        Scope::Pipeline => {
+            apply_state(&mut item, event);
+            if item.trigger.is_none() {
+                item.trigger.clone_from(&event.trigger);
+            }
+        }
+        Scope::Stage { stage } if event.state == "FAILED" => {
+            item.failure = preferred_failure(item.failure.take(), stage_failure(event, stage));
+        }
+        Scope::Action { stage, action, .. } if event.state == "FAILED" => {
+            let failure = Failure {
+                action: Some(action.clone()),
+                error: Some(action_error(event)),
+                ..stage_failure(event, stage)
+            };
+            item.failure = preferred_failure(item.failure.take(), failure);
+        }
+        Scope::Action { action, .. } if event.state == "SUCCEEDED" => {
+            item.source_revision = preferred_revision(item.source_revision.take(), event, action);
+        }
+        _ => {}
+    }
+    item.duration_ms = match (&item.status, item.execution_started_at, item.completed_at) {
+        (Some(status), Some(start), Some(end)) if is_outcome(status) => Some((end - start).max(0)),
+        _ => None,
+    };
+    item
+}
+
+fn merge_into_level(mut item: ItemState, event: &ExecutionEvent) -> ItemState {
+    item.execution_started_at = earliest(item.execution_started_at, event.execution_start_ms);
+    if rank(&event.state) == 1 {
+        item.started_at = earliest(item.started_at, Some(event.time_ms));
+    }
+    if let Scope::Action {
+        action_type,
+        region,
+        ..
+    } = &event.scope
+    {
+        let action_type = action_type.as_ref();
+        item.action_category = item
+            .action_category
+            .take()
+            .or_else(|| action_type.and_then(|t| t.category.clone()));
+        item.action_provider = item
+            .action_provider
+            .take()
+            .or_else(|| action_type.and_then(|t| t.provider.clone()));
+        item.action_region = item.action_region.take().or_else(|| region.clone());
+    }
+    if apply_state(&mut item, event) {
+        let failed_action = event.state == "FAILED" && matches!(event.scope, Scope::Action { .. });
+        item.error = failed_action.then(|| action_error(event));
+    }
+    item.duration_ms = match (item.started_at, item.completed_at) {
+        (Some(start), Some(end)) => Some((end - start).max(0)),
+        _ => None,
+    };
+    item
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn stage_failure(event: &ExecutionEvent, stage: &str) -> Failure {
+    Failure {
+        attempt: event.attempt,
+        time_ms: event.time_ms,
+        stage: stage.to_string(),
+        action: None,
+        error: None,
+    }
+}
+
+fn preferred_failure(current: Option<Failure>, candidate: Failure) -> Option<Failure> {
+    match current {
+        Some(current) if current.precedence() >= candidate.precedence() => Some(current),
+        _ => Some(candidate),
+    }
+}
+
+/// The commit comes from the Source action's result; with several sources the first by name wins.
+fn preferred_revision(
+    current: Option<SourceRevision>,
+    event: &ExecutionEvent,
+    action: &str,
+) -> Option<SourceRevision> {
+    let is_source = match &event.scope {
+        Scope::Action { action_type, .. } => action_type
+            .as_ref()
+            .and_then(|t| t.category.as_deref())
+            .is_some_and(|c| c.eq_ignore_ascii_case("source")),
+        _ => false,
+    };
+    let revision = event
+        .result
+        .as_ref()
+        .and_then(|r| r.external_id.clone())
+        .filter(|_| is_source);
+    match (current, revision) {
+        (Some(current), Some(revision)) if action < current.action.as_str() => {
+            Some(SourceRevision {
+                action: action.to_string(),
+                revision,
+            })
+        }
+        (None, Some(revision)) => Some(SourceRevision {
+            action: action.to_string(),
+            revision,
+        }),
+        (current, _) => current,
+    }
+}
+
+fn action_error(event: &ExecutionEvent) -> ActionError {
+    let category = match &event.scope {
+        Scope::Action { action_type, .. } => {
+            action_type.as_ref().and_then(|t| t.category.as_deref())
+        }
+        _ => None,
+    };
+    let result = event.result.clone().unwrap_or_default();
+    ActionError {
+        category: categorize(
+            category,
+            result.error_code.as_deref(),
+            result.summary.as_deref(),
+        ),
+        code: result.error_code,
+        message: result.summary.as_deref().map(scrub_message),
+        external_id: result.external_id.as_deref().map(scrub_message),
+        external_url: result.external_url.as_deref().map(scrub_message),
+    }
+}
+
+/// What an item adds to the rollups in its current state.
+fn contribution(item: &ItemState) -> Option<Contribution> {
+    let status = item.status.as_deref().filter(|s| is_outcome(s))?;
+    let day = utc_day(item.execution_started_at.or(item.completed_at)?);
+    let mut counters = Counters::new();
+    match (&item.stage, &item.action) {
+        (None, _) => {
+            counters.insert(format!("n#{status}"), 1);
+            if let Some(duration) = item.duration_ms {
+                counters.insert("dn".into(), 1);
+                counters.insert("dsum".into(), duration);
+                counters.insert(format!("d#{}", bucket_of(duration)), 1);
+            }
+        }
+        (Some(stage), None) => {
+            counters.insert(format!("st#{stage}"), 1);
+            if status == "FAILED" {
+                counters.insert(format!("sf#{stage}"), 1);
+            }
+        }
+        (Some(stage), Some(action)) => {
+            counters.insert(format!("at#{stage}/{action}"), 1);
+            if status == "FAILED" {
+                counters.insert(format!("af#{stage}/{action}"), 1);
+                let category = item
+                    .error
+                    .as_ref()
+                    .map_or(ErrorCategory::Other, |e| e.category);
+                counters.insert(format!("ec#{}", category.as_str()), 1);
+            }
+        }
+    }
+    Some(Contribution { day, counters })
+}
+
+/// A transaction may touch each rollup item once, so changes for the same day are added up.
+fn combine_by_day(changes: Vec<RollupChange>) -> Vec<RollupChange> {
+    let mut combined: Vec<RollupChange> = Vec::new();
+    for change in changes {
+        match combined.iter_mut().find(|c| c.day == change.day) {
+            Some(existing) => {
+                for (name, value) in change.counters {
+                    *existing.counters.entry(name).or_default() += value;
+                }
+                existing.counters.retain(|_, v| *v != 0);
+            }
+            None => combined.push(change),
+        }
+    }
+    combined.retain(|c| !c.counters.is_empty());
+    combined
+}
+
+/// A final execution state is published once it is stored, until the publish is recorded.
+fn completion_due(execution: &ItemState) -> Option<Completion> {
+    let status = execution.status.as_deref().filter(|s| is_outcome(s))?;
+    let outcome_key = execution.order.clone()?;
+    if execution.published_order.as_ref() == Some(&outcome_key) {
+        return None;
+    }
+    let attempt = execution.attempt.unwrap_or(1);
+    let failure = execution
+        .failure
+        .as_ref()
+        .filter(|f| status == "FAILED" && f.attempt == attempt);
+    Some(Completion {
+        pipeline_id: execution.pipeline_id.clone(),
+        org_id: execution.org_id.clone(),
+        execution_id: execution.execution_id.clone(),
+        status: status.to_string(),
+        attempt,
+        duration_ms: execution.duration_ms,
+        failed_stage: failure.map(|f| f.stage.clone()),
+        failed_action: failure.and_then(|f| f.action.clone()),
+        error_category: failure.and_then(|f| f.error.as_ref().map(|e| e.category)),
+        commit_id: execution
+            .trigger
+            .as_ref()
+            .and_then(|t| t.commit_id.clone())
+            .or_else(|| {
+                execution
+                    .source_revision
+                    .as_ref()
+                    .map(|s| s.revision.clone())
+            }),
+        outcome_key,
+    })
+}
+
+#[cfg(test)]
+mod tests;

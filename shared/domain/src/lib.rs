@@ -1,0 +1,9 @@
+//! Pure domain logic of pipeline-builder: no AWS types, no I/O, no async runtime.
+
+pub mod errors;
+pub mod event;
+pub mod execution;
+pub mod histogram;
+pub mod keys;
+pub mod rollup;
+pub mod scrub;
