@@ -1,1 +1,16 @@
+//! AWS adapters for pipeline-builder: every AWS call the functions make goes through here.
 
+pub mod attributes;
+pub mod clients;
+pub mod config;
+pub mod error;
+pub mod executions;
+pub mod metrics;
+pub mod publisher;
+pub mod queue;
+pub mod registry;
+pub mod resources;
+pub mod tags;
+
+pub use clients::Clients;
+pub use error::AwsError;

@@ -1,0 +1,77 @@
+//! Translation between JSON documents (how domain types serialize) and DynamoDB attribute values.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn to_attribute(value: Value) -> Option<AttributeValue> {
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(b) => AttributeValue::Bool(b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s),
+        Value::Array(values) => {
+            AttributeValue::L(values.into_iter().filter_map(to_attribute).collect())
+        }
+        Value::Object(map) => AttributeValue::M(
+            map.into_iter()
+                .filter_map(|(k, v)| to_attribute(v).map(|a| (k, a)))
+                .collect(),
+        ),
+    })
+}
+
+pub fn from_attribute(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::N(n) => n
+            .parse::<i64>()
+            .map(Value::from)
+            .ok()
+            .or_else(|| n.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number))
+            .unwrap_or(Value::Null),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::L(values) => Value::Array(values.iter().map(from_attribute).collect()),
+        AttributeValue::M(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), from_attribute(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        AttributeValue::Ss(values) => Value::from(values.clone()),
+        _ => Value::Null,
+    }
+}
+
+/// Serializes a domain value into item attributes (it must serialize to a JSON object).
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, serde_json::Error> {
+    match serde_json::to_value(value)? {
+        Value::Object(map) => Ok(map
+            .into_iter()
+            .filter_map(|(k, v)| to_attribute(v).map(|a| (k, a)))
+            .collect()),
+        other => Err(serde::ser::Error::custom(format!(
+            "expected an object, got {other}"
+        ))),
+    }
+}
+
+pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, serde_json::Error> {
+    let map: Map<String, Value> = item
+        .iter()
+        .map(|(k, v)| (k.clone(), from_attribute(v)))
+        .collect();
+    serde_json::from_value(Value::Object(map))
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}

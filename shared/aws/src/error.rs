@@ -1,0 +1,114 @@
+//! One classification of SDK failures for every adapter.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use thiserror::Error;
+
+const THROTTLING_CODES: [&str; 8] = [
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
+];
+
+const ACCESS_CODES: [&str; 5] = [
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+];
+
+/// An AWS call that did not succeed, by what the caller can do about it.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AwsError {
+    #[error("{operation} was throttled ({code})")]
+    Throttled { operation: &'static str, code: String },
+    #[error("{operation} was denied: {message}")]
+    AccessDenied {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("{operation} failed on the service side (HTTP {status})")]
+    Unavailable { operation: &'static str, status: u16 },
+    #[error("{operation} timed out or could not connect: {message}")]
+    Network {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("{operation} was rejected ({code}): {message}")]
+    Rejected {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+}
+
+impl AwsError {
+    /// Short label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AwsError::Throttled { .. } => "throttled",
+            AwsError::AccessDenied { .. } => "access-denied",
+            AwsError::Unavailable { .. } => "unavailable",
+            AwsError::Network { .. } => "network",
+            AwsError::Rejected { .. } => "rejected",
+        }
+    }
+
+    /// The AWS error code when the service answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Throttled { code, .. } | AwsError::Rejected { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        operation: &'static str,
+        error: SdkError<E, Response>,
+    ) -> Self {
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let code = error.code().unwrap_or_default().to_string();
+        let message = error
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| describe(&error));
+        match error {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+                AwsError::Network { operation, message }
+            }
+            _ if THROTTLING_CODES.contains(&code.as_str()) || status == Some(429) => {
+                AwsError::Throttled { operation, code }
+            }
+            _ if ACCESS_CODES.contains(&code.as_str()) || status == Some(403) => {
+                AwsError::AccessDenied { operation, message }
+            }
+            _ if status.is_some_and(|s| s >= 500) => AwsError::Unavailable {
+                operation,
+                status: status.unwrap_or(500),
+            },
+            _ => AwsError::Rejected {
+                operation,
+                code,
+                message,
+            },
+        }
+    }
+}
+
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,346 @@
+//! ExecutionsTable: execution, stage and action items and the daily rollups (DESIGN §3).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Get, Put, TransactGetItem, TransactWriteItem, Update};
+use pb_domain::event::ExecutionEvent;
+use pb_domain::execution::{level_item, ItemState, LevelItem, Plan};
+use pb_domain::keys::{action_sk, execution_pk, execution_sk, rollup_pk, rollup_sk, stage_sk};
+use pb_domain::rollup::{Counters, RollupChange};
+use thiserror::Error;
+
+use crate::attributes::{from_attribute, from_item, n, s, to_item, Item};
+use crate::AwsError;
+
+#[derive(Debug, Error)]
+pub enum CommitError {
+    /// Another writer changed an item since it was read: re-read and plan again.
+    #[error("an item changed since it was read")]
+    Conflict,
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// The items an event's plan starts from, as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub execution: Option<ItemState>,
+    pub level: Option<ItemState>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecutionStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+fn item_key(item: &ItemState) -> (String, String) {
+    let attempt = item.attempt.unwrap_or(1);
+    let sk = match (&item.stage, &item.action) {
+        (None, _) => execution_sk(&item.execution_id),
+        (Some(stage), None) => stage_sk(&item.execution_id, stage, attempt),
+        (Some(stage), Some(action)) => action_sk(&item.execution_id, stage, action, attempt),
+    };
+    (execution_pk(&item.pipeline_id), sk)
+}
+
+fn level_key(pipeline_id: &str, execution_id: &str, level: &LevelItem) -> (String, String) {
+    let sk = match level {
+        LevelItem::Stage { stage, attempt } => stage_sk(execution_id, stage, *attempt),
+        LevelItem::Action {
+            stage,
+            action,
+            attempt,
+        } => action_sk(execution_id, stage, action, *attempt),
+    };
+    (execution_pk(pipeline_id), sk)
+}
+
+fn decode(item: Option<Item>, operation: &'static str) -> Result<Option<ItemState>, AwsError> {
+    item.map(|item| {
+        from_item(&item).map_err(|e| AwsError::Rejected {
+            operation,
+            code: "CorruptItem".into(),
+            message: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+fn serialization_error(e: serde_json::Error) -> AwsError {
+    AwsError::Rejected {
+        operation: "TransactWriteItems",
+        code: "Serialization".into(),
+        message: e.to_string(),
+    }
+}
+
+impl ExecutionStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        ExecutionStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Reads the execution item and, for stage and action events, that level's item — in one
+    /// consistent request.
+    pub async fn load(&self, pipeline_id: &str, event: &ExecutionEvent) -> Result<Snapshot, AwsError> {
+        let execution_key = (execution_pk(pipeline_id), execution_sk(&event.execution_id));
+        let Some(level) = level_item(event) else {
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("PK", s(execution_key.0))
+                .key("SK", s(execution_key.1))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| AwsError::classify("GetItem", e))?;
+            return Ok(Snapshot {
+                execution: decode(output.item, "GetItem")?,
+                level: None,
+            });
+        };
+        let level_key = level_key(pipeline_id, &event.execution_id, &level);
+        let get = |(pk, sk): (String, String)| {
+            Get::builder()
+                .table_name(&self.table)
+                .key("PK", s(pk))
+                .key("SK", s(sk))
+                .build()
+                .map(|g| TransactGetItem::builder().get(g).build())
+        };
+        let gets = [get(execution_key), get(level_key)]
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::Rejected {
+                operation: "TransactGetItems",
+                code: "InvalidRequest".into(),
+                message: e.to_string(),
+            })?;
+        let output = self
+            .client
+            .transact_get_items()
+            .set_transact_items(Some(gets))
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("TransactGetItems", e))?;
+        let mut responses = output.responses.unwrap_or_default().into_iter();
+        let mut next = || responses.next().and_then(|r| r.item);
+        Ok(Snapshot {
+            execution: decode(next(), "TransactGetItems")?,
+            level: decode(next(), "TransactGetItems")?,
+        })
+    }
+
+    /// Writes a plan atomically: changed items conditioned on the revision read, and the rollup
+    /// deltas, in one request.
+    pub async fn commit(&self, plan: &Plan, read: &Snapshot) -> Result<(), CommitError> {
+        let mut writes = Vec::new();
+        for (new, old) in [
+            (&plan.execution, &read.execution),
+            (&plan.level, &read.level),
+        ] {
+            if let Some(new) = new {
+                writes.push(self.conditional_put(new, old.as_ref())?);
+            }
+        }
+        let Some(org_pipeline) = plan.execution.as_ref().or(plan.level.as_ref()) else {
+            return Ok(());
+        };
+        for change in &plan.rollups {
+            writes.push(self.rollup_update(&org_pipeline.org_id, &org_pipeline.pipeline_id, change)?);
+        }
+        if let [TransactWriteItem { put: Some(put), .. }] = writes.as_slice() {
+            return self.put_alone(put.clone()).await;
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_transaction_conflict(e.as_service_error()) => Err(CommitError::Conflict),
+            Err(e) => Err(AwsError::classify("TransactWriteItems", e).into()),
+        }
+    }
+
+    async fn put_alone(&self, put: Put) -> Result<(), CommitError> {
+        match self
+            .client
+            .put_item()
+            .table_name(put.table_name)
+            .set_item(Some(put.item))
+            .set_condition_expression(put.condition_expression)
+            .set_expression_attribute_names(put.expression_attribute_names)
+            .set_expression_attribute_values(put.expression_attribute_values)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Err(CommitError::Conflict)
+            }
+            Err(e) => Err(AwsError::classify("PutItem", e).into()),
+        }
+    }
+
+    fn conditional_put(&self, new: &ItemState, old: Option<&ItemState>) -> Result<TransactWriteItem, AwsError> {
+        let (pk, sk) = item_key(new);
+        let mut item = to_item(new).map_err(serialization_error)?;
+        item.insert("PK".into(), s(pk));
+        item.insert("SK".into(), s(sk));
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match old {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some(old) => put
+                .condition_expression("#rev = :rev")
+                .expression_attribute_names("#rev", "rev")
+                .expression_attribute_values(":rev", n(old.rev)),
+        };
+        let put = put.build().map_err(|e| AwsError::Rejected {
+            operation: "TransactWriteItems",
+            code: "InvalidRequest".into(),
+            message: e.to_string(),
+        })?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn rollup_update(
+        &self,
+        org_id: &str,
+        pipeline_id: &str,
+        change: &RollupChange,
+    ) -> Result<TransactWriteItem, AwsError> {
+        let mut adds = Vec::new();
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(rollup_pk(org_id, &change.day)))
+            .key("SK", s(rollup_sk(pipeline_id)))
+            .expression_attribute_names("#org", "orgId")
+            .expression_attribute_names("#day", "day")
+            .expression_attribute_names("#pid", "pipelineId")
+            .expression_attribute_values(":org", s(org_id))
+            .expression_attribute_values(":day", s(&change.day))
+            .expression_attribute_values(":pid", s(pipeline_id));
+        for (i, (name, value)) in change.counters.iter().enumerate() {
+            adds.push(format!("#c{i} :c{i}"));
+            update = update
+                .expression_attribute_names(format!("#c{i}"), name)
+                .expression_attribute_values(format!(":c{i}"), n(value));
+        }
+        let update = update
+            .update_expression(format!(
+                "SET #org = :org, #day = :day, #pid = :pid ADD {}",
+                adds.join(", ")
+            ))
+            .build()
+            .map_err(|e| AwsError::Rejected {
+                operation: "TransactWriteItems",
+                code: "InvalidRequest".into(),
+                message: e.to_string(),
+            })?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Records that the completion for `outcome_key` reached the event bus. The revision moves so
+    /// that a concurrent writer holding an older read re-reads instead of erasing the mark.
+    pub async fn mark_published(&self, execution: &ItemState, outcome_key: &str) -> Result<(), AwsError> {
+        let (pk, sk) = item_key(execution);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .update_expression("SET #p = :p ADD #rev :one")
+            .expression_attribute_names("#p", "publishedOrder")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_values(":p", s(outcome_key))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("UpdateItem", e))?;
+        Ok(())
+    }
+
+    /// Every item of one execution (the execution, its stages and actions), in key order.
+    pub async fn execution_items(
+        &self,
+        pipeline_id: &str,
+        execution_id: &str,
+    ) -> Result<Vec<(String, ItemState)>, AwsError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
+                .expression_attribute_values(":pk", s(execution_pk(pipeline_id)))
+                .expression_attribute_values(":sk", s(execution_sk(execution_id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| AwsError::classify("Query", e))?;
+            for item in page.items.unwrap_or_default() {
+                let sk = item
+                    .get("SK")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                if let Some(state) = decode(Some(item), "Query")? {
+                    items.push((sk, state));
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// The counters of one (org, day, pipeline) rollup; empty when nothing was counted.
+    pub async fn rollup(&self, org_id: &str, day: &str, pipeline_id: &str) -> Result<Counters, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(rollup_pk(org_id, day)))
+            .key("SK", s(rollup_sk(pipeline_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("GetItem", e))?;
+        let metadata = ["PK", "SK", "orgId", "day", "pipelineId"];
+        Ok(output
+            .item
+            .unwrap_or_default()
+            .iter()
+            .filter(|(name, _)| !metadata.contains(&name.as_str()))
+            .filter_map(|(name, value)| from_attribute(value).as_i64().map(|v| (name.clone(), v)))
+            .filter(|(_, v)| *v != 0)
+            .collect::<BTreeMap<_, _>>())
+    }
+}
+
+fn is_transaction_conflict(error: Option<&TransactWriteItemsError>) -> bool {
+    match error {
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
+        Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
+            let reasons = canceled.cancellation_reasons();
+            reasons.is_empty()
+                || reasons.iter().any(|r| {
+                    matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))
+                })
+        }
+        _ => false,
+    }
+}

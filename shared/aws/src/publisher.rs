@@ -1,0 +1,57 @@
+//! Publishes normalized platform events to the platform event bus.
+
+use pb_domain::execution::Completion;
+
+use crate::AwsError;
+
+pub const SOURCE: &str = "pipeline-builder.ingest";
+pub const EXECUTION_COMPLETED: &str = "Execution Completed";
+
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    client: aws_sdk_eventbridge::Client,
+    bus_name: String,
+}
+
+impl Publisher {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus_name: impl Into<String>) -> Self {
+        Publisher {
+            client,
+            bus_name: bus_name.into(),
+        }
+    }
+
+    pub async fn execution_completed(&self, completion: &Completion) -> Result<(), AwsError> {
+        let detail = serde_json::to_string(completion).map_err(|e| AwsError::Rejected {
+            operation: "PutEvents",
+            code: "Serialization".into(),
+            message: e.to_string(),
+        })?;
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus_name)
+            .source(SOURCE)
+            .detail_type(EXECUTION_COMPLETED)
+            .detail(detail)
+            .build();
+        let output = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("PutEvents", e))?;
+        match output.entries().first() {
+            Some(result) if result.error_code().is_some() => Err(AwsError::Rejected {
+                operation: "PutEvents",
+                code: result.error_code().unwrap_or_default().to_string(),
+                message: result.error_message().unwrap_or_default().to_string(),
+            }),
+            _ if output.failed_entry_count > 0 => Err(AwsError::Rejected {
+                operation: "PutEvents",
+                code: "FailedEntry".into(),
+                message: "the event bus did not accept the entry".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! SQS: the dead-letter queue the ingest function quarantines into, and the consumer side of the
+//! local poll loop that stands in for Lambda's event-source mapping.
+
+use std::collections::HashMap;
+
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName};
+
+use crate::AwsError;
+
+/// SQS's message limit counts body and attributes; keep room for the attributes we add.
+const MAX_QUARANTINED_BODY_BYTES: usize = 250 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct DeadLetters {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl DeadLetters {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        DeadLetters {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    /// Moves a record that can never succeed to the DLQ, with the reason as message attributes.
+    pub async fn quarantine(
+        &self,
+        body: &str,
+        reason: &str,
+        detail: &str,
+        source_message_id: &str,
+    ) -> Result<(), AwsError> {
+        let (body, truncated) = truncate(body, MAX_QUARANTINED_BODY_BYTES);
+        let attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(if value.is_empty() { "-" } else { value })
+                .build()
+                .map_err(|e| AwsError::Rejected {
+                    operation: "SendMessage",
+                    code: "InvalidAttribute".into(),
+                    message: e.to_string(),
+                })
+        };
+        let detail: String = detail.chars().take(1024).collect();
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(if body.is_empty() { "(empty body)" } else { body })
+            .message_attributes("reason", attribute(reason)?)
+            .message_attributes("detail", attribute(&detail)?)
+            .message_attributes("sourceMessageId", attribute(source_message_id)?)
+            .message_attributes("truncated", attribute(if truncated { "true" } else { "false" })?)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("SendMessage", e))?;
+        Ok(())
+    }
+}
+
+fn truncate(text: &str, max_bytes: usize) -> (&str, bool) {
+    if text.len() <= max_bytes {
+        return (text, false);
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    (&text[..cut], true)
+}
+
+/// A message as received from SQS, with the fields Lambda passes to a handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub md5_of_body: Option<String>,
+    pub attributes: HashMap<String, String>,
+    pub message_attributes: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueConsumer {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl QueueConsumer {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        QueueConsumer {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    pub fn queue_url(&self) -> &str {
+        &self.queue_url
+    }
+
+    /// Long-polls for up to `max` messages. `visibility_timeout` overrides the queue's setting.
+    pub async fn receive(
+        &self,
+        max: i32,
+        wait_seconds: i32,
+        visibility_timeout: Option<i32>,
+    ) -> Result<Vec<ReceivedMessage>, AwsError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max)
+            .wait_time_seconds(wait_seconds)
+            .set_visibility_timeout(visibility_timeout)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("ReceiveMessage", e))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| ReceivedMessage {
+                message_id: m.message_id.unwrap_or_default(),
+                receipt_handle: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+                md5_of_body: m.md5_of_body,
+                attributes: m
+                    .attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v))
+                    .collect(),
+                message_attributes: m
+                    .message_attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Deletes the given messages; returns how many SQS confirmed.
+    pub async fn delete(&self, messages: &[&ReceivedMessage]) -> Result<usize, AwsError> {
+        let mut deleted = 0;
+        for chunk in messages.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(&m.receipt_handle)
+                        .build()
+                        .map_err(|e| AwsError::Rejected {
+                            operation: "DeleteMessageBatch",
+                            code: "InvalidEntry".into(),
+                            message: e.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| AwsError::classify("DeleteMessageBatch", e))?;
+            deleted += output.successful.len();
+        }
+        Ok(deleted)
+    }
+}

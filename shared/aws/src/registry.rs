@@ -1,0 +1,109 @@
+//! The deployment registry in CatalogTable: which org owns a pipeline id.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pb_domain::keys::{registry_pk, REGISTRY_SK};
+use serde::{Deserialize, Serialize};
+
+use crate::attributes::{from_item, s, to_item};
+use crate::AwsError;
+
+/// One deployed pipeline. Looked up by the global pipeline id; the org is an attribute every
+/// reader checks (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryEntry {
+    pub pipeline_id: String,
+    pub org_id: String,
+    pub pipeline_name: String,
+    pub stack_name: String,
+    pub region: String,
+    pub last_deployed: String,
+}
+
+#[derive(Debug)]
+pub struct Registry {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    ttl: Duration,
+    negative_ttl: Duration,
+    cache: Mutex<HashMap<String, (Option<String>, Instant)>>,
+}
+
+impl Registry {
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        table: impl Into<String>,
+        ttl: Duration,
+        negative_ttl: Duration,
+    ) -> Self {
+        Registry {
+            client,
+            table: table.into(),
+            ttl,
+            negative_ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The org that owns `pipeline_id`, or `None` when it is not registered.
+    pub async fn org_of(&self, pipeline_id: &str) -> Result<Option<String>, AwsError> {
+        if let Some(cached) = self.cached(pipeline_id) {
+            return Ok(cached);
+        }
+        let entry = self.get(pipeline_id).await?;
+        let org = entry.map(|e| e.org_id);
+        let ttl = if org.is_some() {
+            self.ttl
+        } else {
+            self.negative_ttl
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(pipeline_id.to_string(), (org.clone(), Instant::now() + ttl));
+        }
+        Ok(org)
+    }
+
+    fn cached(&self, pipeline_id: &str) -> Option<Option<String>> {
+        let cache = self.cache.lock().ok()?;
+        let (value, expires) = cache.get(pipeline_id)?;
+        (Instant::now() < *expires).then(|| value.clone())
+    }
+
+    pub async fn get(&self, pipeline_id: &str) -> Result<Option<RegistryEntry>, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(registry_pk(pipeline_id)))
+            .key("SK", s(REGISTRY_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("GetItem", e))?;
+        Ok(output.item.and_then(|item| from_item(&item).ok()))
+    }
+
+    /// Creates or replaces an entry (used by the API and by local setup).
+    pub async fn put(&self, entry: &RegistryEntry) -> Result<(), AwsError> {
+        let mut item = to_item(entry).map_err(|e| AwsError::Rejected {
+            operation: "PutItem",
+            code: "Serialization".into(),
+            message: e.to_string(),
+        })?;
+        item.insert("PK".into(), s(registry_pk(&entry.pipeline_id)));
+        item.insert("SK".into(), s(REGISTRY_SK));
+        item.insert("GSI2PK".into(), s(format!("ORG#{}", entry.org_id)));
+        item.insert("GSI2SK".into(), s(format!("REG#{}", entry.pipeline_id)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("PutItem", e))?;
+        Ok(())
+    }
+}

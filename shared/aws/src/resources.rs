@@ -1,0 +1,306 @@
+//! The resource definitions template.yaml deploys, as data, and their creation in the local
+//! emulator. A test compares these definitions with template.yaml so the two cannot drift.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use pb_domain::event::DETAIL_TYPES;
+use serde_json::{json, Value};
+
+use crate::{AwsError, Clients};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: &'static str,
+    pub hash: &'static str,
+    pub range: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableDef {
+    pub logical_id: &'static str,
+    pub hash: &'static str,
+    pub range: &'static str,
+    /// Every index projects all attributes; every key attribute is a string.
+    pub indexes: &'static [IndexDef],
+    pub ttl_attribute: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDef {
+    pub logical_id: &'static str,
+    pub visibility_timeout_seconds: Option<i32>,
+    pub retention_seconds: i32,
+    pub max_receive_count: Option<i32>,
+}
+
+pub const CATALOG_TABLE: TableDef = TableDef {
+    logical_id: "CatalogTable",
+    hash: "PK",
+    range: "SK",
+    indexes: &[
+        IndexDef {
+            name: "GSI1",
+            hash: "GSI1PK",
+            range: "GSI1SK",
+        },
+        IndexDef {
+            name: "GSI2",
+            hash: "GSI2PK",
+            range: "GSI2SK",
+        },
+    ],
+    ttl_attribute: None,
+};
+
+pub const EXECUTIONS_TABLE: TableDef = TableDef {
+    logical_id: "ExecutionsTable",
+    hash: "PK",
+    range: "SK",
+    indexes: &[],
+    ttl_attribute: Some("expiresAt"),
+};
+
+pub const INGEST_FUNCTION_TIMEOUT_SECONDS: i32 = 30;
+pub const INGEST_BATCHING_WINDOW_SECONDS: i32 = 5;
+pub const INGEST_BATCH_SIZE: i32 = 10;
+
+pub const INGEST_QUEUE: QueueDef = QueueDef {
+    logical_id: "IngestQueue",
+    // Lambda's rule: at least six times the function timeout plus the batching window.
+    visibility_timeout_seconds: Some(6 * INGEST_FUNCTION_TIMEOUT_SECONDS + INGEST_BATCHING_WINDOW_SECONDS),
+    retention_seconds: 4 * 86_400,
+    max_receive_count: Some(5),
+};
+
+pub const INGEST_DEAD_LETTER_QUEUE: QueueDef = QueueDef {
+    logical_id: "IngestDeadLetterQueue",
+    visibility_timeout_seconds: None,
+    retention_seconds: 14 * 86_400,
+    max_receive_count: None,
+};
+
+/// The rule that routes CodePipeline state changes to the ingest queue.
+pub fn codepipeline_event_pattern() -> Value {
+    json!({ "source": ["aws.codepipeline"], "detail-type": DETAIL_TYPES })
+}
+
+/// Where the local rule listens. Real CodePipeline events arrive on the default bus; tests give
+/// each run its own bus standing in for it, so parallel tests never see each other's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceBus {
+    Default,
+    Dedicated,
+}
+
+/// Names and addresses of one local copy of the ingest plumbing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalStack {
+    pub catalog_table: String,
+    pub executions_table: String,
+    pub queue_url: String,
+    pub dead_letter_queue_url: String,
+    pub event_bus_name: String,
+    /// The bus CodePipeline events are put on (`default` unless dedicated).
+    pub source_bus_name: String,
+    pub rule_name: String,
+}
+
+/// Creates tables, queues, buses and the rule from the definitions above.
+pub async fn create_local_stack(
+    clients: &Clients,
+    prefix: &str,
+    source_bus: SourceBus,
+) -> Result<LocalStack, AwsError> {
+    let catalog_table = format!("{prefix}-catalog");
+    let executions_table = format!("{prefix}-executions");
+    create_table(&clients.dynamodb, &catalog_table, &CATALOG_TABLE).await?;
+    create_table(&clients.dynamodb, &executions_table, &EXECUTIONS_TABLE).await?;
+    let (dead_letter_queue_url, dead_letter_arn) =
+        create_queue(&clients.sqs, &format!("{prefix}-ingest-dlq"), &INGEST_DEAD_LETTER_QUEUE, None).await?;
+    let (queue_url, queue_arn) = create_queue(
+        &clients.sqs,
+        &format!("{prefix}-ingest"),
+        &INGEST_QUEUE,
+        Some(&dead_letter_arn),
+    )
+    .await?;
+    let event_bus_name = format!("{prefix}-platform");
+    create_bus(&clients.eventbridge, &event_bus_name).await?;
+    let source_bus_name = match source_bus {
+        SourceBus::Default => "default".to_string(),
+        SourceBus::Dedicated => {
+            let name = format!("{prefix}-aws-events");
+            create_bus(&clients.eventbridge, &name).await?;
+            name
+        }
+    };
+    let rule_name = format!("{prefix}-codepipeline-events");
+    route_codepipeline_events(&clients.eventbridge, &rule_name, &source_bus_name, &queue_arn).await?;
+    Ok(LocalStack {
+        catalog_table,
+        executions_table,
+        queue_url,
+        dead_letter_queue_url,
+        event_bus_name,
+        source_bus_name,
+        rule_name,
+    })
+}
+
+fn invalid(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
+    AwsError::Rejected {
+        operation,
+        code: "InvalidRequest".into(),
+        message: e.to_string(),
+    }
+}
+
+fn key_schema(hash: &str, range: &str) -> Result<Vec<KeySchemaElement>, AwsError> {
+    [(hash, KeyType::Hash), (range, KeyType::Range)]
+        .into_iter()
+        .map(|(name, kind)| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| invalid("CreateTable", e))
+        })
+        .collect()
+}
+
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    def: &TableDef,
+) -> Result<(), AwsError> {
+    let mut attributes = vec![def.hash, def.range];
+    attributes.extend(def.indexes.iter().flat_map(|i| [i.hash, i.range]));
+    let definitions = attributes
+        .into_iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(a)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| invalid("CreateTable", e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let indexes = def
+        .indexes
+        .iter()
+        .map(|i| {
+            GlobalSecondaryIndex::builder()
+                .index_name(i.name)
+                .set_key_schema(Some(key_schema(i.hash, i.range)?))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(|e| invalid("CreateTable", e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(definitions))
+        .set_key_schema(Some(key_schema(def.hash, def.range)?))
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("CreateTable", e))?;
+    if let Some(attribute) = def.ttl_attribute {
+        let spec = TimeToLiveSpecification::builder()
+            .attribute_name(attribute)
+            .enabled(true)
+            .build()
+            .map_err(|e| invalid("UpdateTimeToLive", e))?;
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("UpdateTimeToLive", e))?;
+    }
+    Ok(())
+}
+
+async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    def: &QueueDef,
+    dead_letter_arn: Option<&str>,
+) -> Result<(String, String), AwsError> {
+    let mut request = client
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::MessageRetentionPeriod, def.retention_seconds.to_string())
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true");
+    if let Some(visibility) = def.visibility_timeout_seconds {
+        request = request.attributes(QueueAttributeName::VisibilityTimeout, visibility.to_string());
+    }
+    if let (Some(arn), Some(max)) = (dead_letter_arn, def.max_receive_count) {
+        let policy = json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max });
+        request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+    }
+    let url = request
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("CreateQueue", e))?
+        .queue_url
+        .unwrap_or_default();
+    let arn = client
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("GetQueueAttributes", e))?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default();
+    Ok((url, arn))
+}
+
+async fn create_bus(client: &aws_sdk_eventbridge::Client, name: &str) -> Result<(), AwsError> {
+    client
+        .create_event_bus()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("CreateEventBus", e))?;
+    Ok(())
+}
+
+async fn route_codepipeline_events(
+    client: &aws_sdk_eventbridge::Client,
+    rule_name: &str,
+    bus_name: &str,
+    queue_arn: &str,
+) -> Result<(), AwsError> {
+    client
+        .put_rule()
+        .name(rule_name)
+        .event_bus_name(bus_name)
+        .event_pattern(codepipeline_event_pattern().to_string())
+        .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("PutRule", e))?;
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("IngestQueue")
+        .arn(queue_arn)
+        .build()
+        .map_err(|e| invalid("PutTargets", e))?;
+    client
+        .put_targets()
+        .rule(rule_name)
+        .event_bus_name(bus_name)
+        .targets(target)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("PutTargets", e))?;
+    Ok(())
+}
