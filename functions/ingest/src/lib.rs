@@ -1,1 +1,8 @@
+//! The ingest function: CodePipeline execution events from SQS into ExecutionsTable (DESIGN §4).
 
+pub mod handler;
+pub mod poller;
+pub mod summary;
+
+pub use handler::{Ingest, Outcome};
+pub use summary::BatchSummary;

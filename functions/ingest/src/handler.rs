@@ -1,0 +1,194 @@
+//! One SQS batch → per-record outcomes → the partial-batch response Lambda expects.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use pb_aws::config::IngestConfig;
+use pb_aws::executions::{CommitError, ExecutionStore};
+use pb_aws::publisher::Publisher;
+use pb_aws::queue::DeadLetters;
+use pb_aws::registry::Registry;
+use pb_aws::tags::TagResolver;
+use pb_aws::{AwsError, Clients};
+use pb_domain::event::{parse_event, ExecutionEvent, ParseError};
+use pb_domain::execution::{plan, Context};
+use thiserror::Error;
+
+use crate::summary::BatchSummary;
+
+/// Concurrent writers on one execution are rare; after this many re-reads the record is retried
+/// by SQS instead.
+const MAX_CONFLICT_RETRIES: usize = 5;
+
+/// What became of one record. Every variant but `Retry` acknowledges the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Stored,
+    Duplicate,
+    Untagged,
+    Unregistered,
+    Quarantined { reason: &'static str },
+    Retry { reason: String },
+}
+
+#[derive(Debug, Error)]
+enum RecordError {
+    /// The record can never succeed: it goes to the dead-letter queue.
+    #[error("{0}")]
+    Permanent(#[from] ParseError),
+    #[error("pipeline is not in the registry")]
+    UnregisteredQuarantined,
+    /// SQS redelivers the record after the visibility timeout.
+    #[error("{0}")]
+    Transient(#[from] AwsError),
+    #[error("execution items kept changing during {MAX_CONFLICT_RETRIES} attempts")]
+    Contention,
+}
+
+impl RecordError {
+    fn quarantine_reason(&self) -> Option<&'static str> {
+        match self {
+            RecordError::Permanent(e) => Some(e.reason()),
+            RecordError::UnregisteredQuarantined => Some("unregistered"),
+            RecordError::Transient(_) | RecordError::Contention => None,
+        }
+    }
+}
+
+pub struct Ingest {
+    tags: TagResolver,
+    registry: Registry,
+    store: ExecutionStore,
+    publisher: Publisher,
+    dead_letters: DeadLetters,
+    quarantine_unregistered: bool,
+    retention_days: i64,
+}
+
+impl Ingest {
+    pub fn new(clients: &Clients, config: &IngestConfig) -> Self {
+        Ingest {
+            tags: TagResolver::new(
+                clients.codepipeline.clone(),
+                config.tag_cache_ttl,
+                config.negative_cache_ttl,
+            ),
+            registry: Registry::new(
+                clients.dynamodb.clone(),
+                &config.catalog_table,
+                config.tag_cache_ttl,
+                config.negative_cache_ttl,
+            ),
+            store: ExecutionStore::new(clients.dynamodb.clone(), &config.executions_table),
+            publisher: Publisher::new(clients.eventbridge.clone(), &config.event_bus_name),
+            dead_letters: DeadLetters::new(clients.sqs.clone(), &config.dead_letter_queue_url),
+            quarantine_unregistered: config.quarantine_unregistered,
+            retention_days: config.retention_days,
+        }
+    }
+
+    /// Handles one batch. Records are processed in order, so several events of one execution in
+    /// a batch read each other's writes; only the records that must be redelivered are reported.
+    pub async fn handle(&self, event: SqsEvent) -> (SqsBatchResponse, BatchSummary) {
+        let mut response = SqsBatchResponse::default();
+        let mut summary = BatchSummary::default();
+        for record in &event.records {
+            let outcome = self.handle_record(record).await;
+            if let Outcome::Retry { .. } = outcome {
+                response.add_failure(record.message_id.clone().unwrap_or_default());
+            }
+            summary.count(&outcome);
+        }
+        (response, summary)
+    }
+
+    pub async fn handle_record(&self, record: &SqsMessage) -> Outcome {
+        let message_id = record.message_id.as_deref().unwrap_or_default();
+        let body = record.body.as_deref().unwrap_or_default();
+        match self.process(body).await {
+            Ok(outcome) => outcome,
+            Err(error) => match error.quarantine_reason() {
+                Some(reason) => self.quarantine(body, reason, &error, message_id).await,
+                None => {
+                    tracing::warn!(message_id, error = %error, "record will be redelivered");
+                    Outcome::Retry {
+                        reason: error.to_string(),
+                    }
+                }
+            },
+        }
+    }
+
+    async fn quarantine(
+        &self,
+        body: &str,
+        reason: &'static str,
+        error: &RecordError,
+        message_id: &str,
+    ) -> Outcome {
+        let detail = error.to_string();
+        match self
+            .dead_letters
+            .quarantine(body, reason, &detail, message_id)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(message_id, reason, detail, "record quarantined to the DLQ");
+                Outcome::Quarantined { reason }
+            }
+            Err(e) => {
+                tracing::error!(message_id, reason, error = %e, "could not quarantine; will be redelivered");
+                Outcome::Retry {
+                    reason: e.to_string(),
+                }
+            }
+        }
+    }
+
+    async fn process(&self, body: &str) -> Result<Outcome, RecordError> {
+        let event = parse_event(body)?;
+        let Some(pipeline_id) = self.tags.pipeline_id(&event.pipeline_arn).await? else {
+            return Ok(Outcome::Untagged);
+        };
+        let Some(org_id) = self.registry.org_of(&pipeline_id).await? else {
+            if self.quarantine_unregistered {
+                return Err(RecordError::UnregisteredQuarantined);
+            }
+            return Ok(Outcome::Unregistered);
+        };
+        let ctx = Context {
+            org_id: &org_id,
+            pipeline_id: &pipeline_id,
+            retention_days: self.retention_days,
+        };
+        self.apply(ctx, &event).await
+    }
+
+    /// Read, plan, conditionally write; on a concurrent change, read again.
+    async fn apply(&self, ctx: Context<'_>, event: &ExecutionEvent) -> Result<Outcome, RecordError> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let snapshot = self.store.load(ctx.pipeline_id, event).await?;
+            let plan = plan(ctx, event, snapshot.execution.as_ref(), snapshot.level.as_ref());
+            match self.store.commit(&plan, &snapshot).await {
+                Err(CommitError::Conflict) => continue,
+                Err(CommitError::Aws(e)) => return Err(e.into()),
+                Ok(()) => {}
+            }
+            if let Some(completion) = &plan.completion {
+                self.publisher.execution_completed(completion).await?;
+                let execution = plan
+                    .execution
+                    .as_ref()
+                    .or(snapshot.execution.as_ref())
+                    .ok_or(RecordError::Contention)?;
+                self.store
+                    .mark_published(execution, &completion.outcome_key)
+                    .await?;
+            }
+            return Ok(if plan.writes_anything() {
+                Outcome::Stored
+            } else {
+                Outcome::Duplicate
+            });
+        }
+        Err(RecordError::Contention)
+    }
+}

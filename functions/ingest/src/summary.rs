@@ -1,0 +1,108 @@
+//! The one summary line per batch, as a log line and as CloudWatch EMF metrics.
+
+use serde_json::json;
+
+use crate::handler::Outcome;
+
+pub const METRIC_NAMESPACE: &str = "PipelineBuilder/Ingest";
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchSummary {
+    pub received: u64,
+    pub stored: u64,
+    pub duplicate: u64,
+    pub untagged: u64,
+    pub unregistered: u64,
+    pub quarantined: u64,
+    pub retried: u64,
+}
+
+impl BatchSummary {
+    pub fn count(&mut self, outcome: &Outcome) {
+        self.received += 1;
+        match outcome {
+            Outcome::Stored => self.stored += 1,
+            Outcome::Duplicate => self.duplicate += 1,
+            Outcome::Untagged => self.untagged += 1,
+            Outcome::Unregistered => self.unregistered += 1,
+            Outcome::Quarantined { .. } => self.quarantined += 1,
+            Outcome::Retry { .. } => self.retried += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: &BatchSummary) {
+        self.received += other.received;
+        self.stored += other.stored;
+        self.duplicate += other.duplicate;
+        self.untagged += other.untagged;
+        self.unregistered += other.unregistered;
+        self.quarantined += other.quarantined;
+        self.retried += other.retried;
+    }
+
+    fn metrics(&self) -> [(&'static str, u64); 7] {
+        [
+            ("Received", self.received),
+            ("Stored", self.stored),
+            ("Duplicate", self.duplicate),
+            ("Untagged", self.untagged),
+            ("Unregistered", self.unregistered),
+            ("Quarantined", self.quarantined),
+            ("Retried", self.retried),
+        ]
+    }
+
+    /// A CloudWatch Embedded Metric Format document: CloudWatch turns this log line into metrics.
+    pub fn emf(&self, function_name: &str, timestamp_ms: i64) -> serde_json::Value {
+        let mut document = json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": self.metrics().iter()
+                        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+                        .collect::<Vec<_>>(),
+                }],
+            },
+            "FunctionName": function_name,
+        });
+        for (name, value) in self.metrics() {
+            document[name] = json!(value);
+        }
+        document
+    }
+
+    /// Logs the summary line and prints the EMF document on stdout, where Lambda collects it.
+    pub fn report(&self, function_name: &str, timestamp_ms: i64) {
+        tracing::info!(
+            received = self.received,
+            stored = self.stored,
+            duplicate = self.duplicate,
+            untagged = self.untagged,
+            unregistered = self.unregistered,
+            quarantined = self.quarantined,
+            retried = self.retried,
+            "batch processed"
+        );
+        println!("{}", self.emf(function_name, timestamp_ms));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_document_declares_every_counter() {
+        let mut summary = BatchSummary::default();
+        summary.count(&Outcome::Stored);
+        summary.count(&Outcome::Quarantined { reason: "malformed" });
+        let emf = summary.emf("ingest", 1_700_000_000_000);
+        assert_eq!(emf["Received"], 2);
+        assert_eq!(emf["Stored"], 1);
+        assert_eq!(emf["Quarantined"], 1);
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(), 7);
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], METRIC_NAMESPACE);
+    }
+}
