@@ -163,10 +163,19 @@ impl Ingest {
     }
 
     /// Read, plan, conditionally write; on a concurrent change, read again.
-    async fn apply(&self, ctx: Context<'_>, event: &ExecutionEvent) -> Result<Outcome, RecordError> {
+    async fn apply(
+        &self,
+        ctx: Context<'_>,
+        event: &ExecutionEvent,
+    ) -> Result<Outcome, RecordError> {
         for _ in 0..MAX_CONFLICT_RETRIES {
             let snapshot = self.store.load(ctx.pipeline_id, event).await?;
-            let plan = plan(ctx, event, snapshot.execution.as_ref(), snapshot.level.as_ref());
+            let plan = plan(
+                ctx,
+                event,
+                snapshot.execution.as_ref(),
+                snapshot.level.as_ref(),
+            );
             match self.store.commit(&plan, &snapshot).await {
                 Err(CommitError::Conflict) => continue,
                 Err(CommitError::Aws(e)) => return Err(e.into()),

@@ -97,12 +97,23 @@ mod tests {
     fn emf_document_declares_every_counter() {
         let mut summary = BatchSummary::default();
         summary.count(&Outcome::Stored);
-        summary.count(&Outcome::Quarantined { reason: "malformed" });
+        summary.count(&Outcome::Quarantined {
+            reason: "malformed",
+        });
         let emf = summary.emf("ingest", 1_700_000_000_000);
         assert_eq!(emf["Received"], 2);
         assert_eq!(emf["Stored"], 1);
         assert_eq!(emf["Quarantined"], 1);
-        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(), 7);
-        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], METRIC_NAMESPACE);
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            7
+        );
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            METRIC_NAMESPACE
+        );
     }
 }

@@ -33,7 +33,12 @@ pub fn from_attribute(value: &AttributeValue) -> Value {
             .parse::<i64>()
             .map(Value::from)
             .ok()
-            .or_else(|| n.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number))
+            .or_else(|| {
+                n.parse::<f64>()
+                    .ok()
+                    .and_then(Number::from_f64)
+                    .map(Value::Number)
+            })
             .unwrap_or(Value::Null),
         AttributeValue::Bool(b) => Value::Bool(*b),
         AttributeValue::L(values) => Value::Array(values.iter().map(from_attribute).collect()),

@@ -107,7 +107,10 @@ mod tests {
         };
         assert!(matches!(
             IngestConfig::from_lookup(bad),
-            Err(ConfigError::Invalid { name: "QUARANTINE_UNREGISTERED", .. })
+            Err(ConfigError::Invalid {
+                name: "QUARANTINE_UNREGISTERED",
+                ..
+            })
         ));
     }
 }

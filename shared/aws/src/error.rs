@@ -28,14 +28,20 @@ const ACCESS_CODES: [&str; 5] = [
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum AwsError {
     #[error("{operation} was throttled ({code})")]
-    Throttled { operation: &'static str, code: String },
+    Throttled {
+        operation: &'static str,
+        code: String,
+    },
     #[error("{operation} was denied: {message}")]
     AccessDenied {
         operation: &'static str,
         message: String,
     },
     #[error("{operation} failed on the service side (HTTP {status})")]
-    Unavailable { operation: &'static str, status: u16 },
+    Unavailable {
+        operation: &'static str,
+        status: u16,
+    },
     #[error("{operation} timed out or could not connect: {message}")]
     Network {
         operation: &'static str,

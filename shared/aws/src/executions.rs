@@ -87,7 +87,11 @@ impl ExecutionStore {
 
     /// Reads the execution item and, for stage and action events, that level's item — in one
     /// consistent request.
-    pub async fn load(&self, pipeline_id: &str, event: &ExecutionEvent) -> Result<Snapshot, AwsError> {
+    pub async fn load(
+        &self,
+        pipeline_id: &str,
+        event: &ExecutionEvent,
+    ) -> Result<Snapshot, AwsError> {
         let execution_key = (execution_pk(pipeline_id), execution_sk(&event.execution_id));
         let Some(level) = level_item(event) else {
             let output = self
@@ -153,7 +157,11 @@ impl ExecutionStore {
             return Ok(());
         };
         for change in &plan.rollups {
-            writes.push(self.rollup_update(&org_pipeline.org_id, &org_pipeline.pipeline_id, change)?);
+            writes.push(self.rollup_update(
+                &org_pipeline.org_id,
+                &org_pipeline.pipeline_id,
+                change,
+            )?);
         }
         if let [TransactWriteItem { put: Some(put), .. }] = writes.as_slice() {
             return self.put_alone(put.clone()).await;
@@ -184,14 +192,23 @@ impl ExecutionStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
                 Err(CommitError::Conflict)
             }
             Err(e) => Err(AwsError::classify("PutItem", e).into()),
         }
     }
 
-    fn conditional_put(&self, new: &ItemState, old: Option<&ItemState>) -> Result<TransactWriteItem, AwsError> {
+    fn conditional_put(
+        &self,
+        new: &ItemState,
+        old: Option<&ItemState>,
+    ) -> Result<TransactWriteItem, AwsError> {
         let (pk, sk) = item_key(new);
         let mut item = to_item(new).map_err(serialization_error)?;
         item.insert("PK".into(), s(pk));
@@ -251,7 +268,11 @@ impl ExecutionStore {
 
     /// Records that the completion for `outcome_key` reached the event bus. The revision moves so
     /// that a concurrent writer holding an older read re-reads instead of erasing the mark.
-    pub async fn mark_published(&self, execution: &ItemState, outcome_key: &str) -> Result<(), AwsError> {
+    pub async fn mark_published(
+        &self,
+        execution: &ItemState,
+        outcome_key: &str,
+    ) -> Result<(), AwsError> {
         let (pk, sk) = item_key(execution);
         self.client
             .update_item()
@@ -308,7 +329,12 @@ impl ExecutionStore {
     }
 
     /// The counters of one (org, day, pipeline) rollup; empty when nothing was counted.
-    pub async fn rollup(&self, org_id: &str, day: &str, pipeline_id: &str) -> Result<Counters, AwsError> {
+    pub async fn rollup(
+        &self,
+        org_id: &str,
+        day: &str,
+        pipeline_id: &str,
+    ) -> Result<Counters, AwsError> {
         let output = self
             .client
             .get_item()
@@ -338,7 +364,10 @@ fn is_transaction_conflict(error: Option<&TransactWriteItemsError>) -> bool {
             let reasons = canceled.cancellation_reasons();
             reasons.is_empty()
                 || reasons.iter().any(|r| {
-                    matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))
+                    matches!(
+                        r.code(),
+                        Some("ConditionalCheckFailed" | "TransactionConflict")
+                    )
                 })
         }
         _ => false,

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+};
 
 use crate::AwsError;
 
@@ -48,11 +50,18 @@ impl DeadLetters {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(if body.is_empty() { "(empty body)" } else { body })
+            .message_body(if body.is_empty() {
+                "(empty body)"
+            } else {
+                body
+            })
             .message_attributes("reason", attribute(reason)?)
             .message_attributes("detail", attribute(&detail)?)
             .message_attributes("sourceMessageId", attribute(source_message_id)?)
-            .message_attributes("truncated", attribute(if truncated { "true" } else { "false" })?)
+            .message_attributes(
+                "truncated",
+                attribute(if truncated { "true" } else { "false" })?,
+            )
             .send()
             .await
             .map_err(|e| AwsError::classify("SendMessage", e))?;

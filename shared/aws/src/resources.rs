@@ -70,7 +70,9 @@ pub const INGEST_BATCH_SIZE: i32 = 10;
 pub const INGEST_QUEUE: QueueDef = QueueDef {
     logical_id: "IngestQueue",
     // Lambda's rule: at least six times the function timeout plus the batching window.
-    visibility_timeout_seconds: Some(6 * INGEST_FUNCTION_TIMEOUT_SECONDS + INGEST_BATCHING_WINDOW_SECONDS),
+    visibility_timeout_seconds: Some(
+        6 * INGEST_FUNCTION_TIMEOUT_SECONDS + INGEST_BATCHING_WINDOW_SECONDS,
+    ),
     retention_seconds: 4 * 86_400,
     max_receive_count: Some(5),
 };
@@ -118,8 +120,13 @@ pub async fn create_local_stack(
     let executions_table = format!("{prefix}-executions");
     create_table(&clients.dynamodb, &catalog_table, &CATALOG_TABLE).await?;
     create_table(&clients.dynamodb, &executions_table, &EXECUTIONS_TABLE).await?;
-    let (dead_letter_queue_url, dead_letter_arn) =
-        create_queue(&clients.sqs, &format!("{prefix}-ingest-dlq"), &INGEST_DEAD_LETTER_QUEUE, None).await?;
+    let (dead_letter_queue_url, dead_letter_arn) = create_queue(
+        &clients.sqs,
+        &format!("{prefix}-ingest-dlq"),
+        &INGEST_DEAD_LETTER_QUEUE,
+        None,
+    )
+    .await?;
     let (queue_url, queue_arn) = create_queue(
         &clients.sqs,
         &format!("{prefix}-ingest"),
@@ -138,7 +145,13 @@ pub async fn create_local_stack(
         }
     };
     let rule_name = format!("{prefix}-codepipeline-events");
-    route_codepipeline_events(&clients.eventbridge, &rule_name, &source_bus_name, &queue_arn).await?;
+    route_codepipeline_events(
+        &clients.eventbridge,
+        &rule_name,
+        &source_bus_name,
+        &queue_arn,
+    )
+    .await?;
     Ok(LocalStack {
         catalog_table,
         executions_table,
@@ -195,7 +208,11 @@ async fn create_table(
             GlobalSecondaryIndex::builder()
                 .index_name(i.name)
                 .set_key_schema(Some(key_schema(i.hash, i.range)?))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .map_err(|e| invalid("CreateTable", e))
         })
@@ -236,10 +253,16 @@ async fn create_queue(
     let mut request = client
         .create_queue()
         .queue_name(name)
-        .attributes(QueueAttributeName::MessageRetentionPeriod, def.retention_seconds.to_string())
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            def.retention_seconds.to_string(),
+        )
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true");
     if let Some(visibility) = def.visibility_timeout_seconds {
-        request = request.attributes(QueueAttributeName::VisibilityTimeout, visibility.to_string());
+        request = request.attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility.to_string(),
+        );
     }
     if let (Some(arn), Some(max)) = (dead_letter_arn, def.max_receive_count) {
         let policy = json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max });

@@ -19,7 +19,11 @@ pub struct TagResolver {
 }
 
 impl TagResolver {
-    pub fn new(client: aws_sdk_codepipeline::Client, ttl: Duration, negative_ttl: Duration) -> Self {
+    pub fn new(
+        client: aws_sdk_codepipeline::Client,
+        ttl: Duration,
+        negative_ttl: Duration,
+    ) -> Self {
         TagResolver {
             client,
             ttl,

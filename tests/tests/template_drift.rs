@@ -1,0 +1,253 @@
+//! template.yaml and the local resource definitions (used by `make dev` and every test) must
+//! describe the same tables, queues and rule; this fails as soon as they drift.
+
+use pb_aws::config::IngestConfig;
+use pb_aws::resources::{
+    codepipeline_event_pattern, QueueDef, TableDef, CATALOG_TABLE, EXECUTIONS_TABLE,
+    INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_QUEUE,
+    INGEST_FUNCTION_TIMEOUT_SECONDS, INGEST_QUEUE,
+};
+use serde_json::{json, Value};
+
+/// template.yaml as JSON; CloudFormation short-form tags become `{"!Tag": value}`.
+fn template() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let text = std::fs::read_to_string(path).expect("template.yaml is readable");
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml is YAML");
+    to_json(yaml)
+}
+
+fn to_json(value: serde_yaml::Value) -> Value {
+    match value {
+        serde_yaml::Value::Null => Value::Null,
+        serde_yaml::Value::Bool(b) => Value::Bool(b),
+        serde_yaml::Value::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
+        serde_yaml::Value::String(s) => Value::String(s),
+        serde_yaml::Value::Sequence(items) => {
+            Value::Array(items.into_iter().map(to_json).collect())
+        }
+        serde_yaml::Value::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v)))
+                .collect(),
+        ),
+        serde_yaml::Value::Tagged(tagged) => {
+            json!({ format!("!{}", tagged.tag.to_string().trim_start_matches('!')): to_json(tagged.value) })
+        }
+    }
+}
+
+fn properties<'a>(template: &'a Value, logical_id: &str) -> &'a Value {
+    let resource = &template["Resources"][logical_id];
+    assert!(
+        resource.is_object(),
+        "template.yaml has no resource {logical_id}"
+    );
+    &resource["Properties"]
+}
+
+fn key_schema(hash: &str, range: &str) -> Value {
+    json!([{"AttributeName": hash, "KeyType": "HASH"}, {"AttributeName": range, "KeyType": "RANGE"}])
+}
+
+fn assert_table_matches(template: &Value, def: &TableDef) {
+    let props = properties(template, def.logical_id);
+    assert_eq!(
+        props["BillingMode"], "PAY_PER_REQUEST",
+        "{}",
+        def.logical_id
+    );
+    assert_eq!(
+        props["KeySchema"],
+        key_schema(def.hash, def.range),
+        "{}",
+        def.logical_id
+    );
+    let mut expected_attributes = vec![def.hash, def.range];
+    expected_attributes.extend(def.indexes.iter().flat_map(|i| [i.hash, i.range]));
+    let expected_attributes: Vec<Value> = expected_attributes
+        .iter()
+        .map(|a| json!({"AttributeName": a, "AttributeType": "S"}))
+        .collect();
+    assert_eq!(
+        props["AttributeDefinitions"],
+        Value::Array(expected_attributes),
+        "{}",
+        def.logical_id
+    );
+    let expected_indexes: Vec<Value> = def
+        .indexes
+        .iter()
+        .map(|i| json!({"IndexName": i.name, "KeySchema": key_schema(i.hash, i.range), "Projection": {"ProjectionType": "ALL"}}))
+        .collect();
+    let indexes = props
+        .get("GlobalSecondaryIndexes")
+        .cloned()
+        .unwrap_or_else(|| json!([]));
+    assert_eq!(
+        indexes,
+        Value::Array(expected_indexes),
+        "{}",
+        def.logical_id
+    );
+    match def.ttl_attribute {
+        Some(attribute) => assert_eq!(
+            props["TimeToLiveSpecification"],
+            json!({"AttributeName": attribute, "Enabled": true}),
+            "{}",
+            def.logical_id
+        ),
+        None => assert!(
+            props.get("TimeToLiveSpecification").is_none(),
+            "{}",
+            def.logical_id
+        ),
+    }
+    assert_eq!(
+        props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(props["SSESpecification"]["SSEEnabled"], true);
+}
+
+fn assert_queue_matches(template: &Value, def: &QueueDef) {
+    let props = properties(template, def.logical_id);
+    assert_eq!(
+        props["MessageRetentionPeriod"], def.retention_seconds,
+        "{}",
+        def.logical_id
+    );
+    assert_eq!(props["SqsManagedSseEnabled"], true, "{}", def.logical_id);
+    match def.visibility_timeout_seconds {
+        Some(v) => assert_eq!(props["VisibilityTimeout"], v, "{}", def.logical_id),
+        None => assert!(
+            props.get("VisibilityTimeout").is_none(),
+            "{}",
+            def.logical_id
+        ),
+    }
+    match def.max_receive_count {
+        Some(max) => assert_eq!(props["RedrivePolicy"]["maxReceiveCount"], max),
+        None => assert!(props.get("RedrivePolicy").is_none()),
+    }
+}
+
+#[test]
+fn tables_match_the_local_definitions() {
+    let template = template();
+    assert_table_matches(&template, &CATALOG_TABLE);
+    assert_table_matches(&template, &EXECUTIONS_TABLE);
+}
+
+#[test]
+fn queues_match_the_local_definitions() {
+    let template = template();
+    assert_queue_matches(&template, &INGEST_QUEUE);
+    assert_queue_matches(&template, &INGEST_DEAD_LETTER_QUEUE);
+    assert_eq!(
+        properties(&template, "IngestQueue")["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"!GetAtt": "IngestDeadLetterQueue.Arn"})
+    );
+}
+
+#[test]
+fn the_rule_routes_the_three_codepipeline_detail_types_to_the_ingest_queue() {
+    let template = template();
+    let rule = properties(&template, "CodePipelineEventsRule");
+    assert_eq!(rule["EventPattern"], codepipeline_event_pattern());
+    assert!(
+        rule.get("EventBusName").is_none(),
+        "AWS service events arrive on the default bus"
+    );
+    assert_eq!(
+        rule["Targets"][0]["Arn"],
+        json!({"!GetAtt": "IngestQueue.Arn"})
+    );
+}
+
+#[test]
+fn the_function_and_its_event_source_follow_the_queue_settings() {
+    let template = template();
+    let function = properties(&template, "IngestFunction");
+    assert_eq!(function["Runtime"], "provided.al2023");
+    assert_eq!(function["Timeout"], INGEST_FUNCTION_TIMEOUT_SECONDS);
+    assert_eq!(function["Architectures"], json!([{"!Ref": "Architecture"}]));
+    assert_eq!(
+        template["Resources"]["IngestFunction"]["Metadata"]["BuildMethod"],
+        "rust-cargolambda"
+    );
+    let source = &function["Events"]["IngestQueueEvent"]["Properties"];
+    assert_eq!(source["BatchSize"], INGEST_BATCH_SIZE);
+    assert_eq!(
+        source["MaximumBatchingWindowInSeconds"],
+        INGEST_BATCHING_WINDOW_SECONDS
+    );
+    assert_eq!(
+        source["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert!(source["ScalingConfig"]["MaximumConcurrency"]
+        .as_i64()
+        .is_some());
+    let visibility = properties(&template, "IngestQueue")["VisibilityTimeout"]
+        .as_i64()
+        .unwrap_or_default();
+    assert!(
+        visibility
+            >= 6 * i64::from(INGEST_FUNCTION_TIMEOUT_SECONDS)
+                + i64::from(INGEST_BATCHING_WINDOW_SECONDS),
+        "visibility timeout {visibility} is under 6 x timeout + batching window"
+    );
+}
+
+#[test]
+fn the_function_gets_every_variable_its_configuration_requires() {
+    let template = template();
+    let variables = &properties(&template, "IngestFunction")["Environment"]["Variables"];
+    let from_template = |name: &str| {
+        variables.get(name).map(|_| match name {
+            "QUARANTINE_UNREGISTERED" => "false".to_string(),
+            n if n.ends_with("_SECONDS") => "1".to_string(),
+            _ => "set".to_string(),
+        })
+    };
+    assert_eq!(IngestConfig::from_lookup(from_template).err(), None);
+    for optional in ["TAG_CACHE_TTL_SECONDS", "QUARANTINE_UNREGISTERED"] {
+        assert!(
+            variables.get(optional).is_some(),
+            "IngestFunction does not set {optional}"
+        );
+    }
+}
+
+#[test]
+fn the_function_policies_grant_only_what_ingest_calls() {
+    let template = template();
+    let policies = properties(&template, "IngestFunction")["Policies"].to_string();
+    for action in [
+        "codepipeline:ListTagsForResource",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+        "events:PutEvents",
+    ] {
+        assert!(
+            policies.contains(action),
+            "IngestFunction policy lacks {action}"
+        );
+    }
+    for broad in [
+        "\"*\"",
+        "dynamodb:*",
+        "sqs:*",
+        "events:*",
+        "DeleteItem",
+        "Scan",
+    ] {
+        assert!(
+            !policies.contains(broad),
+            "IngestFunction policy grants {broad}"
+        );
+    }
+}
