@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
@@ -76,9 +76,11 @@ impl Intercept for FaultInjector {
         "FaultInjector"
     }
 
-    fn read_before_transmit(
+    /// A matched request is emptied before it leaves, so the emulator rejects it without
+    /// applying anything, and its answer is replaced below: the call fails as a whole.
+    fn modify_before_transmit(
         &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
@@ -88,6 +90,9 @@ impl Intercept for FaultInjector {
         let body = context.request().body().bytes().unwrap_or_default();
         let matches = String::from_utf8_lossy(body).contains(&self.needle);
         if is_operation && matches && self.take_one() {
+            let request = context.request_mut();
+            *request.body_mut() = SdkBody::from("{}");
+            request.headers_mut().insert("content-length", "2");
             cfg.interceptor_state().store_put(Inject(self.fault));
         }
         Ok(())

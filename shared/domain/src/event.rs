@@ -132,7 +132,8 @@ struct RawEnvelope {
     source: String,
     time: String,
     region: String,
-    account: String,
+    /// Always present from AWS; the emulator omits it.
+    account: Option<String>,
     #[serde(default)]
     resources: Vec<String>,
     detail: RawDetail,
@@ -232,12 +233,19 @@ pub fn parse_event(body: &str) -> Result<ExecutionEvent, ParseError> {
             region: detail.region,
         },
     };
-    let pipeline_arn = raw.resources.into_iter().next().unwrap_or_else(|| {
-        format!(
-            "arn:aws:codepipeline:{}:{}:{}",
-            raw.region, raw.account, pipeline_name
-        )
-    });
+    let pipeline_arn = match (raw.resources.into_iter().next(), raw.account) {
+        (Some(arn), _) => arn,
+        (None, Some(account)) => format!(
+            "arn:aws:codepipeline:{}:{account}:{pipeline_name}",
+            raw.region
+        ),
+        (None, None) => {
+            return Err(ParseError::MissingField {
+                field: "resources",
+                detail_type,
+            })
+        }
+    };
     Ok(ExecutionEvent {
         event_id: raw.id,
         pipeline_arn,

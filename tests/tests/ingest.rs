@@ -1,0 +1,652 @@
+//! The ingest function against the emulator: real SDK calls, real queues, real tables.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
+use pb_aws::executions::ExecutionStore;
+use pb_aws::queue::QueueConsumer;
+use pb_aws::resources::SourceBus;
+use pb_domain::execution::ItemState;
+use pb_ingest::poller::Poller;
+use pb_ingest::{BatchSummary, Ingest};
+use pb_tests::emulator::TestBed;
+use pb_tests::events::{put_events, retarget, sample, samples_in, sqs_batch};
+use pb_tests::faults::{Fault, FaultInjector};
+use serde_json::{json, Value};
+
+const ORG: &str = "acme";
+const DAY: &str = "2026-11-20";
+const RETRY_EXECUTION: &str = "e5c3a1f9-7b2d-4e60-8a4c-1d9f3b5e7a02";
+const FAILED_EXECUTION: &str = "b7d40e52-8f1a-4c3b-a6e9-0d2c5f7a9e13";
+/// 14:36:50.000 (pipeline SUCCEEDED) − 14:00:00.250 (start-time).
+const RETRY_DURATION_MS: i64 = 2_209_750;
+/// 11:06:33.000 (pipeline FAILED) − 11:02:10.456 (start-time).
+const FAILED_DURATION_MS: i64 = 262_544;
+
+struct Pipeline {
+    name: String,
+    id: String,
+}
+
+async fn registered_pipeline(bed: &TestBed, label: &str) -> Pipeline {
+    let name = format!("{}-{label}", bed.prefix);
+    let id = format!("pl-{label}-{}", bed.prefix);
+    bed.create_pipeline(&name, Some(&id))
+        .await
+        .expect("pipeline created");
+    bed.register(&id, ORG, &name)
+        .await
+        .expect("pipeline registered");
+    Pipeline { name, id }
+}
+
+fn failed_execution_events(pipeline: &str) -> Vec<Value> {
+    ["action-failed", "stage-failed", "pipeline-failed"]
+        .iter()
+        .map(|f| retarget(sample(&format!("eventbridge/{f}.json")).unwrap(), pipeline))
+        .collect()
+}
+
+fn retry_events(pipeline: &str) -> Vec<Value> {
+    samples_in("eventbridge/stage-retry")
+        .unwrap()
+        .into_iter()
+        .map(|e| retarget(e, pipeline))
+        .collect()
+}
+
+fn bodies(events: &[Value], id_prefix: &str) -> Vec<(String, String)> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("{id_prefix}-{i}"), e.to_string()))
+        .collect()
+}
+
+async fn deliver(ingest: &Ingest, records: &[(String, String)]) -> (Vec<String>, BatchSummary) {
+    let mut failures = Vec::new();
+    let mut total = BatchSummary::default();
+    for chunk in records.chunks(10) {
+        let batch = sqs_batch(chunk.iter().map(|(id, body)| (id.as_str(), body.clone())));
+        let (response, summary) = ingest.handle(batch).await;
+        failures.extend(
+            response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier),
+        );
+        total.add(&summary);
+    }
+    (failures, total)
+}
+
+fn store(bed: &TestBed) -> ExecutionStore {
+    ExecutionStore::new(bed.clients.dynamodb.clone(), &bed.stack.executions_table)
+}
+
+async fn items(bed: &TestBed, pipeline_id: &str, execution_id: &str) -> Vec<(String, ItemState)> {
+    store(bed)
+        .execution_items(pipeline_id, execution_id)
+        .await
+        .unwrap()
+}
+
+async fn rollup(bed: &TestBed, pipeline_id: &str) -> BTreeMap<String, i64> {
+    store(bed).rollup(ORG, DAY, pipeline_id).await.unwrap()
+}
+
+fn counters(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+fn duration_bucket(ms: i64) -> String {
+    format!("d#{}", pb_domain::histogram::bucket_of(ms))
+}
+
+/// A queue subscribed to everything the ingest function publishes on the platform bus.
+async fn capture_platform_events(bed: &TestBed) -> QueueConsumer {
+    let name = format!("{}-capture", bed.prefix);
+    let url = bed
+        .clients
+        .sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = bed
+        .clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    bed.clients
+        .eventbridge
+        .put_rule()
+        .name(&name)
+        .event_bus_name(&bed.stack.event_bus_name)
+        .event_pattern(json!({"source": [pb_aws::publisher::SOURCE]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    bed.clients
+        .eventbridge
+        .put_targets()
+        .rule(&name)
+        .event_bus_name(&bed.stack.event_bus_name)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("capture")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    QueueConsumer::new(bed.clients.sqs.clone(), url)
+}
+
+async fn drain(consumer: &QueueConsumer) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    loop {
+        let messages = consumer.receive(10, 1, None).await.unwrap();
+        if messages.is_empty() {
+            return bodies;
+        }
+        let refs: Vec<_> = messages.iter().collect();
+        consumer.delete(&refs).await.unwrap();
+        bodies.extend(
+            messages
+                .iter()
+                .map(|m| serde_json::from_str(&m.body).unwrap()),
+        );
+    }
+}
+
+#[tokio::test]
+async fn events_flow_from_eventbridge_through_the_queue_into_exact_items_and_rollups() {
+    let bed = TestBed::new("e2e").await.unwrap();
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let published = capture_platform_events(&bed).await;
+    let mut events = failed_execution_events(&pipeline.name);
+    events.extend(retry_events(&pipeline.name));
+    put_events(
+        &bed.clients.eventbridge,
+        &bed.stack.source_bus_name,
+        &events,
+    )
+    .await
+    .unwrap();
+
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let poller = Poller::new(
+        &ingest,
+        QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.queue_url),
+        1,
+        None,
+    );
+    let mut total = BatchSummary::default();
+    for _ in 0..30 {
+        if total.received as usize >= events.len() {
+            break;
+        }
+        total.add(&poller.poll_once().await.unwrap().summary);
+    }
+    assert_eq!(total.received, 16);
+    assert_eq!(total.stored, 16);
+
+    let retry = items(&bed, &pipeline.id, RETRY_EXECUTION).await;
+    let shape: Vec<(&str, Option<&str>, Option<u32>)> = retry
+        .iter()
+        .map(|(sk, item)| (sk.as_str(), item.status.as_deref(), item.attempt))
+        .collect();
+    let sk = |suffix: &str| format!("EXEC#{RETRY_EXECUTION}{suffix}");
+    assert_eq!(
+        shape,
+        vec![
+            (sk("").as_str(), Some("SUCCEEDED"), Some(2)),
+            (
+                sk("#ACTION#Deploy#Deploy#00001").as_str(),
+                Some("FAILED"),
+                Some(1)
+            ),
+            (
+                sk("#ACTION#Deploy#Deploy#00002").as_str(),
+                Some("SUCCEEDED"),
+                Some(2)
+            ),
+            (sk("#STAGE#Deploy#00001").as_str(), Some("FAILED"), Some(1)),
+            (
+                sk("#STAGE#Deploy#00002").as_str(),
+                Some("SUCCEEDED"),
+                Some(2)
+            ),
+        ]
+    );
+    let execution = &retry[0].1;
+    assert_eq!(execution.duration_ms, Some(RETRY_DURATION_MS));
+    assert_eq!(execution.org_id, ORG);
+    assert_eq!(
+        execution.trigger.as_ref().and_then(|t| t.tag.as_deref()),
+        Some("v2.14.0")
+    );
+    let failed_action = &retry[1].1;
+    assert_eq!(
+        failed_action.error.as_ref().and_then(|e| e.code.as_deref()),
+        Some("JobFailed")
+    );
+    assert_eq!(failed_action.duration_ms, Some(224_000));
+
+    let failed = items(&bed, &pipeline.id, FAILED_EXECUTION).await;
+    assert_eq!(failed[0].1.status.as_deref(), Some("FAILED"));
+    assert_eq!(failed[0].1.duration_ms, Some(FAILED_DURATION_MS));
+    let failure = failed[0].1.failure.as_ref().unwrap();
+    assert_eq!(
+        (failure.stage.as_str(), failure.action.as_deref()),
+        ("Build", Some("UnitTests"))
+    );
+    let error = failed[1].1.error.as_ref().unwrap();
+    assert_eq!(
+        error.message.as_deref(),
+        Some(
+            "Build terminated with state: FAILED. Phase: BUILD, Code: COMMAND_EXECUTION_ERROR, Message: \
+             Error while executing command: ./gradlew test. Reason: exit status 1. Build <arn> (account \
+             <account>) last output: DB_PASSWORD=<redacted> psql: FATAL: password authentication failed \
+             for user \"payments\""
+        )
+    );
+
+    assert_eq!(
+        rollup(&bed, &pipeline.id).await,
+        counters(&[
+            ("n#SUCCEEDED", 1),
+            ("n#FAILED", 1),
+            ("dn", 2),
+            ("dsum", RETRY_DURATION_MS + FAILED_DURATION_MS),
+            (&duration_bucket(RETRY_DURATION_MS), 1),
+            (&duration_bucket(FAILED_DURATION_MS), 1),
+            ("st#Deploy", 2),
+            ("sf#Deploy", 1),
+            ("at#Deploy/Deploy", 2),
+            ("af#Deploy/Deploy", 1),
+            ("ec#deploy", 1),
+            ("st#Build", 1),
+            ("sf#Build", 1),
+            ("at#Build/UnitTests", 1),
+            ("af#Build/UnitTests", 1),
+            ("ec#test", 1),
+        ])
+    );
+
+    let completions = drain(&published).await;
+    let summary: Vec<(String, String, String)> = {
+        let mut s: Vec<_> = completions
+            .iter()
+            .map(|e| {
+                let d = &e["detail"];
+                (
+                    d["executionId"].as_str().unwrap().to_string(),
+                    d["status"].as_str().unwrap().to_string(),
+                    e["detail-type"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(
+        summary,
+        vec![
+            (
+                FAILED_EXECUTION.to_string(),
+                "FAILED".to_string(),
+                "Execution Completed".to_string()
+            ),
+            (
+                RETRY_EXECUTION.to_string(),
+                "FAILED".to_string(),
+                "Execution Completed".to_string()
+            ),
+            (
+                RETRY_EXECUTION.to_string(),
+                "SUCCEEDED".to_string(),
+                "Execution Completed".to_string()
+            ),
+        ]
+    );
+    let failed_completion = completions
+        .iter()
+        .find(|e| e["detail"]["executionId"] == FAILED_EXECUTION)
+        .unwrap();
+    assert_eq!(
+        failed_completion["detail"],
+        json!({
+            "pipelineId": pipeline.id, "orgId": ORG, "executionId": FAILED_EXECUTION, "status": "FAILED",
+            "attempt": 1, "durationMs": FAILED_DURATION_MS, "failedStage": "Build", "failedAction": "UnitTests",
+            "errorCategory": "test", "outcomeKey": failed[0].1.order.clone().unwrap(),
+        })
+    );
+    for completion in &completions {
+        let text = completion["detail"].to_string();
+        assert!(
+            !text.contains("arn:aws") && !text.contains("123456789012"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_event_delivered_twice_leaves_the_counts_unchanged() {
+    let bed = TestBed::new("dupes").await.unwrap();
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let mut events = failed_execution_events(&pipeline.name);
+    events.extend(retry_events(&pipeline.name));
+    let records = bodies(&events, "first");
+    let (failures, first) = deliver(&ingest, &records).await;
+    assert!(failures.is_empty());
+    assert_eq!(first.stored, 16);
+    let rollup_once = rollup(&bed, &pipeline.id).await;
+    let items_once = items(&bed, &pipeline.id, RETRY_EXECUTION).await;
+
+    let (failures, second) = deliver(&ingest, &bodies(&events, "again")).await;
+    assert!(failures.is_empty());
+    assert_eq!(
+        (second.received, second.duplicate, second.stored),
+        (16, 16, 0)
+    );
+    assert_eq!(rollup(&bed, &pipeline.id).await, rollup_once);
+    assert_eq!(items(&bed, &pipeline.id, RETRY_EXECUTION).await, items_once);
+    assert_eq!(rollup_once["n#SUCCEEDED"], 1);
+    assert_eq!(rollup_once["n#FAILED"], 1);
+}
+
+#[tokio::test]
+async fn a_poison_body_is_quarantined_with_its_reason_and_the_rest_is_stored() {
+    let bed = TestBed::new("poison").await.unwrap();
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let malformed = sample("sqs/malformed-body.json").unwrap()["Records"][0]["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = failed_execution_events(&pipeline.name);
+    let records = vec![
+        ("ok-1".to_string(), events[0].to_string()),
+        ("poison".to_string(), malformed.clone()),
+        ("ok-2".to_string(), events[1].to_string()),
+        (
+            "wrong-source".to_string(),
+            events[2]
+                .to_string()
+                .replace("aws.codepipeline", "aws.codebuild"),
+        ),
+    ];
+    let (failures, summary) = deliver(&ingest, &records).await;
+    assert!(
+        failures.is_empty(),
+        "quarantined records are acknowledged: {failures:?}"
+    );
+    assert_eq!((summary.stored, summary.quarantined), (2, 2));
+    assert_eq!(items(&bed, &pipeline.id, FAILED_EXECUTION).await.len(), 3);
+
+    let dead = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.dead_letter_queue_url)
+        .receive(10, 1, None)
+        .await
+        .unwrap();
+    let mut quarantined: Vec<(String, String, String)> = dead
+        .iter()
+        .map(|m| {
+            (
+                m.message_attributes["sourceMessageId"].clone(),
+                m.message_attributes["reason"].clone(),
+                m.body.clone(),
+            )
+        })
+        .collect();
+    quarantined.sort();
+    assert_eq!(
+        quarantined[0],
+        ("poison".to_string(), "malformed".to_string(), malformed)
+    );
+    assert_eq!(quarantined[1].0, "wrong-source");
+    assert_eq!(quarantined[1].1, "unexpected-source");
+}
+
+#[tokio::test]
+async fn a_throttled_tag_lookup_fails_only_its_own_record() {
+    let faults = FaultInjector::new("ListTagsForResource", "-throttled", Fault::Throttling, None);
+    let bed = TestBed::with_interceptors(
+        "throttle",
+        &[SharedInterceptor::new(faults.clone())],
+        SourceBus::Dedicated,
+    )
+    .await
+    .unwrap();
+    let healthy = registered_pipeline(&bed, "healthy").await;
+    let throttled = registered_pipeline(&bed, "throttled").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let records = vec![
+        (
+            "healthy".to_string(),
+            failed_execution_events(&healthy.name)[0].to_string(),
+        ),
+        (
+            "throttled".to_string(),
+            failed_execution_events(&throttled.name)[0].to_string(),
+        ),
+    ];
+    let (failures, summary) = deliver(&ingest, &records).await;
+    assert_eq!(failures, vec!["throttled".to_string()]);
+    assert_eq!((summary.stored, summary.retried), (1, 1));
+    assert!(faults.injected() >= 1);
+    assert_eq!(items(&bed, &healthy.id, FAILED_EXECUTION).await.len(), 2);
+    assert!(items(&bed, &throttled.id, FAILED_EXECUTION)
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_dynamodb_5xx_fails_only_its_record_and_the_redelivery_stores_it() {
+    let faults = FaultInjector::new(
+        "TransactWriteItems",
+        FAILED_EXECUTION,
+        Fault::ServiceUnavailable,
+        None,
+    );
+    let bed = TestBed::with_interceptors(
+        "unavailable",
+        &[SharedInterceptor::new(faults.clone())],
+        SourceBus::Dedicated,
+    )
+    .await
+    .unwrap();
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let faulty = Ingest::new(&bed.clients, &bed.config);
+    let records = vec![
+        (
+            "started".to_string(),
+            retry_events(&pipeline.name)[0].to_string(),
+        ),
+        (
+            "failed-action".to_string(),
+            failed_execution_events(&pipeline.name)[0].to_string(),
+        ),
+    ];
+    let (failures, _) = deliver(&faulty, &records).await;
+    assert_eq!(failures, vec!["failed-action".to_string()]);
+    assert!(faults.injected() >= 1);
+    assert!(items(&bed, &pipeline.id, FAILED_EXECUTION).await.is_empty());
+    assert_eq!(items(&bed, &pipeline.id, RETRY_EXECUTION).await.len(), 1);
+
+    let healthy_clients = pb_aws::Clients::new(&bed.sdk_config, &[]);
+    let healthy = Ingest::new(&healthy_clients, &bed.config);
+    let (failures, summary) = deliver(&healthy, &records[1..]).await;
+    assert!(failures.is_empty());
+    assert_eq!(summary.stored, 1);
+    assert_eq!(items(&bed, &pipeline.id, FAILED_EXECUTION).await.len(), 2);
+}
+
+#[tokio::test]
+async fn untagged_and_unregistered_pipelines_are_acknowledged_and_counted() {
+    let mut bed = TestBed::new("strangers").await.unwrap();
+    let untagged = format!("{}-untagged", bed.prefix);
+    bed.create_pipeline(&untagged, None).await.unwrap();
+    let unregistered = format!("{}-unregistered", bed.prefix);
+    let unregistered_id = format!("pl-unregistered-{}", bed.prefix);
+    bed.create_pipeline(&unregistered, Some(&unregistered_id))
+        .await
+        .unwrap();
+    let records = vec![
+        (
+            "untagged".to_string(),
+            retarget(
+                sample("eventbridge/untagged-pipeline.json").unwrap(),
+                &untagged,
+            )
+            .to_string(),
+        ),
+        (
+            "unregistered".to_string(),
+            retry_events(&unregistered)[0].to_string(),
+        ),
+    ];
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let (failures, summary) = deliver(&ingest, &records).await;
+    assert!(failures.is_empty());
+    assert_eq!(
+        (summary.untagged, summary.unregistered, summary.stored),
+        (1, 1, 0)
+    );
+    assert!(items(&bed, &unregistered_id, RETRY_EXECUTION)
+        .await
+        .is_empty());
+
+    bed.config.quarantine_unregistered = true;
+    let quarantining = Ingest::new(&bed.clients, &bed.config);
+    let (failures, summary) = deliver(&quarantining, &records[1..]).await;
+    assert!(failures.is_empty());
+    assert_eq!(summary.quarantined, 1);
+    let dead = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.dead_letter_queue_url)
+        .receive(10, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message_attributes["reason"], "unregistered");
+}
+
+#[tokio::test]
+async fn an_unknown_state_is_stored_verbatim_and_not_counted() {
+    let bed = TestBed::new("unknown").await.unwrap();
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let event = retarget(
+        sample("eventbridge/unknown-state.json").unwrap(),
+        &pipeline.name,
+    );
+    let execution_id = event["detail"]["execution-id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (failures, summary) = deliver(&ingest, &[("unknown".to_string(), event.to_string())]).await;
+    assert!(failures.is_empty());
+    assert_eq!(summary.stored, 1);
+    let stored = items(&bed, &pipeline.id, &execution_id).await;
+    assert_eq!(stored[0].1.status.as_deref(), Some("PAUSED_FOR_REVIEW"));
+    assert!(rollup(&bed, &pipeline.id).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_error_message_is_scrubbed_and_capped() {
+    let bed = TestBed::new("oversized").await.unwrap();
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let mut event = failed_execution_events(&pipeline.name).remove(0);
+    let log = "AccessDenied: arn:aws:iam::123456789012:role/deployer; ".repeat(2_000);
+    event["detail"]["execution-result"]["external-execution-summary"] = Value::from(log);
+    assert!(event.to_string().len() > 90_000);
+    let (failures, summary) = deliver(&ingest, &[("big".to_string(), event.to_string())]).await;
+    assert!(failures.is_empty());
+    assert_eq!(summary.stored, 1);
+    let action = &items(&bed, &pipeline.id, FAILED_EXECUTION).await[1].1;
+    let error = action.error.as_ref().unwrap();
+    let message = error.message.as_deref().unwrap();
+    assert_eq!(
+        message.chars().count(),
+        pb_domain::scrub::MAX_MESSAGE_CHARS + 1
+    );
+    assert!(message.starts_with("AccessDenied: <arn>; AccessDenied: <arn>;"));
+    assert!(!message.contains("123456789012"));
+    assert_eq!(
+        error.category,
+        pb_domain::errors::ErrorCategory::Permissions
+    );
+}
+
+#[tokio::test]
+async fn the_poll_loop_redelivers_a_failed_record_and_deletes_a_succeeded_one_once() {
+    let faults = FaultInjector::new(
+        "TransactWriteItems",
+        FAILED_EXECUTION,
+        Fault::Throttling,
+        Some(3),
+    );
+    let bed = TestBed::with_interceptors(
+        "poller",
+        &[SharedInterceptor::new(faults.clone())],
+        SourceBus::Dedicated,
+    )
+    .await
+    .unwrap();
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let events = vec![
+        retry_events(&pipeline.name)[0].clone(),
+        failed_execution_events(&pipeline.name)[0].clone(),
+    ];
+    put_events(
+        &bed.clients.eventbridge,
+        &bed.stack.source_bus_name,
+        &events,
+    )
+    .await
+    .unwrap();
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let consumer = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.queue_url);
+    let poller = Poller::new(&ingest, consumer, 1, Some(2));
+
+    let first = poller.poll_once().await.unwrap();
+    assert_eq!(
+        (first.received, first.deleted, first.left_for_redelivery),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        faults.injected(),
+        3,
+        "the SDK's own retries were exhausted first"
+    );
+    assert!(items(&bed, &pipeline.id, FAILED_EXECUTION).await.is_empty());
+
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let mut redelivered = poller.poll_once().await.unwrap();
+    if redelivered.received == 0 {
+        redelivered = poller.poll_once().await.unwrap();
+    }
+    assert_eq!((redelivered.received, redelivered.deleted), (1, 1));
+    assert_eq!(redelivered.summary.stored, 1);
+    assert_eq!(items(&bed, &pipeline.id, FAILED_EXECUTION).await.len(), 2);
+
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let after = poller.poll_once().await.unwrap();
+    assert_eq!(after.received, 0, "deleted records never come back");
+}
