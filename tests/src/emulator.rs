@@ -76,9 +76,17 @@ impl TestBed {
         interceptors: &[SharedInterceptor],
         source_bus: SourceBus,
     ) -> anyhow::Result<Self> {
+        Self::named(unique_prefix(label), interceptors, source_bus).await
+    }
+
+    /// A test bed whose resources carry exactly `prefix` (the emulator must not have them yet).
+    pub async fn named(
+        prefix: String,
+        interceptors: &[SharedInterceptor],
+        source_bus: SourceBus,
+    ) -> anyhow::Result<Self> {
         let sdk_config = sdk_config(&endpoint()?);
         let clients = Clients::new(&sdk_config, interceptors);
-        let prefix = unique_prefix(label);
         let stack = create_local_stack(&clients, &prefix, source_bus)
             .await
             .context("creating the local stack")?;

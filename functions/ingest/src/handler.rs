@@ -192,11 +192,15 @@ impl Ingest {
                     .mark_published(execution, &completion.outcome_key)
                     .await?;
             }
-            return Ok(if plan.writes_anything() {
-                Outcome::Stored
-            } else {
-                Outcome::Duplicate
-            });
+            if !plan.writes_anything() {
+                tracing::debug!(
+                    execution_id = %event.execution_id,
+                    state = %event.state,
+                    "no change: a duplicate, or older than what is stored"
+                );
+                return Ok(Outcome::Duplicate);
+            }
+            return Ok(Outcome::Stored);
         }
         Err(RecordError::Contention)
     }

@@ -1,0 +1,180 @@
+//! `make dev`: the ingest pipeline running locally against the emulator. Creates the resources,
+//! two sample pipelines (one registered, one untagged), replays `events/` through EventBridge, then
+//! runs the ingest handler on the local poll loop until Ctrl-C, printing what it stores.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use pb_aws::executions::ExecutionStore;
+use pb_aws::queue::QueueConsumer;
+use pb_aws::resources::SourceBus;
+use pb_ingest::poller::{PollReport, Poller};
+use pb_ingest::Ingest;
+use pb_tests::emulator::TestBed;
+use pb_tests::events::{put_events, sample};
+
+const ORG: &str = "acme";
+const PIPELINE: &str = "payments-service";
+const PIPELINE_ID: &str = "pl-payments-service";
+const UNTAGGED_PIPELINE: &str = "legacy-reports";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let events_root = std::env::args().nth(1).unwrap_or_else(|| "events".into());
+    let bed = TestBed::named("pipeline-builder-dev".into(), &[], SourceBus::Default)
+        .await
+        .context("creating the local resources (is the emulator fresh?)")?;
+    print_resources(&bed);
+
+    bed.create_pipeline(PIPELINE, Some(PIPELINE_ID)).await?;
+    bed.register(PIPELINE_ID, ORG, PIPELINE).await?;
+    bed.create_pipeline(UNTAGGED_PIPELINE, None).await?;
+    println!("pipelines: {PIPELINE} (id {PIPELINE_ID}, org {ORG}), {UNTAGGED_PIPELINE} (untagged)");
+
+    let events = sample_events(Path::new(&events_root).join("eventbridge").as_path())?;
+    put_events(
+        &bed.clients.eventbridge,
+        &bed.stack.source_bus_name,
+        &events,
+    )
+    .await?;
+    let malformed = sample("sqs/malformed-body.json")?["Records"][0]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    bed.clients
+        .sqs
+        .send_message()
+        .queue_url(&bed.stack.queue_url)
+        .message_body(malformed)
+        .send()
+        .await?;
+    println!(
+        "replayed {} events through EventBridge PutEvents, plus one malformed body; polling the queue (Ctrl-C to stop)\n",
+        events.len()
+    );
+
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let consumer = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.queue_url);
+    let poller = Poller::new(&ingest, consumer, 2, None);
+    let store = ExecutionStore::new(bed.clients.dynamodb.clone(), &bed.stack.executions_table);
+    let mut pending_report = false;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            polled = poller.poll_once() => match polled {
+                Ok(report) if report.received > 0 => {
+                    print_batch(&report);
+                    pending_report = true;
+                }
+                Ok(_) if pending_report => {
+                    print_stored(&store).await?;
+                    pending_report = false;
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("polling failed: {e}"),
+            },
+        }
+    }
+    println!("stopped");
+    Ok(())
+}
+
+fn print_resources(bed: &TestBed) {
+    println!(
+        "local resources (moto at {}):",
+        bed.sdk_config.endpoint_url().unwrap_or("?")
+    );
+    println!("  CatalogTable      {}", bed.stack.catalog_table);
+    println!("  ExecutionsTable   {}", bed.stack.executions_table);
+    println!("  IngestQueue       {}", bed.stack.queue_url);
+    println!("  DeadLetterQueue   {}", bed.stack.dead_letter_queue_url);
+    println!("  PlatformEventBus  {}", bed.stack.event_bus_name);
+    println!(
+        "  rule              {} on the {} bus\n",
+        bed.stack.rule_name, bed.stack.source_bus_name
+    );
+}
+
+/// Every `.json` event under `root`, in path order (the stage-retry files are numbered).
+fn sample_events(root: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut paths = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in
+            std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))?
+        {
+            let path: PathBuf = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| Ok(serde_json::from_str(&std::fs::read_to_string(p)?)?))
+        .collect()
+}
+
+fn print_batch(report: &PollReport) {
+    let s = report.summary;
+    println!(
+        "batch: received {} | stored {} duplicate {} untagged {} unregistered {} quarantined {} retried {} | deleted {}, left for redelivery {}",
+        s.received, s.stored, s.duplicate, s.untagged, s.unregistered, s.quarantined, s.retried,
+        report.deleted, report.left_for_redelivery
+    );
+}
+
+async fn print_stored(store: &ExecutionStore) -> anyhow::Result<()> {
+    println!("\nstored executions of {PIPELINE} ({PIPELINE_ID}):");
+    let mut days = std::collections::BTreeSet::new();
+    for (_, item) in store.execution_items(PIPELINE_ID, "").await? {
+        if item.stage.is_some() {
+            continue;
+        }
+        if let Some(start) = item.execution_started_at.or(item.completed_at) {
+            days.insert(pb_domain::rollup::utc_day(start));
+        }
+        let failure = item
+            .failure
+            .as_ref()
+            .filter(|_| item.status.as_deref() == Some("FAILED"))
+            .map(|f| {
+                format!(
+                    " failed at {}/{}",
+                    f.stage,
+                    f.action.as_deref().unwrap_or("-")
+                )
+            })
+            .unwrap_or_default();
+        println!(
+            "  {}  {:<18} attempt {}  duration {}{}",
+            item.execution_id,
+            item.status.as_deref().unwrap_or("-"),
+            item.attempt.unwrap_or(1),
+            item.duration_ms
+                .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into()),
+            failure
+        );
+    }
+    for day in days {
+        let counters = store.rollup(ORG, &day, PIPELINE_ID).await?;
+        println!("rollup {ORG}/{day}: {}", serde_json::to_string(&counters)?);
+    }
+    println!();
+    Ok(())
+}
