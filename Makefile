@@ -45,7 +45,7 @@ build: $(BUILD_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --bin ingest
 
 bench: $(DEV_STAMP)
-	scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench
+	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench
 
 clean:
 	cargo clean

@@ -12,7 +12,11 @@ fi
 
 mkdir -p .moto
 log=".moto/server-$port.log"
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+if [[ "${PB_MOTO_SERVER:-}" == "bench" ]]; then
+  .venv/bin/python scripts/moto_bench_server.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+else
+  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+fi
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT INT TERM
 
