@@ -21,6 +21,8 @@ pub enum Fault {
     Throttling,
     /// HTTP 503 ServiceUnavailable.
     ServiceUnavailable,
+    /// HTTP 400 `AccessDeniedException`: the role lacks a permission.
+    AccessDenied,
 }
 
 /// Fails every request of `operation` whose body contains `needle`, `times` times (all if `None`).
@@ -115,6 +117,10 @@ impl Intercept for FaultInjector {
             Fault::ServiceUnavailable => (
                 503,
                 r#"{"__type":"ServiceUnavailable","message":"injected"}"#,
+            ),
+            Fault::AccessDenied => (
+                400,
+                r#"{"__type":"AccessDeniedException","message":"not authorized to perform this action"}"#,
             ),
         };
         let mut response = HttpResponse::new(StatusCode::try_from(status)?, SdkBody::from(body));

@@ -650,3 +650,82 @@ async fn the_poll_loop_redelivers_a_failed_record_and_deletes_a_succeeded_one_on
     let after = poller.poll_once().await.unwrap();
     assert_eq!(after.received, 0, "deleted records never come back");
 }
+
+#[tokio::test]
+async fn a_missing_permission_is_retried_not_dropped() {
+    let faults = FaultInjector::new("ListTagsForResource", "-denied", Fault::AccessDenied, None);
+    let bed = TestBed::with_interceptors(
+        "permissions",
+        &[SharedInterceptor::new(faults.clone())],
+        SourceBus::Dedicated,
+    )
+    .await
+    .unwrap();
+    let denied = registered_pipeline(&bed, "denied").await;
+    let allowed = registered_pipeline(&bed, "allowed").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let records = vec![
+        (
+            "denied".to_string(),
+            failed_execution_events(&denied.name)[0].to_string(),
+        ),
+        (
+            "allowed".to_string(),
+            failed_execution_events(&allowed.name)[0].to_string(),
+        ),
+    ];
+    let (failures, summary) = deliver(&ingest, &records).await;
+    assert_eq!(
+        failures,
+        vec!["denied".to_string()],
+        "fixing the role must let SQS redeliver it"
+    );
+    assert_eq!(
+        (summary.retried, summary.stored, summary.untagged),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        faults.injected(),
+        1,
+        "access denied is not retried by the SDK"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_letter_queue_that_refuses_the_poison_record_leaves_it_for_redelivery() {
+    let faults = FaultInjector::new("SendMessage", "not json", Fault::AccessDenied, None);
+    let bed = TestBed::with_interceptors(
+        "dlq-denied",
+        &[SharedInterceptor::new(faults.clone())],
+        SourceBus::Dedicated,
+    )
+    .await
+    .unwrap();
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let (failures, summary) = deliver(
+        &ingest,
+        &[("poison".to_string(), "not json at all".to_string())],
+    )
+    .await;
+    assert_eq!(failures, vec!["poison".to_string()]);
+    assert_eq!((summary.retried, summary.quarantined), (1, 0));
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_quarantined_truncated_and_acknowledged() {
+    let bed = TestBed::new("oversized-body").await.unwrap();
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let body = format!("{{\"padding\": \"{}\"}}", "x".repeat(300 * 1024));
+    let (failures, summary) = deliver(&ingest, &[("huge".to_string(), body.clone())]).await;
+    assert!(failures.is_empty());
+    assert_eq!(summary.quarantined, 1);
+    let dead = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.dead_letter_queue_url)
+        .receive(10, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message_attributes["reason"], "oversized");
+    assert_eq!(dead[0].message_attributes["truncated"], "true");
+    assert_eq!(dead[0].message_attributes["sourceMessageId"], "huge");
+    assert!(body.starts_with(&dead[0].body) && dead[0].body.len() == 250 * 1024);
+}
