@@ -424,18 +424,22 @@ async fn a_poison_body_is_quarantined_with_its_reason_and_the_rest_is_stored() {
     assert_eq!(quarantined[1].1, "unexpected-source");
 }
 
-#[tokio::test]
-async fn a_throttled_tag_lookup_fails_only_its_own_record() {
-    let faults = FaultInjector::new("ListTagsForResource", "-throttled", Fault::Throttling, None);
+/// Two registered pipelines, one event each, with `fault` injected into every tag lookup of the
+/// one labelled "faulty"; returns the batch's failures and counts and what each pipeline stored.
+async fn tag_lookup_fault_for_one_of_two(
+    label: &str,
+    fault: Fault,
+) -> (Vec<String>, BatchSummary, usize, [usize; 2]) {
+    let faults = FaultInjector::new("ListTagsForResource", "-faulty", fault, None);
     let bed = TestBed::with_interceptors(
-        "throttle",
+        label,
         &[SharedInterceptor::new(faults.clone())],
         SourceBus::Dedicated,
     )
     .await
     .unwrap();
     let healthy = registered_pipeline(&bed, "healthy").await;
-    let throttled = registered_pipeline(&bed, "throttled").await;
+    let faulty = registered_pipeline(&bed, "faulty").await;
     let ingest = Ingest::new(&bed.clients, &bed.config);
     let records = vec![
         (
@@ -443,18 +447,29 @@ async fn a_throttled_tag_lookup_fails_only_its_own_record() {
             failed_execution_events(&healthy.name)[0].to_string(),
         ),
         (
-            "throttled".to_string(),
-            failed_execution_events(&throttled.name)[0].to_string(),
+            "faulty".to_string(),
+            failed_execution_events(&faulty.name)[0].to_string(),
         ),
     ];
     let (failures, summary) = deliver(&ingest, &records).await;
-    assert_eq!(failures, vec!["throttled".to_string()]);
+    let stored = [
+        items(&bed, &healthy.id, FAILED_EXECUTION).await.len(),
+        items(&bed, &faulty.id, FAILED_EXECUTION).await.len(),
+    ];
+    (failures, summary, faults.injected(), stored)
+}
+
+#[tokio::test]
+async fn a_throttled_tag_lookup_fails_only_its_own_record() {
+    let (failures, summary, injected, stored) =
+        tag_lookup_fault_for_one_of_two("throttle", Fault::Throttling).await;
+    assert_eq!(failures, vec!["faulty".to_string()]);
     assert_eq!((summary.stored, summary.retried), (1, 1));
-    assert!(faults.injected() >= 1);
-    assert_eq!(items(&bed, &healthy.id, FAILED_EXECUTION).await.len(), 2);
-    assert!(items(&bed, &throttled.id, FAILED_EXECUTION)
-        .await
-        .is_empty());
+    assert_eq!(
+        injected, 3,
+        "throttling is retried by the SDK before the record is given back"
+    );
+    assert_eq!(stored, [2, 0]);
 }
 
 #[tokio::test]
@@ -653,42 +668,19 @@ async fn the_poll_loop_redelivers_a_failed_record_and_deletes_a_succeeded_one_on
 
 #[tokio::test]
 async fn a_missing_permission_is_retried_not_dropped() {
-    let faults = FaultInjector::new("ListTagsForResource", "-denied", Fault::AccessDenied, None);
-    let bed = TestBed::with_interceptors(
-        "permissions",
-        &[SharedInterceptor::new(faults.clone())],
-        SourceBus::Dedicated,
-    )
-    .await
-    .unwrap();
-    let denied = registered_pipeline(&bed, "denied").await;
-    let allowed = registered_pipeline(&bed, "allowed").await;
-    let ingest = Ingest::new(&bed.clients, &bed.config);
-    let records = vec![
-        (
-            "denied".to_string(),
-            failed_execution_events(&denied.name)[0].to_string(),
-        ),
-        (
-            "allowed".to_string(),
-            failed_execution_events(&allowed.name)[0].to_string(),
-        ),
-    ];
-    let (failures, summary) = deliver(&ingest, &records).await;
+    let (failures, summary, injected, stored) =
+        tag_lookup_fault_for_one_of_two("permissions", Fault::AccessDenied).await;
     assert_eq!(
         failures,
-        vec!["denied".to_string()],
+        vec!["faulty".to_string()],
         "fixing the role must let SQS redeliver it"
     );
     assert_eq!(
         (summary.retried, summary.stored, summary.untagged),
         (1, 1, 0)
     );
-    assert_eq!(
-        faults.injected(),
-        1,
-        "access denied is not retried by the SDK"
-    );
+    assert_eq!(injected, 1, "access denied is not retried by the SDK");
+    assert_eq!(stored, [2, 0]);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! AWS adapters for pipeline-builder: every AWS call the functions make goes through here.
 
 pub mod attributes;
+pub mod cache;
 pub mod clients;
 pub mod config;
 pub mod error;

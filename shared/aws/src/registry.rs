@@ -1,13 +1,12 @@
 //! The deployment registry in CatalogTable: which org owns a pipeline id.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pb_domain::keys::{registry_pk, REGISTRY_SK};
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{from_item, s, to_item};
+use crate::cache::LookupCache;
 use crate::AwsError;
 
 /// One deployed pipeline. Looked up by the global pipeline id; the org is an attribute every
@@ -27,9 +26,7 @@ pub struct RegistryEntry {
 pub struct Registry {
     client: aws_sdk_dynamodb::Client,
     table: String,
-    ttl: Duration,
-    negative_ttl: Duration,
-    cache: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    cache: LookupCache,
 }
 
 impl Registry {
@@ -42,34 +39,18 @@ impl Registry {
         Registry {
             client,
             table: table.into(),
-            ttl,
-            negative_ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: LookupCache::new(ttl, negative_ttl),
         }
     }
 
     /// The org that owns `pipeline_id`, or `None` when it is not registered.
     pub async fn org_of(&self, pipeline_id: &str) -> Result<Option<String>, AwsError> {
-        if let Some(cached) = self.cached(pipeline_id) {
+        if let Some(cached) = self.cache.get(pipeline_id) {
             return Ok(cached);
         }
-        let entry = self.get(pipeline_id).await?;
-        let org = entry.map(|e| e.org_id);
-        let ttl = if org.is_some() {
-            self.ttl
-        } else {
-            self.negative_ttl
-        };
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(pipeline_id.to_string(), (org.clone(), Instant::now() + ttl));
-        }
+        let org = self.get(pipeline_id).await?.map(|e| e.org_id);
+        self.cache.put(pipeline_id, org.clone());
         Ok(org)
-    }
-
-    fn cached(&self, pipeline_id: &str) -> Option<Option<String>> {
-        let cache = self.cache.lock().ok()?;
-        let (value, expires) = cache.get(pipeline_id)?;
-        (Instant::now() < *expires).then(|| value.clone())
     }
 
     pub async fn get(&self, pipeline_id: &str) -> Result<Option<RegistryEntry>, AwsError> {

@@ -1,9 +1,8 @@
 //! Resolves a CodePipeline ARN to the platform's opaque pipeline id (its `PIPELINE_EVENT_ID` tag).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::cache::LookupCache;
 use crate::AwsError;
 
 pub const PIPELINE_ID_TAG: &str = "PIPELINE_EVENT_ID";
@@ -13,9 +12,7 @@ pub const PIPELINE_ID_TAG: &str = "PIPELINE_EVENT_ID";
 #[derive(Debug)]
 pub struct TagResolver {
     client: aws_sdk_codepipeline::Client,
-    ttl: Duration,
-    negative_ttl: Duration,
-    cache: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    cache: LookupCache,
 }
 
 impl TagResolver {
@@ -26,36 +23,18 @@ impl TagResolver {
     ) -> Self {
         TagResolver {
             client,
-            ttl,
-            negative_ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: LookupCache::new(ttl, negative_ttl),
         }
     }
 
     /// The pipeline id, or `None` when the pipeline is not the platform's (untagged or gone).
     pub async fn pipeline_id(&self, pipeline_arn: &str) -> Result<Option<String>, AwsError> {
-        if let Some(cached) = self.cached(pipeline_arn) {
+        if let Some(cached) = self.cache.get(pipeline_arn) {
             return Ok(cached);
         }
         let resolved = self.fetch(pipeline_arn).await?;
-        let ttl = if resolved.is_some() {
-            self.ttl
-        } else {
-            self.negative_ttl
-        };
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(
-                pipeline_arn.to_string(),
-                (resolved.clone(), Instant::now() + ttl),
-            );
-        }
+        self.cache.put(pipeline_arn, resolved.clone());
         Ok(resolved)
-    }
-
-    fn cached(&self, pipeline_arn: &str) -> Option<Option<String>> {
-        let cache = self.cache.lock().ok()?;
-        let (value, expires) = cache.get(pipeline_arn)?;
-        (Instant::now() < *expires).then(|| value.clone())
     }
 
     async fn fetch(&self, pipeline_arn: &str) -> Result<Option<String>, AwsError> {
