@@ -223,18 +223,40 @@ fn the_function_gets_every_variable_its_configuration_requires() {
 #[test]
 fn the_function_policies_grant_only_what_ingest_calls() {
     let template = template();
-    let policies = properties(&template, "IngestFunction")["Policies"].to_string();
+    let function = properties(&template, "IngestFunction");
+    assert_eq!(
+        function["Role"],
+        json!({"!GetAtt": "IngestFunctionRole.Arn"}),
+        "IngestFunction must use the explicit IngestFunctionRole"
+    );
+    assert!(
+        function.get("Policies").is_none(),
+        "IngestFunction must not declare Policies: its permissions live on IngestFunctionRole"
+    );
+    assert_eq!(
+        template["Resources"]["IngestFunctionRole"]["Type"], "AWS::IAM::Role",
+        "IngestFunctionRole is not an AWS::IAM::Role"
+    );
+    let role = properties(&template, "IngestFunctionRole");
+    assert!(
+        role.get("ManagedPolicyArns").is_none(),
+        "IngestFunctionRole must not attach managed policies"
+    );
+    let policies = role["Policies"].to_string();
     for action in [
         "codepipeline:ListTagsForResource",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:Query",
         "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
         "events:PutEvents",
     ] {
         assert!(
             policies.contains(action),
-            "IngestFunction policy lacks {action}"
+            "IngestFunctionRole policy lacks {action}"
         );
     }
     for broad in [
@@ -242,12 +264,13 @@ fn the_function_policies_grant_only_what_ingest_calls() {
         "dynamodb:*",
         "sqs:*",
         "events:*",
+        "logs:*",
         "DeleteItem",
         "Scan",
     ] {
         assert!(
             !policies.contains(broad),
-            "IngestFunction policy grants {broad}"
+            "IngestFunctionRole policy grants {broad}"
         );
     }
 }
