@@ -450,6 +450,10 @@ async fn tag_lookup_fault_for_one_of_two(
             "faulty".to_string(),
             failed_execution_events(&faulty.name)[0].to_string(),
         ),
+        (
+            "faulty-again".to_string(),
+            failed_execution_events(&faulty.name)[1].to_string(),
+        ),
     ];
     let (failures, summary) = deliver(&ingest, &records).await;
     let stored = [
@@ -463,8 +467,11 @@ async fn tag_lookup_fault_for_one_of_two(
 async fn a_throttled_tag_lookup_fails_only_its_own_record() {
     let (failures, summary, injected, stored) =
         tag_lookup_fault_for_one_of_two("throttle", Fault::Throttling).await;
-    assert_eq!(failures, vec!["faulty".to_string()]);
-    assert_eq!((summary.stored, summary.retried), (1, 1));
+    assert_eq!(
+        failures,
+        vec!["faulty".to_string(), "faulty-again".to_string()]
+    );
+    assert_eq!((summary.stored, summary.retried), (1, 2));
     assert_eq!(
         injected, 3,
         "throttling is retried by the SDK before the record is given back"
@@ -672,12 +679,12 @@ async fn a_missing_permission_is_retried_not_dropped() {
         tag_lookup_fault_for_one_of_two("permissions", Fault::AccessDenied).await;
     assert_eq!(
         failures,
-        vec!["faulty".to_string()],
-        "fixing the role must let SQS redeliver it"
+        vec!["faulty".to_string(), "faulty-again".to_string()],
+        "fixing the role must let SQS redeliver them"
     );
     assert_eq!(
         (summary.retried, summary.stored, summary.untagged),
-        (1, 1, 0)
+        (2, 1, 0)
     );
     assert_eq!(injected, 1, "access denied is not retried by the SDK");
     assert_eq!(stored, [2, 0]);
@@ -720,4 +727,45 @@ async fn an_oversized_body_is_quarantined_truncated_and_acknowledged() {
     assert_eq!(dead[0].message_attributes["truncated"], "true");
     assert_eq!(dead[0].message_attributes["sourceMessageId"], "huge");
     assert!(body.starts_with(&dead[0].body) && dead[0].body.len() == 250 * 1024);
+}
+
+#[tokio::test]
+async fn a_registry_entry_without_an_org_quarantines_instead_of_dropping() {
+    let bed = TestBed::new("broken-registry").await.unwrap();
+    let name = format!("{}-payments", bed.prefix);
+    let id = format!("pl-broken-{}", bed.prefix);
+    bed.create_pipeline(&name, Some(&id)).await.unwrap();
+    bed.clients
+        .dynamodb
+        .put_item()
+        .table_name(&bed.stack.catalog_table)
+        .item(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("REG#{id}")),
+        )
+        .item(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("REG".into()),
+        )
+        .item(
+            "stackName",
+            aws_sdk_dynamodb::types::AttributeValue::S("stack".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let record = (
+        "broken".to_string(),
+        failed_execution_events(&name)[0].to_string(),
+    );
+    let (failures, summary) = deliver(&ingest, &[record]).await;
+    assert!(failures.is_empty());
+    assert_eq!((summary.quarantined, summary.unregistered), (1, 0));
+    let dead = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.dead_letter_queue_url)
+        .receive(10, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(dead[0].message_attributes["reason"], "rejected");
+    assert!(dead[0].message_attributes["detail"].contains("has no orgId"));
 }

@@ -1,5 +1,8 @@
 //! One SQS batch → per-record outcomes → the partial-batch response Lambda expects.
 
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use pb_aws::config::IngestConfig;
 use pb_aws::executions::{CommitError, ExecutionStore};
@@ -10,7 +13,9 @@ use pb_aws::tags::TagResolver;
 use pb_aws::{AwsError, Clients};
 use pb_domain::event::{parse_event, ExecutionEvent, ParseError};
 use pb_domain::execution::{plan, Context};
+use pb_domain::scrub::scrub_message;
 use thiserror::Error;
+use tracing::Instrument;
 
 use crate::summary::BatchSummary;
 
@@ -41,6 +46,8 @@ enum RecordError {
     Transient(#[from] AwsError),
     #[error("execution items kept changing during {MAX_CONFLICT_RETRIES} attempts")]
     Contention,
+    #[error("the pipeline's tag lookup already failed in this batch")]
+    LookupFailedEarlierInBatch,
 }
 
 impl RecordError {
@@ -48,7 +55,10 @@ impl RecordError {
         match self {
             RecordError::Permanent(e) => Some(e.reason()),
             RecordError::UnregisteredQuarantined => Some("unregistered"),
-            RecordError::Transient(_) | RecordError::Contention => None,
+            RecordError::Transient(e) if e.is_permanent() => Some("rejected"),
+            RecordError::Transient(_)
+            | RecordError::Contention
+            | RecordError::LookupFailedEarlierInBatch => None,
         }
     }
 }
@@ -90,8 +100,9 @@ impl Ingest {
     pub async fn handle(&self, event: SqsEvent) -> (SqsBatchResponse, BatchSummary) {
         let mut response = SqsBatchResponse::default();
         let mut summary = BatchSummary::default();
+        let mut failed_lookups = HashSet::new();
         for record in &event.records {
-            let outcome = self.handle_record(record).await;
+            let outcome = self.handle_record(record, &mut failed_lookups).await;
             if let Outcome::Retry { .. } = outcome {
                 response.add_failure(record.message_id.clone().unwrap_or_default());
             }
@@ -100,10 +111,16 @@ impl Ingest {
         (response, summary)
     }
 
-    pub async fn handle_record(&self, record: &SqsMessage) -> Outcome {
+    /// `failed_lookups` holds the pipelines whose tag lookup failed earlier in this batch: their
+    /// other records are given back without calling AWS again.
+    async fn handle_record(
+        &self,
+        record: &SqsMessage,
+        failed_lookups: &mut HashSet<String>,
+    ) -> Outcome {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default();
-        match self.process(body).await {
+        match self.process(body, failed_lookups).await {
             Ok(outcome) => outcome,
             Err(error) => match error.quarantine_reason() {
                 Some(reason) => self.quarantine(body, reason, &error, message_id).await,
@@ -124,7 +141,7 @@ impl Ingest {
         error: &RecordError,
         message_id: &str,
     ) -> Outcome {
-        let detail = error.to_string();
+        let detail = scrub_message(&error.to_string());
         match self
             .dead_letters
             .quarantine(body, reason, &detail, message_id)
@@ -143,9 +160,20 @@ impl Ingest {
         }
     }
 
-    async fn process(&self, body: &str) -> Result<Outcome, RecordError> {
+    async fn process(
+        &self,
+        body: &str,
+        failed_lookups: &mut HashSet<String>,
+    ) -> Result<Outcome, RecordError> {
         let event = parse_event(body)?;
-        let Some(pipeline_id) = self.tags.pipeline_id(&event.pipeline_arn).await? else {
+        if failed_lookups.contains(&event.pipeline_arn) {
+            return Err(RecordError::LookupFailedEarlierInBatch);
+        }
+        let lookup = self.tags.pipeline_id(&event.pipeline_arn).await;
+        if lookup.is_err() {
+            failed_lookups.insert(event.pipeline_arn.clone());
+        }
+        let Some(pipeline_id) = lookup? else {
             return Ok(Outcome::Untagged);
         };
         let Some(org_id) = self.registry.org_of(&pipeline_id).await? else {
@@ -159,7 +187,8 @@ impl Ingest {
             pipeline_id: &pipeline_id,
             retention_days: self.retention_days,
         };
-        self.apply(ctx, &event).await
+        let span = tracing::info_span!("record", org = %org_id, pipeline_id = %pipeline_id);
+        self.apply(ctx, &event).instrument(span).await
     }
 
     /// Read, plan, conditionally write; on a concurrent change, read again.
@@ -168,7 +197,10 @@ impl Ingest {
         ctx: Context<'_>,
         event: &ExecutionEvent,
     ) -> Result<Outcome, RecordError> {
-        for _ in 0..MAX_CONFLICT_RETRIES {
+        for attempt in 0..MAX_CONFLICT_RETRIES {
+            if attempt > 0 {
+                tokio::time::sleep(conflict_backoff(attempt)).await;
+            }
             let snapshot = self.store.load(ctx.pipeline_id, event).await?;
             let plan = plan(
                 ctx,
@@ -188,9 +220,7 @@ impl Ingest {
                     .as_ref()
                     .or(snapshot.execution.as_ref())
                     .ok_or(RecordError::Contention)?;
-                self.store
-                    .mark_published(execution, &completion.outcome_key)
-                    .await?;
+                self.store.mark_published(execution, completion).await?;
             }
             if !plan.writes_anything() {
                 tracing::debug!(
@@ -204,4 +234,13 @@ impl Ingest {
         }
         Err(RecordError::Contention)
     }
+}
+
+/// Grows with each attempt, jittered so that concurrent writers of one execution spread out.
+fn conflict_backoff(attempt: usize) -> Duration {
+    let jitter = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos() % 20))
+        .unwrap_or_default();
+    Duration::from_millis(10 * attempt as u64 + jitter)
 }

@@ -3,6 +3,7 @@
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use pb_domain::scrub::scrub_message;
 use thiserror::Error;
 
 const THROTTLING_CODES: [&str; 8] = [
@@ -67,6 +68,30 @@ impl AwsError {
         }
     }
 
+    /// A request that could not even be built or encoded locally; as permanent as AWS's refusal.
+    pub fn local(operation: &'static str, code: &str, error: impl std::fmt::Display) -> Self {
+        AwsError::Rejected {
+            operation,
+            code: code.to_string(),
+            message: error.to_string(),
+        }
+    }
+
+    /// A request AWS will reject however often it is sent (an invalid or oversized item, a
+    /// corrupt stored item): retrying only delays the dead-letter queue.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(
+                "ValidationException"
+                    | "ItemCollectionSizeLimitExceededException"
+                    | "CorruptItem"
+                    | "Serialization"
+                    | "InvalidRequest"
+            )
+        )
+    }
+
     /// The AWS error code when the service answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -81,10 +106,13 @@ impl AwsError {
     ) -> Self {
         let status = error.raw_response().map(|r| r.status().as_u16());
         let code = error.code().unwrap_or_default().to_string();
-        let message = error
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| describe(&error));
+        // AWS messages quote the caller's role ARN and account id: never keep them.
+        let message = scrub_message(
+            &error
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| describe(&error)),
+        );
         match error {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
                 AwsError::Network { operation, message }

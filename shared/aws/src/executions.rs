@@ -2,17 +2,22 @@
 
 use std::collections::BTreeMap;
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Get, Put, TransactGetItem, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
 use pb_domain::event::ExecutionEvent;
-use pb_domain::execution::{level_item, ItemState, LevelItem, Plan};
+use pb_domain::execution::{level_item, Completion, ItemState, LevelItem, Plan};
 use pb_domain::keys::{action_sk, execution_pk, execution_sk, rollup_pk, rollup_sk, stage_sk};
 use pb_domain::rollup::{Counters, RollupChange};
 use thiserror::Error;
 
 use crate::attributes::{from_attribute, from_item, n, s, to_item, Item};
 use crate::AwsError;
+
+const MAX_UNPROCESSED_ROUNDS: usize = 3;
 
 #[derive(Debug, Error)]
 pub enum CommitError {
@@ -59,22 +64,12 @@ fn level_key(pipeline_id: &str, execution_id: &str, level: &LevelItem) -> (Strin
 }
 
 fn decode(item: Option<Item>, operation: &'static str) -> Result<Option<ItemState>, AwsError> {
-    item.map(|item| {
-        from_item(&item).map_err(|e| AwsError::Rejected {
-            operation,
-            code: "CorruptItem".into(),
-            message: e.to_string(),
-        })
-    })
-    .transpose()
+    item.map(|item| from_item(&item).map_err(|e| AwsError::local(operation, "CorruptItem", e)))
+        .transpose()
 }
 
 fn serialization_error(e: serde_json::Error) -> AwsError {
-    AwsError::Rejected {
-        operation: "TransactWriteItems",
-        code: "Serialization".into(),
-        message: e.to_string(),
-    }
+    AwsError::local("TransactWriteItems", "Serialization", e)
 }
 
 impl ExecutionStore {
@@ -110,34 +105,64 @@ impl ExecutionStore {
             });
         };
         let level_key = level_key(pipeline_id, &event.execution_id, &level);
-        let get = |(pk, sk): (String, String)| {
-            Get::builder()
-                .table_name(&self.table)
-                .key("PK", s(pk))
-                .key("SK", s(sk))
-                .build()
-                .map(|g| TransactGetItem::builder().get(g).build())
-        };
-        let gets = [get(execution_key), get(level_key)]
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError::Rejected {
-                operation: "TransactGetItems",
-                code: "InvalidRequest".into(),
-                message: e.to_string(),
-            })?;
-        let output = self
-            .client
-            .transact_get_items()
-            .set_transact_items(Some(gets))
-            .send()
-            .await
-            .map_err(|e| AwsError::classify("TransactGetItems", e))?;
-        let mut responses = output.responses.unwrap_or_default().into_iter();
-        let mut next = || responses.next().and_then(|r| r.item);
+        let mut found = self.batch_get([&execution_key, &level_key]).await?;
+        let mut take = |key: &(String, String)| found.remove(&key.1);
         Ok(Snapshot {
-            execution: decode(next(), "TransactGetItems")?,
-            level: decode(next(), "TransactGetItems")?,
+            execution: decode(take(&execution_key), "BatchGetItem")?,
+            level: decode(take(&level_key), "BatchGetItem")?,
+        })
+    }
+
+    /// Consistent reads of a few items in one request (no transaction, so an in-flight write
+    /// never cancels it), keyed by sort key. Unprocessed keys are asked for again a few times.
+    async fn batch_get(
+        &self,
+        keys: [&(String, String); 2],
+    ) -> Result<HashMap<String, Item>, AwsError> {
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
+            AwsError::local("BatchGetItem", "InvalidRequest", e)
+        };
+        let mut pending: Vec<Item> = keys
+            .iter()
+            .map(|(pk, sk)| Item::from([("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))]))
+            .collect();
+        let mut found = HashMap::new();
+        for _ in 0..MAX_UNPROCESSED_ROUNDS {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(invalid)?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| AwsError::classify("BatchGetItem", e))?;
+            for item in output
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                if let Some(sk) = item.get("SK").and_then(|v| v.as_s().ok()).cloned() {
+                    found.insert(sk, item);
+                }
+            }
+            pending = output
+                .unprocessed_keys
+                .unwrap_or_default()
+                .remove(&self.table)
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(found);
+            }
+        }
+        Err(AwsError::Throttled {
+            operation: "BatchGetItem",
+            code: "UnprocessedKeys".into(),
         })
     }
 
@@ -221,11 +246,9 @@ impl ExecutionStore {
                 .expression_attribute_names("#rev", "rev")
                 .expression_attribute_values(":rev", n(old.rev)),
         };
-        let put = put.build().map_err(|e| AwsError::Rejected {
-            operation: "TransactWriteItems",
-            code: "InvalidRequest".into(),
-            message: e.to_string(),
-        })?;
+        let put = put
+            .build()
+            .map_err(|e| AwsError::local("TransactWriteItems", "InvalidRequest", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -258,36 +281,47 @@ impl ExecutionStore {
                 adds.join(", ")
             ))
             .build()
-            .map_err(|e| AwsError::Rejected {
-                operation: "TransactWriteItems",
-                code: "InvalidRequest".into(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| AwsError::local("TransactWriteItems", "InvalidRequest", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Records that the completion for `outcome_key` reached the event bus. The revision moves so
-    /// that a concurrent writer holding an older read re-reads instead of erasing the mark.
+    /// Records what reached the event bus. Conditioned on the outcome still being current, so a
+    /// slow mark for an older outcome cannot overwrite a newer one; the revision moves so that a
+    /// concurrent writer holding an older read re-reads instead of erasing the mark.
     pub async fn mark_published(
         &self,
         execution: &ItemState,
-        outcome_key: &str,
+        completion: &Completion,
     ) -> Result<(), AwsError> {
         let (pk, sk) = item_key(execution);
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(pk))
             .key("SK", s(sk))
             .update_expression("SET #p = :p ADD #rev :one")
-            .expression_attribute_names("#p", "publishedOrder")
+            .condition_expression("#order = :order")
+            .expression_attribute_names("#p", "published")
             .expression_attribute_names("#rev", "rev")
-            .expression_attribute_values(":p", s(outcome_key))
+            .expression_attribute_names("#order", "order")
+            .expression_attribute_values(":p", s(completion.fingerprint()))
+            .expression_attribute_values(":order", s(&completion.outcome_key))
             .expression_attribute_values(":one", n(1))
             .send()
-            .await
-            .map_err(|e| AwsError::classify("UpdateItem", e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(AwsError::classify("UpdateItem", e)),
+        }
     }
 
     /// Every item of one execution (the execution, its stages and actions), in key order.

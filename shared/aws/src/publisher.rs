@@ -22,11 +22,8 @@ impl Publisher {
     }
 
     pub async fn execution_completed(&self, completion: &Completion) -> Result<(), AwsError> {
-        let detail = serde_json::to_string(completion).map_err(|e| AwsError::Rejected {
-            operation: "PutEvents",
-            code: "Serialization".into(),
-            message: e.to_string(),
-        })?;
+        let detail = serde_json::to_string(completion)
+            .map_err(|e| AwsError::local("PutEvents", "Serialization", e))?;
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
             .source(SOURCE)

@@ -40,11 +40,7 @@ impl DeadLetters {
                 .data_type("String")
                 .string_value(if value.is_empty() { "-" } else { value })
                 .build()
-                .map_err(|e| AwsError::Rejected {
-                    operation: "SendMessage",
-                    code: "InvalidAttribute".into(),
-                    message: e.to_string(),
-                })
+                .map_err(|e| AwsError::local("SendMessage", "InvalidAttribute", e))
         };
         let detail: String = detail.chars().take(1024).collect();
         self.client
@@ -165,11 +161,7 @@ impl QueueConsumer {
                         .id(i.to_string())
                         .receipt_handle(&m.receipt_handle)
                         .build()
-                        .map_err(|e| AwsError::Rejected {
-                            operation: "DeleteMessageBatch",
-                            code: "InvalidEntry".into(),
-                            message: e.to_string(),
-                        })
+                        .map_err(|e| AwsError::local("DeleteMessageBatch", "InvalidEntry", e))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let output = self

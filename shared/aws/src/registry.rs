@@ -5,7 +5,7 @@ use std::time::Duration;
 use pb_domain::keys::{registry_pk, REGISTRY_SK};
 use serde::{Deserialize, Serialize};
 
-use crate::attributes::{from_item, s, to_item};
+use crate::attributes::{s, to_item};
 use crate::cache::LookupCache;
 use crate::AwsError;
 
@@ -43,37 +43,44 @@ impl Registry {
         }
     }
 
-    /// The org that owns `pipeline_id`, or `None` when it is not registered.
+    /// The org that owns `pipeline_id`, or `None` when it is not registered. Only `orgId` is
+    /// read; an entry without one is a broken entry, reported as an error rather than ignored.
     pub async fn org_of(&self, pipeline_id: &str) -> Result<Option<String>, AwsError> {
         if let Some(cached) = self.cache.get(pipeline_id) {
             return Ok(cached);
         }
-        let org = self.get(pipeline_id).await?.map(|e| e.org_id);
-        self.cache.put(pipeline_id, org.clone());
-        Ok(org)
-    }
-
-    pub async fn get(&self, pipeline_id: &str) -> Result<Option<RegistryEntry>, AwsError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("PK", s(registry_pk(pipeline_id)))
             .key("SK", s(REGISTRY_SK))
+            .projection_expression("orgId")
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| AwsError::classify("GetItem", e))?;
-        Ok(output.item.and_then(|item| from_item(&item).ok()))
+        let org = match output.item {
+            None => None,
+            Some(item) => match item.get("orgId").and_then(|v| v.as_s().ok()) {
+                Some(org) if !org.is_empty() => Some(org.clone()),
+                _ => {
+                    return Err(AwsError::Rejected {
+                        operation: "GetItem",
+                        code: "CorruptItem".into(),
+                        message: format!("registry entry {pipeline_id} has no orgId"),
+                    })
+                }
+            },
+        };
+        self.cache.put(pipeline_id, org.clone());
+        Ok(org)
     }
 
     /// Creates or replaces an entry (used by the API and by local setup).
     pub async fn put(&self, entry: &RegistryEntry) -> Result<(), AwsError> {
-        let mut item = to_item(entry).map_err(|e| AwsError::Rejected {
-            operation: "PutItem",
-            code: "Serialization".into(),
-            message: e.to_string(),
-        })?;
+        let mut item =
+            to_item(entry).map_err(|e| AwsError::local("PutItem", "Serialization", e))?;
         item.insert("PK".into(), s(registry_pk(&entry.pipeline_id)));
         item.insert("SK".into(), s(REGISTRY_SK));
         item.insert("GSI2PK".into(), s(format!("ORG#{}", entry.org_id)));

@@ -164,11 +164,7 @@ pub async fn create_local_stack(
 }
 
 fn invalid(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
-    AwsError::Rejected {
-        operation,
-        code: "InvalidRequest".into(),
-        message: e.to_string(),
-    }
+    AwsError::local(operation, "InvalidRequest", e)
 }
 
 fn key_schema(hash: &str, range: &str) -> Result<Vec<KeySchemaElement>, AwsError> {

@@ -147,8 +147,9 @@ pub struct ItemState {
     pub action_region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<ActionError>,
+    /// [`Completion::fingerprint`] of the last completion that reached the event bus.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub published_order: Option<String>,
+    pub published: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub expires_at: Option<i64>,
     /// Optimistic-concurrency revision: every write is conditioned on the revision it read.
@@ -204,8 +205,24 @@ pub struct Completion {
     pub error_category: Option<ErrorCategory>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit_id: Option<String>,
-    /// The order key of the outcome this event reports; consumers can dedupe on it.
+    /// The order key of the outcome this event reports. The same outcome is published again
+    /// only when it has learned more (a failing action or commit that arrived late).
     pub outcome_key: String,
+}
+
+impl Completion {
+    /// What was published: the outcome and the details known about it.
+    pub fn fingerprint(&self) -> String {
+        let part = |v: &Option<String>| v.clone().unwrap_or_default();
+        format!(
+            "{}|{}|{}|{}|{}",
+            self.outcome_key,
+            part(&self.failed_stage),
+            part(&self.failed_action),
+            self.error_category.map(|c| c.as_str()).unwrap_or_default(),
+            part(&self.commit_id)
+        )
+    }
 }
 
 /// Everything one event changes: the new items (only those that changed), the rollup deltas that
@@ -506,13 +523,16 @@ fn combine_by_day(changes: Vec<RollupChange>) -> Vec<RollupChange> {
     combined
 }
 
-/// A final execution state is published once it is stored, until the publish is recorded.
+/// A final execution state is published once it is stored, until that publish is recorded; and
+/// again if a late event added a detail (failing stage/action, commit) to the same outcome.
 fn completion_due(execution: &ItemState) -> Option<Completion> {
+    let completion = completion_of(execution)?;
+    (execution.published.as_ref() != Some(&completion.fingerprint())).then_some(completion)
+}
+
+fn completion_of(execution: &ItemState) -> Option<Completion> {
     let status = execution.status.as_deref().filter(|s| is_outcome(s))?;
     let outcome_key = execution.order.clone()?;
-    if execution.published_order.as_ref() == Some(&outcome_key) {
-        return None;
-    }
     let attempt = execution.attempt.unwrap_or(1);
     let failure = execution
         .failure

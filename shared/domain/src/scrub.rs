@@ -21,17 +21,29 @@ fn secret_pair() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i)\b([a-z0-9_.-]*(?:key|secret|token|passw(?:or)?d|pwd|credentials?)[a-z0-9_.-]*)\s*([=:])\s*[^\s,;]+",
+            r#"(?i)\b([a-z0-9_.-]*(?:key|secret|token|passw(?:or)?d|pwd|credentials?)[a-z0-9_.-]*["']?)\s*([=:])\s*(?:"[^"]*"|'[^']*'|[^\s,;]+)"#,
         )
         .expect("static regex")
     })
+}
+
+fn access_key_id() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b").expect("static regex"))
+}
+
+fn url_credentials() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"://[^/\s:@]+:[^/\s@]+@").expect("static regex"))
 }
 
 /// Scrubs and caps a free-text message from an event before it is stored or published.
 pub fn scrub_message(message: &str) -> String {
     let without_arns = arn().replace_all(message, "<arn>");
     let without_accounts = account_id().replace_all(&without_arns, "<account>");
-    let without_secrets = secret_pair().replace_all(&without_accounts, "$1$2<redacted>");
+    let without_keys = access_key_id().replace_all(&without_accounts, "<access-key-id>");
+    let without_urls = url_credentials().replace_all(&without_keys, "://<redacted>@");
+    let without_secrets = secret_pair().replace_all(&without_urls, "$1$2<redacted>");
     cap(without_secrets.trim())
 }
 
@@ -54,6 +66,17 @@ mod tests {
             scrub_message(raw),
             "Build <arn> failed for account <account> with DB_PASSWORD=<redacted> and \
              api_key:<redacted>, port=5432"
+        );
+    }
+
+    #[test]
+    fn removes_quoted_json_and_url_credentials_and_access_keys() {
+        let raw = r#"env {"DB_PASSWORD": "hunter 2", "region": "us-east-1"} password='a b' \
+                     clone https://deploy:s3cr3t@git.example.com/x key AKIAABCDEFGHIJKLMNOP"#;
+        assert_eq!(
+            scrub_message(raw),
+            r#"env {"DB_PASSWORD":<redacted>, "region": "us-east-1"} password=<redacted> \
+                     clone https://<redacted>@git.example.com/x key <access-key-id>"#
         );
     }
 

@@ -91,7 +91,7 @@ impl Store {
                 .items
                 .get_mut("execution")
                 .expect("stored before publish");
-            execution.published_order = Some(completion.outcome_key.clone());
+            execution.published = Some(completion.fingerprint());
         }
         plan
     }
@@ -160,6 +160,29 @@ fn the_failed_attempt_reports_its_failing_stage_and_action() {
     assert_eq!(completions.len(), 1);
     assert_eq!(completions[0].failed_stage.as_deref(), Some("Deploy"));
     assert_eq!(completions[0].error_category, Some(ErrorCategory::Deploy));
+}
+
+#[test]
+fn a_failing_action_that_arrives_after_the_outcome_is_published_again() {
+    let events = stage_retry();
+    let mut store = Store::default();
+    let first = store
+        .apply(&events[5])
+        .completion
+        .expect("FAILED is published");
+    assert_eq!(first.failed_action, None);
+    let late = store
+        .apply(&events[3])
+        .completion
+        .expect("the late failure adds detail");
+    assert_eq!(late.outcome_key, first.outcome_key);
+    assert_eq!(late.failed_action.as_deref(), Some("Deploy"));
+    assert_eq!(late.error_category, Some(ErrorCategory::Deploy));
+    assert_eq!(
+        store.apply(&events[4]).completion,
+        None,
+        "the stage adds nothing new"
+    );
 }
 
 #[test]
