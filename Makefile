@@ -5,6 +5,7 @@ VENV := .venv
 DEV_STAMP := $(VENV)/.dev-installed
 BUILD_STAMP := $(VENV)/.build-installed
 ARCH ?= x86_64
+INFRA_TEMPLATES := infra/ec2/template.yaml infra/eks/network.yaml
 
 .PHONY: help test dev lint validate build bench clean
 
@@ -12,7 +13,7 @@ help:
 	@echo "make dev       run the backend locally against the moto emulator (Ctrl-C to stop)"
 	@echo "make test      run every test against a fresh moto server"
 	@echo "make lint      cargo fmt --check and clippy -D warnings"
-	@echo "make validate  cfn-lint template.yaml"
+	@echo "make validate  cfn-lint and checkov on every CloudFormation template"
 	@echo "make build     cargo lambda build --release for every function"
 	@echo "make bench     ingest benchmark (figures for the README)"
 
@@ -36,7 +37,8 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 validate: $(DEV_STAMP)
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml $(INFRA_TEMPLATES)
+	$(VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation $(addprefix -f ,template.yaml $(INFRA_TEMPLATES))
 
 # The aarch64 standard library cannot be installed on these machines, so local builds target
 # x86_64; deployments built elsewhere keep the template's arm64 default.
