@@ -19,7 +19,9 @@ async fn main() -> Result<(), Error> {
         .with_target(false)
         .without_time()
         .init();
-    let config = IngestConfig::from_env()?;
+    let config = IngestConfig::from_env().inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
     let clients = Clients::new(&load_sdk_config().await, &[]);
     let ingest = Ingest::new(&clients, &config);
     let function_name =
