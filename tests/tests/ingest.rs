@@ -9,6 +9,7 @@ use pb_aws::executions::ExecutionStore;
 use pb_aws::queue::QueueConsumer;
 use pb_aws::resources::SourceBus;
 use pb_domain::execution::ItemState;
+use pb_domain::histogram::bucket_of;
 use pb_ingest::poller::Poller;
 use pb_ingest::{BatchSummary, Ingest};
 use pb_tests::emulator::TestBed;
@@ -102,7 +103,7 @@ fn counters(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
 }
 
 fn duration_bucket(ms: i64) -> String {
-    format!("d#{}", pb_domain::histogram::bucket_of(ms))
+    format!("d#{}", bucket_of(ms))
 }
 
 /// A queue subscribed to everything the ingest function publishes on the platform bus.
@@ -273,13 +274,21 @@ async fn events_flow_from_eventbridge_through_the_queue_into_exact_items_and_rol
             ("n#SUCCEEDED", 1),
             ("n#FAILED", 1),
             ("dn", 2),
-            ("dsum", RETRY_DURATION_MS + FAILED_DURATION_MS),
+            ("ds", RETRY_DURATION_MS + FAILED_DURATION_MS),
             (&duration_bucket(RETRY_DURATION_MS), 1),
             (&duration_bucket(FAILED_DURATION_MS), 1),
             ("st#Deploy", 2),
             ("sf#Deploy", 1),
+            ("sdn#Deploy", 2),
+            ("sds#Deploy", 226_000 + 329_000),
+            (&format!("sd#{}#Deploy", bucket_of(226_000)), 1),
+            (&format!("sd#{}#Deploy", bucket_of(329_000)), 1),
             ("at#Deploy/Deploy", 2),
             ("af#Deploy/Deploy", 1),
+            ("adn#Deploy/Deploy", 2),
+            ("ads#Deploy/Deploy", 224_000 + 326_000),
+            (&format!("ad#{}#Deploy/Deploy", bucket_of(224_000)), 1),
+            (&format!("ad#{}#Deploy/Deploy", bucket_of(326_000)), 1),
             ("ec#deploy", 1),
             ("st#Build", 1),
             ("sf#Build", 1),

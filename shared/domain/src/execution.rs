@@ -475,22 +475,27 @@ fn contribution(item: &ItemState) -> Option<Contribution> {
     let status = item.status.as_deref().filter(|s| is_outcome(s))?;
     let day = utc_day(item.execution_started_at.or(item.completed_at)?);
     let mut counters = Counters::new();
+    let mut add_duration = |prefix: &str, subject: &str| {
+        if let Some(duration) = item.duration_ms {
+            counters.insert(format!("{prefix}n{subject}"), 1);
+            counters.insert(format!("{prefix}s{subject}"), duration);
+            counters.insert(format!("{prefix}#{}{subject}", bucket_of(duration)), 1);
+        }
+    };
     match (&item.stage, &item.action) {
         (None, _) => {
+            add_duration("d", "");
             counters.insert(format!("n#{status}"), 1);
-            if let Some(duration) = item.duration_ms {
-                counters.insert("dn".into(), 1);
-                counters.insert("dsum".into(), duration);
-                counters.insert(format!("d#{}", bucket_of(duration)), 1);
-            }
         }
         (Some(stage), None) => {
+            add_duration("sd", &format!("#{stage}"));
             counters.insert(format!("st#{stage}"), 1);
             if status == "FAILED" {
                 counters.insert(format!("sf#{stage}"), 1);
             }
         }
         (Some(stage), Some(action)) => {
+            add_duration("ad", &format!("#{stage}/{action}"));
             counters.insert(format!("at#{stage}/{action}"), 1);
             if status == "FAILED" {
                 counters.insert(format!("af#{stage}/{action}"), 1);

@@ -4,10 +4,12 @@
 //! rollup receives the difference between its new and old contribution, in the same transaction, so
 //! each execution is counted once, by its current outcome, however often and in whatever order its
 //! events arrive. Counter names:
-//! - `n#{STATUS}` executions by final status; `dsum`, `dn` duration sum and count;
+//! - `n#{STATUS}` executions by final status; `dn`, `ds` duration count and sum (ms);
 //!   `d#{bucket}` the execution-duration histogram (see [`crate::histogram`]);
-//! - `st#{stage}` / `sf#{stage}` stage attempts finished / failed;
-//! - `at#{stage}/{action}` / `af#{stage}/{action}` action attempts finished / failed;
+//! - `st#{stage}` / `sf#{stage}` stage attempts finished / failed; `sdn#{stage}`, `sds#{stage}`,
+//!   `sd#{bucket}#{stage}` their duration count, sum and histogram (STARTED or RESUMED to outcome);
+//! - `at#{stage}/{action}` / `af#{stage}/{action}` action attempts finished / failed; `adn#…`,
+//!   `ads#…`, `ad#{bucket}#{stage}/{action}` their durations;
 //! - `ec#{category}` failed actions by error category.
 
 use std::collections::BTreeMap;
@@ -74,17 +76,14 @@ mod tests {
 
     #[test]
     fn moving_an_outcome_within_a_day_is_one_change() {
-        let failed = contribution("2026-11-20", &[("n#FAILED", 1), ("dn", 1), ("dsum", 100)]);
-        let succeeded = contribution(
-            "2026-11-20",
-            &[("n#SUCCEEDED", 1), ("dn", 1), ("dsum", 250)],
-        );
+        let failed = contribution("2026-11-20", &[("n#FAILED", 1), ("dn", 1), ("ds", 100)]);
+        let succeeded = contribution("2026-11-20", &[("n#SUCCEEDED", 1), ("dn", 1), ("ds", 250)]);
         assert_eq!(
             difference(Some(&failed), Some(&succeeded)),
             vec![RollupChange {
                 day: "2026-11-20".into(),
                 counters: [
-                    ("dsum".to_string(), 150),
+                    ("ds".to_string(), 150),
                     ("n#FAILED".into(), -1),
                     ("n#SUCCEEDED".into(), 1)
                 ]

@@ -121,22 +121,29 @@ fn a_stage_retry_ends_succeeded_with_the_failed_attempt_in_the_heatmap() {
         Some(execution.completed_at.unwrap() - start)
     );
     let rollup = &store.rollups["2026-11-20"];
+    let duration = execution.duration_ms.unwrap();
     let expected: BTreeMap<String, i64> = [
-        ("n#SUCCEEDED", 1),
-        ("dn", 1),
-        ("dsum", execution.duration_ms.unwrap()),
-        (
-            &format!("d#{}", bucket_of(execution.duration_ms.unwrap())),
-            1,
-        ),
-        ("st#Deploy", 2),
-        ("sf#Deploy", 1),
-        ("at#Deploy/Deploy", 2),
-        ("af#Deploy/Deploy", 1),
-        ("ec#deploy", 1),
+        ("n#SUCCEEDED".to_string(), 1),
+        ("dn".into(), 1),
+        ("ds".into(), duration),
+        (format!("d#{}", bucket_of(duration)), 1),
+        ("st#Deploy".into(), 2),
+        ("sf#Deploy".into(), 1),
+        // Stage attempts: 14:06:10 → 14:09:56 and RESUMED 14:31:20 → 14:36:49.
+        ("sdn#Deploy".into(), 2),
+        ("sds#Deploy".into(), 226_000 + 329_000),
+        (format!("sd#{}#Deploy", bucket_of(226_000)), 1),
+        (format!("sd#{}#Deploy", bucket_of(329_000)), 1),
+        ("at#Deploy/Deploy".into(), 2),
+        ("af#Deploy/Deploy".into(), 1),
+        // Action attempts: 14:06:11 → 14:09:55 and 14:31:22 → 14:36:48.
+        ("adn#Deploy/Deploy".into(), 2),
+        ("ads#Deploy/Deploy".into(), 224_000 + 326_000),
+        (format!("ad#{}#Deploy/Deploy", bucket_of(224_000)), 1),
+        (format!("ad#{}#Deploy/Deploy", bucket_of(326_000)), 1),
+        ("ec#deploy".into(), 1),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(rollup, &expected);
     assert_eq!(store.published, vec!["FAILED", "SUCCEEDED"]);
