@@ -5,5 +5,6 @@ pub mod event;
 pub mod execution;
 pub mod histogram;
 pub mod keys;
+pub mod plugin;
 pub mod rollup;
 pub mod scrub;

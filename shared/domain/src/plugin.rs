@@ -1,0 +1,18 @@
+//! Plugins: the published step specs of the catalog and how a pipeline's reference to one is
+//! resolved (DESIGN §6).
+//!
+//! Everything here is pure: the caller loads the catalog entries it may need (the caller org's
+//! and the public ones) and hands them in; nothing is fetched.
+
+mod range;
+mod resolve;
+mod spec;
+mod validate;
+
+pub use range::{PluginRef, VersionRange};
+pub use resolve::{resolve, CatalogEntry, LookupError, Resolved, ResolvedFrom};
+pub use spec::{AccessModifier, ComputeType, FailureBehavior, PluginSpec, PluginType, SecretRef};
+pub use validate::{validate, FieldError, Limits, LIMITS};
+
+#[cfg(test)]
+mod tests;
