@@ -4,3 +4,4 @@
 pub mod emulator;
 pub mod events;
 pub mod faults;
+pub mod yaml;

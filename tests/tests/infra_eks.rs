@@ -4,43 +4,9 @@
 //! the SAM outputs wired in as parameters, tags on every taggable resource).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
+use pb_tests::yaml::{read_repo_file as read, repo_yaml as yaml};
 use serde_json::{json, Value};
-
-fn read(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{relative} is readable: {e}"))
-}
-
-/// A YAML file as JSON; CloudFormation short-form tags become `{"!Tag": value}`.
-fn yaml(relative: &str) -> Value {
-    let parsed: serde_yaml::Value =
-        serde_yaml::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative} is YAML: {e}"));
-    to_json(parsed)
-}
-
-fn to_json(value: serde_yaml::Value) -> Value {
-    match value {
-        serde_yaml::Value::Null => Value::Null,
-        serde_yaml::Value::Bool(b) => Value::Bool(b),
-        serde_yaml::Value::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
-        serde_yaml::Value::String(s) => Value::String(s),
-        serde_yaml::Value::Sequence(items) => {
-            Value::Array(items.into_iter().map(to_json).collect())
-        }
-        serde_yaml::Value::Mapping(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v)))
-                .collect(),
-        ),
-        serde_yaml::Value::Tagged(tagged) => {
-            json!({ format!("!{}", tagged.tag.to_string().trim_start_matches('!')): to_json(tagged.value) })
-        }
-    }
-}
 
 /// `${NAME}` placeholders in `text`.
 fn placeholders(text: &str) -> BTreeSet<String> {

@@ -7,34 +7,11 @@ use pb_aws::resources::{
     INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_QUEUE,
     INGEST_FUNCTION_TIMEOUT_SECONDS, INGEST_QUEUE,
 };
+use pb_tests::yaml::repo_yaml;
 use serde_json::{json, Value};
 
-/// template.yaml as JSON; CloudFormation short-form tags become `{"!Tag": value}`.
 fn template() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-    let text = std::fs::read_to_string(path).expect("template.yaml is readable");
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml is YAML");
-    to_json(yaml)
-}
-
-fn to_json(value: serde_yaml::Value) -> Value {
-    match value {
-        serde_yaml::Value::Null => Value::Null,
-        serde_yaml::Value::Bool(b) => Value::Bool(b),
-        serde_yaml::Value::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
-        serde_yaml::Value::String(s) => Value::String(s),
-        serde_yaml::Value::Sequence(items) => {
-            Value::Array(items.into_iter().map(to_json).collect())
-        }
-        serde_yaml::Value::Mapping(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v)))
-                .collect(),
-        ),
-        serde_yaml::Value::Tagged(tagged) => {
-            json!({ format!("!{}", tagged.tag.to_string().trim_start_matches('!')): to_json(tagged.value) })
-        }
-    }
+    repo_yaml("template.yaml")
 }
 
 fn properties<'a>(template: &'a Value, logical_id: &str) -> &'a Value {
