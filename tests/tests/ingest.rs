@@ -26,6 +26,17 @@ const RETRY_DURATION_MS: i64 = 2_209_750;
 /// 11:06:33.000 (pipeline FAILED) − 11:02:10.456 (start-time).
 const FAILED_DURATION_MS: i64 = 262_544;
 
+/// A test bed whose every AWS client passes through `faults`.
+async fn bed_with_faults(label: &str, faults: &FaultInjector) -> TestBed {
+    TestBed::with_interceptors(
+        label,
+        &[SharedInterceptor::new(faults.clone())],
+        SourceBus::Dedicated,
+    )
+    .await
+    .unwrap()
+}
+
 struct Pipeline {
     name: String,
     id: String,
@@ -440,13 +451,7 @@ async fn tag_lookup_fault_for_one_of_two(
     fault: Fault,
 ) -> (Vec<String>, BatchSummary, usize, [usize; 2]) {
     let faults = FaultInjector::new("ListTagsForResource", "-faulty", fault, None);
-    let bed = TestBed::with_interceptors(
-        label,
-        &[SharedInterceptor::new(faults.clone())],
-        SourceBus::Dedicated,
-    )
-    .await
-    .unwrap();
+    let bed = bed_with_faults(label, &faults).await;
     let healthy = registered_pipeline(&bed, "healthy").await;
     let faulty = registered_pipeline(&bed, "faulty").await;
     let ingest = Ingest::new(&bed.clients, &bed.config);
@@ -496,13 +501,7 @@ async fn a_dynamodb_5xx_fails_only_its_record_and_the_redelivery_stores_it() {
         Fault::ServiceUnavailable,
         None,
     );
-    let bed = TestBed::with_interceptors(
-        "unavailable",
-        &[SharedInterceptor::new(faults.clone())],
-        SourceBus::Dedicated,
-    )
-    .await
-    .unwrap();
+    let bed = bed_with_faults("unavailable", &faults).await;
     let pipeline = registered_pipeline(&bed, "payments").await;
     let faulty = Ingest::new(&bed.clients, &bed.config);
     let records = vec![
@@ -633,13 +632,7 @@ async fn the_poll_loop_redelivers_a_failed_record_and_deletes_a_succeeded_one_on
         Fault::Throttling,
         Some(3),
     );
-    let bed = TestBed::with_interceptors(
-        "poller",
-        &[SharedInterceptor::new(faults.clone())],
-        SourceBus::Dedicated,
-    )
-    .await
-    .unwrap();
+    let bed = bed_with_faults("poller", &faults).await;
     let pipeline = registered_pipeline(&bed, "payments").await;
     let events = vec![
         retry_events(&pipeline.name)[0].clone(),
@@ -702,13 +695,7 @@ async fn a_missing_permission_is_retried_not_dropped() {
 #[tokio::test]
 async fn a_dead_letter_queue_that_refuses_the_poison_record_leaves_it_for_redelivery() {
     let faults = FaultInjector::new("SendMessage", "not json", Fault::AccessDenied, None);
-    let bed = TestBed::with_interceptors(
-        "dlq-denied",
-        &[SharedInterceptor::new(faults.clone())],
-        SourceBus::Dedicated,
-    )
-    .await
-    .unwrap();
+    let bed = bed_with_faults("dlq-denied", &faults).await;
     let ingest = Ingest::new(&bed.clients, &bed.config);
     let (failures, summary) = deliver(
         &ingest,
