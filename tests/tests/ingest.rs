@@ -69,6 +69,10 @@ fn retry_events(pipeline: &str) -> Vec<Value> {
         .collect()
 }
 
+fn record(id: &str, event: &Value) -> (String, String) {
+    (id.to_string(), event.to_string())
+}
+
 fn bodies(events: &[Value], id_prefix: &str) -> Vec<(String, String)> {
     events
         .iter()
@@ -403,9 +407,9 @@ async fn a_poison_body_is_quarantined_with_its_reason_and_the_rest_is_stored() {
         .to_string();
     let events = failed_execution_events(&pipeline.name);
     let records = vec![
-        ("ok-1".to_string(), events[0].to_string()),
+        record("ok-1", &events[0]),
         ("poison".to_string(), malformed.clone()),
-        ("ok-2".to_string(), events[1].to_string()),
+        record("ok-2", &events[1]),
         (
             "wrong-source".to_string(),
             events[2]
@@ -456,18 +460,9 @@ async fn tag_lookup_fault_for_one_of_two(
     let faulty = registered_pipeline(&bed, "faulty").await;
     let ingest = Ingest::new(&bed.clients, &bed.config);
     let records = vec![
-        (
-            "healthy".to_string(),
-            failed_execution_events(&healthy.name)[0].to_string(),
-        ),
-        (
-            "faulty".to_string(),
-            failed_execution_events(&faulty.name)[0].to_string(),
-        ),
-        (
-            "faulty-again".to_string(),
-            failed_execution_events(&faulty.name)[1].to_string(),
-        ),
+        record("healthy", &failed_execution_events(&healthy.name)[0]),
+        record("faulty", &failed_execution_events(&faulty.name)[0]),
+        record("faulty-again", &failed_execution_events(&faulty.name)[1]),
     ];
     let (failures, summary) = deliver(&ingest, &records).await;
     let stored = [
@@ -505,14 +500,8 @@ async fn a_dynamodb_5xx_fails_only_its_record_and_the_redelivery_stores_it() {
     let pipeline = registered_pipeline(&bed, "payments").await;
     let faulty = Ingest::new(&bed.clients, &bed.config);
     let records = vec![
-        (
-            "started".to_string(),
-            retry_events(&pipeline.name)[0].to_string(),
-        ),
-        (
-            "failed-action".to_string(),
-            failed_execution_events(&pipeline.name)[0].to_string(),
-        ),
+        record("started", &retry_events(&pipeline.name)[0]),
+        record("failed-action", &failed_execution_events(&pipeline.name)[0]),
     ];
     let (failures, _) = deliver(&faulty, &records).await;
     assert_eq!(failures, vec!["failed-action".to_string()]);
@@ -547,10 +536,7 @@ async fn untagged_and_unregistered_pipelines_are_acknowledged_and_counted() {
             )
             .to_string(),
         ),
-        (
-            "unregistered".to_string(),
-            retry_events(&unregistered)[0].to_string(),
-        ),
+        record("unregistered", &retry_events(&unregistered)[0]),
     ];
     let ingest = Ingest::new(&bed.clients, &bed.config);
     let (failures, summary) = deliver(&ingest, &records).await;
@@ -589,7 +575,7 @@ async fn an_unknown_state_is_stored_verbatim_and_not_counted() {
         .as_str()
         .unwrap()
         .to_string();
-    let (failures, summary) = deliver(&ingest, &[("unknown".to_string(), event.to_string())]).await;
+    let (failures, summary) = deliver(&ingest, &[record("unknown", &event)]).await;
     assert!(failures.is_empty());
     assert_eq!(summary.stored, 1);
     let stored = items(&bed, &pipeline.id, &execution_id).await;
@@ -606,7 +592,7 @@ async fn an_oversized_error_message_is_scrubbed_and_capped() {
     let log = "AccessDenied: arn:aws:iam::123456789012:role/deployer; ".repeat(2_000);
     event["detail"]["execution-result"]["external-execution-summary"] = Value::from(log);
     assert!(event.to_string().len() > 90_000);
-    let (failures, summary) = deliver(&ingest, &[("big".to_string(), event.to_string())]).await;
+    let (failures, summary) = deliver(&ingest, &[record("big", &event)]).await;
     assert!(failures.is_empty());
     assert_eq!(summary.stored, 1);
     let action = &items(&bed, &pipeline.id, FAILED_EXECUTION).await[1].1;
@@ -751,10 +737,7 @@ async fn a_registry_entry_without_an_org_quarantines_instead_of_dropping() {
         .await
         .unwrap();
     let ingest = Ingest::new(&bed.clients, &bed.config);
-    let record = (
-        "broken".to_string(),
-        failed_execution_events(&name)[0].to_string(),
-    );
+    let record = record("broken", &failed_execution_events(&name)[0]);
     let (failures, summary) = deliver(&ingest, &[record]).await;
     assert!(failures.is_empty());
     assert_eq!((summary.quarantined, summary.unregistered), (1, 0));
