@@ -69,6 +69,14 @@ fn retry_events(pipeline: &str) -> Vec<Value> {
         .collect()
 }
 
+/// What the function quarantined so far (one receive is enough: tests quarantine a few records).
+async fn dead_letters(bed: &TestBed) -> Vec<pb_aws::queue::ReceivedMessage> {
+    QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.dead_letter_queue_url)
+        .receive(10, 1, None)
+        .await
+        .unwrap()
+}
+
 fn record(id: &str, event: &Value) -> (String, String) {
     (id.to_string(), event.to_string())
 }
@@ -425,10 +433,7 @@ async fn a_poison_body_is_quarantined_with_its_reason_and_the_rest_is_stored() {
     assert_eq!((summary.stored, summary.quarantined), (2, 2));
     assert_eq!(items(&bed, &pipeline.id, FAILED_EXECUTION).await.len(), 3);
 
-    let dead = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.dead_letter_queue_url)
-        .receive(10, 1, None)
-        .await
-        .unwrap();
+    let dead = dead_letters(&bed).await;
     let mut quarantined: Vec<(String, String, String)> = dead
         .iter()
         .map(|m| {
@@ -554,10 +559,7 @@ async fn untagged_and_unregistered_pipelines_are_acknowledged_and_counted() {
     let (failures, summary) = deliver(&quarantining, &records[1..]).await;
     assert!(failures.is_empty());
     assert_eq!(summary.quarantined, 1);
-    let dead = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.dead_letter_queue_url)
-        .receive(10, 1, None)
-        .await
-        .unwrap();
+    let dead = dead_letters(&bed).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].message_attributes["reason"], "unregistered");
 }
@@ -700,10 +702,7 @@ async fn an_oversized_body_is_quarantined_truncated_and_acknowledged() {
     let (failures, summary) = deliver(&ingest, &[("huge".to_string(), body.clone())]).await;
     assert!(failures.is_empty());
     assert_eq!(summary.quarantined, 1);
-    let dead = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.dead_letter_queue_url)
-        .receive(10, 1, None)
-        .await
-        .unwrap();
+    let dead = dead_letters(&bed).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].message_attributes["reason"], "oversized");
     assert_eq!(dead[0].message_attributes["truncated"], "true");
@@ -741,10 +740,7 @@ async fn a_registry_entry_without_an_org_quarantines_instead_of_dropping() {
     let (failures, summary) = deliver(&ingest, &[record]).await;
     assert!(failures.is_empty());
     assert_eq!((summary.quarantined, summary.unregistered), (1, 0));
-    let dead = QueueConsumer::new(bed.clients.sqs.clone(), &bed.stack.dead_letter_queue_url)
-        .receive(10, 1, None)
-        .await
-        .unwrap();
+    let dead = dead_letters(&bed).await;
     assert_eq!(dead[0].message_attributes["reason"], "rejected");
     assert!(dead[0].message_attributes["detail"].contains("has no orgId"));
 }
