@@ -11,6 +11,7 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub codepipeline: aws_sdk_codepipeline::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
 }
 
 /// Loads the standard AWS configuration chain (environment, profile, container and instance
@@ -35,6 +36,7 @@ impl Clients {
             sqs: client!(aws_sdk_sqs),
             eventbridge: client!(aws_sdk_eventbridge),
             codepipeline: client!(aws_sdk_codepipeline),
+            secretsmanager: client!(aws_sdk_secretsmanager),
         }
     }
 }

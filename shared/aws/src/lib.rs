@@ -7,10 +7,12 @@ pub mod config;
 pub mod error;
 pub mod executions;
 pub mod metrics;
+pub mod plugins;
 pub mod publisher;
 pub mod queue;
 pub mod registry;
 pub mod resources;
+pub mod secrets;
 pub mod tags;
 
 pub use clients::Clients;

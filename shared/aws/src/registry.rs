@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pb_domain::keys::{registry_pk, REGISTRY_SK};
+use pb_domain::keys::{org_gsi2pk, registry_gsi2sk, registry_pk, REGISTRY_SK};
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{s, to_item};
@@ -83,8 +83,8 @@ impl Registry {
             to_item(entry).map_err(|e| AwsError::local("PutItem", "Serialization", e))?;
         item.insert("PK".into(), s(registry_pk(&entry.pipeline_id)));
         item.insert("SK".into(), s(REGISTRY_SK));
-        item.insert("GSI2PK".into(), s(format!("ORG#{}", entry.org_id)));
-        item.insert("GSI2SK".into(), s(format!("REG#{}", entry.pipeline_id)));
+        item.insert("GSI2PK".into(), s(org_gsi2pk(&entry.org_id)));
+        item.insert("GSI2SK".into(), s(registry_gsi2sk(&entry.pipeline_id)));
         self.client
             .put_item()
             .table_name(&self.table)

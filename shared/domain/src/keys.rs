@@ -29,3 +29,57 @@ pub fn rollup_pk(org_id: &str, day: &str) -> String {
 pub fn rollup_sk(pipeline_id: &str) -> String {
     format!("PIPE#{pipeline_id}")
 }
+
+/// The org's partition on GSI2, shared by everything listed per org (registry entries, plugins).
+pub fn org_gsi2pk(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+
+pub fn registry_gsi2sk(pipeline_id: &str) -> String {
+    format!("REG#{pipeline_id}")
+}
+
+pub fn plugin_pk(org_id: &str, name: &str) -> String {
+    format!("ORG#{org_id}#PLUGIN#{name}")
+}
+
+/// `V#` + the version in a form whose string order is semver order for releases (fixed-width
+/// numbers; a release sorts after its prereleases because `~` follows every prerelease character).
+pub fn plugin_sk(version: &semver::Version) -> String {
+    format!("V#{}", sortable_version(version))
+}
+
+pub fn plugin_gsi2sk(name: &str, version: &semver::Version) -> String {
+    format!("PLUGIN#{name}#{}", sortable_version(version))
+}
+
+/// Plugin names are `[a-z0-9-]`, so `#` cannot occur inside one and `PLUGIN#{name}#` prefixes
+/// exactly one plugin's versions.
+pub fn plugin_gsi2sk_prefix(name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("PLUGIN#{name}#"),
+        None => "PLUGIN#".to_string(),
+    }
+}
+
+pub const PUBLIC_PLUGINS_GSI1PK: &str = "PUBLIC#PLUGIN";
+
+pub fn public_plugin_gsi1sk(name: &str, version: &semver::Version, org_id: &str) -> String {
+    format!("{name}#{}#{org_id}", sortable_version(version))
+}
+
+pub fn public_plugin_gsi1sk_prefix(name: &str) -> String {
+    format!("{name}#")
+}
+
+fn sortable_version(version: &semver::Version) -> String {
+    let release = format!(
+        "{:010}.{:010}.{:010}",
+        version.major, version.minor, version.patch
+    );
+    if version.pre.is_empty() {
+        format!("{release}~")
+    } else {
+        format!("{release}-{}", version.pre)
+    }
+}

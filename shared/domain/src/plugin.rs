@@ -4,11 +4,16 @@
 //! Everything here is pure: the caller loads the catalog entries it may need (the caller org's
 //! and the public ones) and hands them in; nothing is fetched.
 
+mod lookup;
 mod range;
 mod resolve;
 mod spec;
 mod validate;
 
+pub use lookup::{
+    names_to_load, resolve_batch, LookupOutcome, RequestedPlugin, ResolvedPlugin, UnresolvedPlugin,
+    MAX_LOOKUP_REFERENCES,
+};
 pub use range::{PluginRef, VersionRange};
 pub use resolve::{resolve, CatalogEntry, LookupError, Resolved, ResolvedFrom};
 pub use spec::{AccessModifier, ComputeType, FailureBehavior, PluginSpec, PluginType, SecretRef};
