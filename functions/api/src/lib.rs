@@ -1,1 +1,17 @@
+//! The HTTP API (DESIGN §5): one axum router, served by Lambda behind API Gateway or on a local
+//! port.
 
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod cli;
+pub mod keys;
+pub mod openapi;
+pub mod paging;
+pub mod params;
+pub mod problem;
+pub mod request_id;
+pub mod routes;
+pub mod tokens;
+
+pub use app::{router, AppState};

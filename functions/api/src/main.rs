@@ -1,1 +1,61 @@
-fn main() {}
+//! The `api` binary: in Lambda it serves API Gateway; elsewhere it serves the same router on a
+//! local port (`api serve`, the default) or mints a token (`api mint-token …`).
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use pb_api::cli::{mint_token, parse_mint_args, serve_local};
+use pb_api::{router, AppState};
+use pb_aws::clients::load_sdk_config;
+use pb_aws::config::{ApiConfig, TokenConfig};
+use pb_aws::secrets::Secrets;
+use pb_aws::Clients;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(true)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("mint-token") => mint(&args[1..]).await,
+        Some("serve") | None => serve().await,
+        Some(other) => anyhow::bail!("unknown command {other:?}; use `serve` or `mint-token`"),
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = ApiConfig::from_env().context("API configuration")?;
+    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let state = AppState::new(&clients, config);
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        // The first TLS handshake and key read happen during init, not in the first request.
+        if let Err(error) = state.keys.current().await {
+            tracing::error!(error = %error, "could not read the signing key set during init");
+        }
+        return lambda_http::run(router(state))
+            .await
+            .map_err(|e| anyhow::anyhow!(e));
+    }
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .map(|p| p.parse().context("PORT must be a port number"))
+        .transpose()?
+        .unwrap_or(3000);
+    serve_local(SocketAddr::from(([127, 0, 0, 1], port)), router(state)).await?;
+    Ok(())
+}
+
+async fn mint(args: &[String]) -> anyhow::Result<()> {
+    let parsed = parse_mint_args(args)?;
+    let config = TokenConfig::from_env().context("token configuration")?;
+    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let secrets = Secrets::new(clients.secretsmanager.clone());
+    let minted = mint_token(parsed, &secrets, &config, chrono::Utc::now().timestamp()).await?;
+    println!("{}", minted.token);
+    Ok(())
+}

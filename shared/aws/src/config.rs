@@ -35,42 +35,130 @@ impl IngestConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match lookup(name).filter(|v| !v.is_empty()) {
-                None => Ok(default),
-                Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                    name,
-                    value: v,
-                    expected: "a whole number",
-                }),
-            }
-        };
-        let quarantine = match lookup("QUARANTINE_UNREGISTERED").as_deref() {
-            None | Some("") | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "QUARANTINE_UNREGISTERED",
-                    value: other.to_string(),
-                    expected: "true or false",
-                })
-            }
-        };
+        let env = Env(&lookup);
         Ok(IngestConfig {
-            catalog_table: required("CATALOG_TABLE")?,
-            executions_table: required("EXECUTIONS_TABLE")?,
-            event_bus_name: required("EVENT_BUS_NAME")?,
-            dead_letter_queue_url: required("DLQ_URL")?,
-            tag_cache_ttl: Duration::from_secs(number("TAG_CACHE_TTL_SECONDS", 300)?),
-            negative_cache_ttl: Duration::from_secs(number("NEGATIVE_CACHE_TTL_SECONDS", 60)?),
-            quarantine_unregistered: quarantine,
-            retention_days: number("RAW_RETENTION_DAYS", 90)? as i64,
+            catalog_table: env.required("CATALOG_TABLE")?,
+            executions_table: env.required("EXECUTIONS_TABLE")?,
+            event_bus_name: env.required("EVENT_BUS_NAME")?,
+            dead_letter_queue_url: env.required("DLQ_URL")?,
+            tag_cache_ttl: env.seconds("TAG_CACHE_TTL_SECONDS", 300)?,
+            negative_cache_ttl: env.seconds("NEGATIVE_CACHE_TTL_SECONDS", 60)?,
+            quarantine_unregistered: env.flag("QUARANTINE_UNREGISTERED", false)?,
+            retention_days: env.number("RAW_RETENTION_DAYS", 90)? as i64,
         })
+    }
+}
+
+/// Settings of the API function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    pub catalog_table: String,
+    pub tokens: TokenConfig,
+    pub max_body_bytes: usize,
+}
+
+impl ApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        Ok(ApiConfig {
+            catalog_table: env.required("CATALOG_TABLE")?,
+            tokens: TokenConfig::from_lookup(&lookup)?,
+            max_body_bytes: env.number("MAX_BODY_BYTES", 256 * 1024)? as usize,
+        })
+    }
+}
+
+/// Where the JWT signing keys are and what tokens must say; also all `api mint-token` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenConfig {
+    /// Secrets Manager id (name or ARN) of the signing key set.
+    pub key_set_secret_id: String,
+    pub issuer: String,
+    pub audience: String,
+    /// How long a warm container trusts its copy of the key set.
+    pub key_set_ttl: Duration,
+}
+
+impl TokenConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        Ok(TokenConfig {
+            key_set_secret_id: env.required("KEY_SET_SECRET_ID")?,
+            issuer: env.text("TOKEN_ISSUER", "pipeline-builder"),
+            audience: env.text("TOKEN_AUDIENCE", "pipeline-builder-api"),
+            key_set_ttl: env.seconds("KEY_SET_TTL_SECONDS", 300)?,
+        })
+    }
+}
+
+/// Settings of the plugin-lookup function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupConfig {
+    pub catalog_table: String,
+}
+
+impl LookupConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(LookupConfig {
+            catalog_table: Env(&lookup).required("CATALOG_TABLE")?,
+        })
+    }
+}
+
+/// Typed reads of environment variables; an empty value counts as unset.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn text(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_string())
+    }
+
+    fn number(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
+                name,
+                value,
+                expected: "a whole number",
+            }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.number(name, default).map(Duration::from_secs)
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).as_deref() {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                value: other.to_string(),
+                expected: "true or false",
+            }),
+        }
     }
 }
 

@@ -61,7 +61,9 @@ pub struct StatusChange {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("version {version} of plugin '{name}' already exists; published versions are immutable")]
+    #[error(
+        "version {version} of plugin '{name}' already exists; published versions are immutable"
+    )]
     AlreadyExists { name: String, version: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -165,9 +167,7 @@ impl PluginCatalog {
 
     /// Every public version in the catalog.
     pub async fn public_plugins(&self) -> Result<Vec<PluginRecord>, AwsError> {
-        let query = self
-            .public_query()
-            .key_condition_expression("GSI1PK = :pk");
+        let query = self.public_query().key_condition_expression("GSI1PK = :pk");
         query_records(query).await
     }
 
@@ -276,10 +276,7 @@ fn record_item(record: &PluginRecord, version: &Version) -> Result<Item, AwsErro
     item.insert("GSI2SK".into(), s(plugin_gsi2sk(name, version)));
     if record.is_public() {
         item.insert("GSI1PK".into(), s(PUBLIC_PLUGINS_GSI1PK));
-        item.insert(
-            "GSI1SK".into(),
-            s(public_plugin_gsi1sk(name, version, org)),
-        );
+        item.insert("GSI1SK".into(), s(public_plugin_gsi1sk(name, version, org)));
     }
     Ok(item)
 }

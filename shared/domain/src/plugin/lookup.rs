@@ -13,6 +13,7 @@ pub const MAX_LOOKUP_REFERENCES: usize = 100;
 
 /// A reference as sent, before its range is parsed, so that a bad range is reported for that
 /// reference instead of failing the whole batch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestedPlugin {
@@ -20,6 +21,7 @@ pub struct RequestedPlugin {
     pub version: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedPlugin {
@@ -32,6 +34,7 @@ pub struct ResolvedPlugin {
     pub spec: PluginSpec,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnresolvedPlugin {
@@ -42,6 +45,7 @@ pub struct UnresolvedPlugin {
     pub reason: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct LookupOutcome {
     pub resolved: Vec<ResolvedPlugin>,

@@ -18,6 +18,7 @@ pub struct CatalogEntry {
 }
 
 /// Which precedence tier the resolved version came from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ResolvedFrom {

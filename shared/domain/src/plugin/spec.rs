@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// publish instead of silently taking the default. Shape is checked here, rules in
 /// [`validate`](super::validate); `version` stays a string so that a bad one is reported with the
 /// other field errors rather than aborting deserialisation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PluginSpec {
@@ -62,6 +63,7 @@ fn default_active() -> bool {
 }
 
 /// A reference to a Secrets Manager secret the step reads at run time; never the value itself.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretRef {
@@ -75,6 +77,7 @@ fn default_required() -> bool {
     true
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PluginType {
     CodeBuildStep,
@@ -89,6 +92,7 @@ impl PluginType {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
@@ -104,6 +108,7 @@ pub enum ComputeType {
     X2Large,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureBehavior {
@@ -113,6 +118,7 @@ pub enum FailureBehavior {
     Ignore,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccessModifier {

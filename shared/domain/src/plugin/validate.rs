@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::spec::{PluginSpec, SecretRef};
 
 /// One problem with one field of a spec.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct FieldError {

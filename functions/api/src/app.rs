@@ -1,0 +1,72 @@
+//! The one router both hosts serve: Lambda behind API Gateway, and a local port.
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use pb_aws::config::ApiConfig;
+use pb_aws::plugins::PluginCatalog;
+use pb_aws::secrets::Secrets;
+use pb_aws::Clients;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::keys::KeyStore;
+use crate::problem::ApiError;
+use crate::tokens::Audience;
+use crate::{request_id, routes};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ApiConfig>,
+    pub catalog: PluginCatalog,
+    pub secrets: Secrets,
+    pub keys: Arc<KeyStore>,
+    pub audience: Arc<Audience>,
+}
+
+impl AppState {
+    pub fn new(clients: &Clients, config: ApiConfig) -> Self {
+        let secrets = Secrets::new(clients.secretsmanager.clone());
+        let keys = KeyStore::new(
+            secrets.clone(),
+            &config.tokens.key_set_secret_id,
+            config.tokens.key_set_ttl,
+        );
+        AppState {
+            catalog: PluginCatalog::new(clients.dynamodb.clone(), &config.catalog_table),
+            audience: Arc::new(Audience {
+                issuer: config.tokens.issuer.clone(),
+                audience: config.tokens.audience.clone(),
+            }),
+            keys: Arc::new(keys),
+            secrets,
+            config: Arc::new(config),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    routes::routes()
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_id::assign))
+        .layer(middleware::map_response(no_store))
+}
+
+/// A panic answers a plain 500 problem; what panicked stays in the log.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal.into_response()
+}
+
+/// Responses carry org data and tokens: no shared cache may keep them.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}

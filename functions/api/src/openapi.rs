@@ -1,0 +1,46 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{meta, plugins, tokens};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "pipeline-builder API",
+        description = "Plugins, pipelines, compliance, registry, reports and audit results. \
+            Every route except /health and /openapi.json needs `Authorization: Bearer <JWT>` \
+            and the permission it names; errors are RFC 9457 problem documents."
+    ),
+    paths(
+        meta::health,
+        meta::openapi,
+        tokens::create,
+        plugins::list,
+        plugins::publish,
+        plugins::lookup,
+        plugins::versions,
+        plugins::get_version,
+        plugins::update_status,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

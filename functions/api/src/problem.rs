@@ -1,0 +1,175 @@
+//! Every error the API answers with, mapped once to an RFC 9457 `application/problem+json` body
+//! with a stable `code` and the request id.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use pb_aws::AwsError;
+use pb_domain::plugin::FieldError;
+use serde::Serialize;
+use thiserror::Error;
+use utoipa::ToSchema;
+
+use crate::keys::KeySetError;
+use crate::request_id;
+use crate::tokens::TokenError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("a bearer token is required")]
+    MissingToken,
+    #[error("{0}")]
+    InvalidToken(TokenError),
+    #[error("this request needs the permission '{0}'")]
+    Forbidden(String),
+    #[error("{0} was not found")]
+    NotFound(String),
+    #[error("no route matches this path")]
+    RouteNotFound,
+    #[error("this path does not accept the method")]
+    MethodNotAllowed,
+    #[error("the body is not valid {format} at line {line}, column {column}: {message}")]
+    MalformedBody {
+        format: &'static str,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("the body must be {expected}")]
+    UnsupportedMediaType { expected: &'static str },
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the request has {} invalid field(s)", .0.len())]
+    Validation(Vec<FieldError>),
+    #[error("query parameter '{name}': {message}")]
+    InvalidParameter { name: String, message: String },
+    #[error("the cursor is not valid for this query")]
+    InvalidCursor,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the platform is busy; retry shortly")]
+    Throttled,
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("the signing keys are unavailable")]
+    KeySet(#[from] KeySetError),
+    #[error("the request could not be completed")]
+    Internal,
+}
+
+/// The problem document (RFC 9457) plus the members clients rely on.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// `urn:pipeline-builder:problem:{code}`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code.
+    pub code: String,
+    pub request_id: String,
+    /// The offending fields, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MissingToken | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MalformedBody { .. }
+            | ApiError::InvalidParameter { .. }
+            | ApiError::InvalidCursor => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Aws(AwsError::Throttled { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Aws(_) | ApiError::KeySet(_) | ApiError::Internal => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MissingToken => "missing_token",
+            ApiError::InvalidToken(_) => "invalid_token",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::RouteNotFound => "route_not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MalformedBody { .. } => "malformed_body",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::InvalidParameter { .. } => "invalid_parameter",
+            ApiError::InvalidCursor => "invalid_cursor",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Throttled | ApiError::Aws(AwsError::Throttled { .. }) => "throttled",
+            ApiError::Aws(_) | ApiError::KeySet(_) | ApiError::Internal => "internal_error",
+        }
+    }
+
+    fn is_server_fault(&self) -> bool {
+        self.status().is_server_error()
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            // The cause of a 5xx is logged with the request id, never returned.
+            ApiError::Aws(AwsError::Throttled { .. }) => ApiError::Throttled.to_string(),
+            ApiError::Aws(_) | ApiError::KeySet(_) => ApiError::Internal.to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        Problem {
+            kind: format!("urn:pipeline-builder:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code: self.code().to_string(),
+            request_id: request_id::current(),
+            errors: match self {
+                ApiError::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.is_server_fault() {
+            tracing::error!(code = self.code(), error = %self, "request failed");
+        }
+        let problem = self.problem();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (self.status(), body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        match self {
+            ApiError::MissingToken | ApiError::InvalidToken(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
+            ApiError::Throttled | ApiError::Aws(AwsError::Throttled { .. }) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,67 @@
+//! Every route, its handler and the permission it checks.
+
+pub mod meta;
+pub mod plugins;
+pub mod tokens;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::app::AppState;
+use crate::auth::{Permission, PluginsCreate, PluginsRead, PluginsUpdate, TokensCreate};
+
+/// A route as documented: OpenAPI path syntax and the permission its handler requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteDoc {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// `None` only for the unauthenticated health check and API description.
+    pub permission: Option<&'static str>,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    permission: Option<&'static str>,
+) -> RouteDoc {
+    RouteDoc {
+        method,
+        path,
+        permission,
+    }
+}
+
+/// The route table the tests hold the router and the OpenAPI document to.
+pub const ROUTES: &[RouteDoc] = &[
+    route("GET", "/health", None),
+    route("GET", "/openapi.json", None),
+    route("POST", "/api/tokens", Some(TokensCreate::NAME)),
+    route("GET", "/api/plugins", Some(PluginsRead::NAME)),
+    route("POST", "/api/plugins", Some(PluginsCreate::NAME)),
+    route("POST", "/api/plugins/lookup", Some(PluginsRead::NAME)),
+    route("GET", "/api/plugins/{name}", Some(PluginsRead::NAME)),
+    route(
+        "GET",
+        "/api/plugins/{name}/{version}",
+        Some(PluginsRead::NAME),
+    ),
+    route(
+        "PATCH",
+        "/api/plugins/{name}/{version}",
+        Some(PluginsUpdate::NAME),
+    ),
+];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(meta::health))
+        .route("/openapi.json", get(meta::openapi))
+        .route("/api/tokens", post(tokens::create))
+        .route("/api/plugins", get(plugins::list).post(plugins::publish))
+        .route("/api/plugins/lookup", post(plugins::lookup))
+        .route("/api/plugins/{name}", get(plugins::versions))
+        .route(
+            "/api/plugins/{name}/{version}",
+            get(plugins::get_version).patch(plugins::update_status),
+        )
+}

@@ -1,0 +1,455 @@
+//! The plugin catalog routes (`/api/plugins…`).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::Json;
+use pb_aws::plugins::{PluginRecord, PublishError, StatusChange};
+use pb_domain::plugin::{
+    names_to_load, resolve_batch, validate, AccessModifier, ComputeType, FieldError, LookupOutcome,
+    PluginSpec, PluginType, RequestedPlugin, MAX_LOOKUP_REFERENCES,
+};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::auth::{Authorized, Caller, PluginsCreate, PluginsPublish, PluginsRead, PluginsUpdate};
+use crate::body::{JsonBody, JsonOrYaml};
+use crate::paging::{page, paging, Order, Page, Scope};
+use crate::params::{PathParams, QueryParams};
+use crate::problem::{ApiError, Problem};
+
+const MAX_DEPRECATION_MESSAGE_CHARS: usize = 1024;
+
+/// Whose catalog a version comes from, as the caller sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Source {
+    /// Published by the caller's org.
+    Org,
+    /// Another org's public plugin.
+    Public,
+}
+
+/// One published version.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginVersion {
+    pub source: Source,
+    pub spec: PluginSpec,
+    pub deprecated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deprecation_message: Option<String>,
+    pub published_at: String,
+    /// Only shown for the caller's own org.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_by: Option<String>,
+}
+
+/// A plugin as listed: its latest version.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginSummary {
+    pub name: String,
+    pub latest_version: String,
+    pub description: String,
+    pub category: String,
+    pub keywords: Vec<String>,
+    pub plugin_type: PluginType,
+    pub compute_type: ComputeType,
+    pub access_modifier: AccessModifier,
+    pub active: bool,
+    pub deprecated: bool,
+    pub source: Source,
+    pub published_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginList {
+    pub items: Vec<PluginSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionList {
+    pub name: String,
+    pub items: Vec<PluginVersion>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Lifecycle flags of a version; at least one must be given.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusPatch {
+    /// Inactive versions are skipped by lookup.
+    pub active: Option<bool>,
+    /// Deprecated versions still resolve; the flag warns their users.
+    pub deprecated: Option<bool>,
+    pub deprecation_message: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    pub plugins: Vec<RequestedPlugin>,
+}
+
+/// Publishes a new plugin version (JSON, or `plugin-spec.yaml` as `application/yaml`).
+#[utoipa::path(post, path = "/api/plugins", tag = "plugins",
+    request_body(content((PluginSpec = "application/json"), (PluginSpec = "application/yaml"))),
+    responses(
+        (status = 201, body = PluginVersion, description = "Published"),
+        (status = 403, body = Problem, description = "Missing plugins:create, or plugins:publish for a public plugin"),
+        (status = 409, body = Problem, description = "This version already exists"),
+        (status = 422, body = Problem, description = "Invalid fields"),
+    ),
+    security(("bearer" = [])))]
+pub async fn publish(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PluginsCreate>,
+    JsonOrYaml(spec): JsonOrYaml<PluginSpec>,
+) -> Result<(StatusCode, HeaderMap, Json<PluginVersion>), ApiError> {
+    if spec.access_modifier == AccessModifier::Public {
+        caller.require(<PluginsPublish as crate::auth::Permission>::NAME)?;
+    }
+    validate(&spec).map_err(ApiError::Validation)?;
+    let record = PluginRecord {
+        org: caller.org().to_string(),
+        spec,
+        deprecated: false,
+        deprecation_message: None,
+        published_at: now_rfc3339(),
+        published_by: caller.claims.sub.clone(),
+    };
+    state.catalog.publish(&record).await.map_err(|e| match e {
+        PublishError::AlreadyExists { .. } => ApiError::Conflict(e.to_string()),
+        PublishError::Aws(aws) => ApiError::Aws(aws),
+    })?;
+    let mut headers = HeaderMap::new();
+    let location = format!("/api/plugins/{}/{}", record.spec.name, record.spec.version);
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, value);
+    }
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(version_view(&caller, record)),
+    ))
+}
+
+/// Lists the latest version of each plugin visible to the caller: its own, then the public
+/// catalog (an own plugin hides a public one of the same name, as in lookup).
+#[utoipa::path(get, path = "/api/plugins", tag = "plugins",
+    params(
+        ("category" = Option<String>, Query, description = "Exact category, case-insensitive"),
+        ("keyword" = Option<String>, Query, description = "A keyword the plugin lists, case-insensitive"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+    ),
+    responses((status = 200, body = PluginList), (status = 400, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PluginsRead>,
+    params: QueryParams,
+) -> Result<Json<PluginList>, ApiError> {
+    let params = params.only(&["category", "keyword", "limit", "cursor"])?;
+    let category = params.text("category").map(str::to_lowercase);
+    let keyword = params.text("keyword").map(str::to_lowercase);
+    let query = format!(
+        "plugins?category={}&keyword={}",
+        category.as_deref().unwrap_or(""),
+        keyword.as_deref().unwrap_or("")
+    );
+    let keys = state.keys.current().await?;
+    let scope = Scope {
+        org: caller.org(),
+        query: &query,
+    };
+    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let own = state.catalog.org_plugins(caller.org()).await?;
+    let public = state.catalog.public_plugins().await?;
+    let summaries: Vec<PluginSummary> = visible_by_name(caller.org(), own, public)
+        .into_values()
+        .filter_map(|(source, versions)| latest(&versions).map(|r| summary(source, r)))
+        .filter(|s| {
+            category
+                .as_ref()
+                .is_none_or(|c| s.category.to_lowercase() == *c)
+        })
+        .filter(|s| {
+            keyword
+                .as_ref()
+                .is_none_or(|k| s.keywords.iter().any(|w| w.to_lowercase() == *k))
+        })
+        .collect();
+    let order = Order {
+        key: |s: &PluginSummary| s.name.clone(),
+        is_after: |s: &PluginSummary, after: &str| s.name.as_str() > after,
+    };
+    let Page { items, next_cursor } = page(summaries, order, &paging, &keys, scope);
+    Ok(Json(PluginList { items, next_cursor }))
+}
+
+/// Lists the versions of one plugin, newest first.
+#[utoipa::path(get, path = "/api/plugins/{name}", tag = "plugins",
+    params(
+        ("name" = String, Path),
+        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
+        ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = VersionList), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn versions(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PluginsRead>,
+    PathParams(name): PathParams<String>,
+    params: QueryParams,
+) -> Result<Json<VersionList>, ApiError> {
+    let params = params.only(&["limit", "cursor"])?;
+    let query = format!("plugins/{name}");
+    let keys = state.keys.current().await?;
+    let scope = Scope {
+        org: caller.org(),
+        query: &query,
+    };
+    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let mut records = visible_versions(&state, &caller, &name).await?;
+    if records.is_empty() {
+        return Err(ApiError::NotFound(format!("plugin '{name}'")));
+    }
+    records.sort_by_key(|r| std::cmp::Reverse(version_of(r)));
+    let views: Vec<PluginVersion> = records
+        .into_iter()
+        .map(|r| version_view(&caller, r))
+        .collect();
+    let order = Order {
+        key: |v: &PluginVersion| v.spec.version.clone(),
+        is_after: |v: &PluginVersion, after: &str| {
+            Version::parse(after).is_ok_and(|after| parse_or_zero(&v.spec.version) < after)
+        },
+    };
+    let Page { items, next_cursor } = page(views, order, &paging, &keys, scope);
+    Ok(Json(VersionList {
+        name,
+        items,
+        next_cursor,
+    }))
+}
+
+/// One version: the caller's own, else the public one.
+#[utoipa::path(get, path = "/api/plugins/{name}/{version}", tag = "plugins",
+    params(("name" = String, Path), ("version" = String, Path, description = "Exact semver")),
+    responses((status = 200, body = PluginVersion), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_version(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PluginsRead>,
+    PathParams((name, version)): PathParams<(String, String)>,
+) -> Result<Json<PluginVersion>, ApiError> {
+    let parsed = parse_version_param(&version)?;
+    let own = state.catalog.get(caller.org(), &name, &parsed).await?;
+    let found = match own {
+        Some(record) => Some(record),
+        None => state
+            .catalog
+            .public_versions(&name)
+            .await?
+            .into_iter()
+            .filter(|r| r.org != caller.org() && version_of(r) == parsed)
+            .min_by(|a, b| a.org.cmp(&b.org)),
+    };
+    found
+        .map(|record| Json(version_view(&caller, record)))
+        .ok_or_else(|| ApiError::NotFound(format!("plugin '{name}' version {version}")))
+}
+
+/// Activates, deactivates or deprecates one of the org's own versions. The spec itself is
+/// immutable.
+#[utoipa::path(patch, path = "/api/plugins/{name}/{version}", tag = "plugins",
+    params(("name" = String, Path), ("version" = String, Path)),
+    request_body = StatusPatch,
+    responses((status = 200, body = PluginVersion), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update_status(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PluginsUpdate>,
+    PathParams((name, version)): PathParams<(String, String)>,
+    JsonBody(patch): JsonBody<StatusPatch>,
+) -> Result<Json<PluginVersion>, ApiError> {
+    let parsed = parse_version_param(&version)?;
+    let change = status_change(patch)?;
+    state
+        .catalog
+        .set_status(caller.org(), &name, &parsed, &change)
+        .await?
+        .map(|record| Json(version_view(&caller, record)))
+        .ok_or_else(|| ApiError::NotFound(format!("plugin '{name}' version {version}")))
+}
+
+/// Resolves a batch of references the way plugin-lookup does; every reference gets an answer.
+#[utoipa::path(post, path = "/api/plugins/lookup", tag = "plugins",
+    request_body = LookupRequest,
+    responses((status = 200, body = LookupOutcome), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn lookup(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PluginsRead>,
+    JsonBody(request): JsonBody<LookupRequest>,
+) -> Result<Json<LookupOutcome>, ApiError> {
+    let count = request.plugins.len();
+    if count == 0 || count > MAX_LOOKUP_REFERENCES {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "plugins".into(),
+            message: format!("must list 1 to {MAX_LOOKUP_REFERENCES} references, got {count}"),
+        }]));
+    }
+    let candidates = state
+        .catalog
+        .candidates(caller.org(), &names_to_load(&request.plugins))
+        .await?;
+    Ok(Json(resolve_batch(
+        &request.plugins,
+        caller.org(),
+        &candidates,
+    )))
+}
+
+/// Visible records grouped by name, each name from one tier: the caller's own versions when it
+/// has any, otherwise the other orgs' public ones.
+fn visible_by_name(
+    org: &str,
+    own: Vec<PluginRecord>,
+    public: Vec<PluginRecord>,
+) -> BTreeMap<String, (Source, Vec<PluginRecord>)> {
+    let mut by_name: BTreeMap<String, (Source, Vec<PluginRecord>)> = BTreeMap::new();
+    for record in own {
+        by_name
+            .entry(record.spec.name.clone())
+            .or_insert((Source::Org, Vec::new()))
+            .1
+            .push(record);
+    }
+    for record in public.into_iter().filter(|r| r.org != org) {
+        let (source, records) = by_name
+            .entry(record.spec.name.clone())
+            .or_insert((Source::Public, Vec::new()));
+        if *source == Source::Public {
+            records.push(record);
+        }
+    }
+    by_name
+}
+
+async fn visible_versions(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<Vec<PluginRecord>, ApiError> {
+    let own = state.catalog.own_versions(caller.org(), name).await?;
+    if !own.is_empty() {
+        return Ok(own);
+    }
+    let mut public: Vec<PluginRecord> = state
+        .catalog
+        .public_versions(name)
+        .await?
+        .into_iter()
+        .filter(|r| r.org != caller.org())
+        .collect();
+    // The same version from several orgs: keep the one lookup would pick (smallest org id).
+    public.sort_by(|a, b| version_of(a).cmp(&version_of(b)).then(a.org.cmp(&b.org)));
+    public.dedup_by(|later, earlier| version_of(later) == version_of(earlier));
+    Ok(public)
+}
+
+/// The version `latest` would resolve to (active, not a prerelease), or else the highest one, so
+/// that a plugin whose versions are all inactive still shows up, marked inactive.
+fn latest(records: &[PluginRecord]) -> Option<&PluginRecord> {
+    records.iter().max_by_key(|r| {
+        let version = version_of(r);
+        (r.spec.active && version.pre.is_empty(), version)
+    })
+}
+
+fn summary(source: Source, record: &PluginRecord) -> PluginSummary {
+    let spec = &record.spec;
+    PluginSummary {
+        name: spec.name.clone(),
+        latest_version: spec.version.clone(),
+        description: spec.description.clone(),
+        category: spec.category.clone(),
+        keywords: spec.keywords.clone(),
+        plugin_type: spec.plugin_type,
+        compute_type: spec.compute_type,
+        access_modifier: spec.access_modifier,
+        active: spec.active,
+        deprecated: record.deprecated,
+        source,
+        published_at: record.published_at.clone(),
+    }
+}
+
+fn version_view(caller: &Caller, record: PluginRecord) -> PluginVersion {
+    let own = record.org == caller.org();
+    PluginVersion {
+        source: if own { Source::Org } else { Source::Public },
+        published_by: own.then_some(record.published_by),
+        spec: record.spec,
+        deprecated: record.deprecated,
+        deprecation_message: record.deprecation_message,
+        published_at: record.published_at,
+    }
+}
+
+fn status_change(patch: StatusPatch) -> Result<StatusChange, ApiError> {
+    let mut problems = Vec::new();
+    if patch.active.is_none() && patch.deprecated.is_none() && patch.deprecation_message.is_none() {
+        problems.push(FieldError {
+            field: String::new(),
+            message: "give at least one of active, deprecated, deprecationMessage".into(),
+        });
+    }
+    if let Some(message) = &patch.deprecation_message {
+        if message.chars().count() > MAX_DEPRECATION_MESSAGE_CHARS {
+            problems.push(FieldError {
+                field: "deprecationMessage".into(),
+                message: format!("at most {MAX_DEPRECATION_MESSAGE_CHARS} characters"),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    Ok(StatusChange {
+        active: patch.active,
+        deprecated: patch.deprecated,
+        deprecation_message: patch.deprecation_message,
+    })
+}
+
+fn parse_version_param(version: &str) -> Result<Version, ApiError> {
+    Version::parse(version).map_err(|e| ApiError::InvalidParameter {
+        name: "version".into(),
+        message: format!("'{version}' is not a semver version: {e}"),
+    })
+}
+
+/// Stored versions were validated on publish; one that does not parse sorts lowest.
+fn version_of(record: &PluginRecord) -> Version {
+    parse_or_zero(&record.spec.version)
+}
+
+fn parse_or_zero(version: &str) -> Version {
+    Version::parse(version).unwrap_or(Version::new(0, 0, 0))
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

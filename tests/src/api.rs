@@ -1,0 +1,173 @@
+//! The API router on a test bed: its own tables and signing key set in the emulator, requests
+//! sent straight into the router (the same one Lambda and `make dev` serve).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use pb_api::keys::KeySet;
+use pb_api::tokens::{mint, random_id, Audience, Grant};
+use pb_api::{router, AppState};
+use pb_aws::config::{ApiConfig, TokenConfig};
+use pb_aws::secrets::Secrets;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::emulator::TestBed;
+
+pub const ISSUER: &str = "pipeline-builder";
+pub const AUDIENCE: &str = "pipeline-builder-api";
+/// Small enough that the body-limit tests stay quick.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct ApiBed {
+    pub bed: TestBed,
+    pub router: Router,
+    pub key_set_secret: String,
+    pub secrets: Secrets,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// A fresh random key set secret value with the given key ids, the first one active.
+pub fn key_set_json(kids: &[&str]) -> anyhow::Result<(Value, Vec<String>)> {
+    let mut set = serde_json::Map::new();
+    let mut keys = Vec::new();
+    for kid in kids {
+        let key = format!(
+            "{}{}",
+            random_id().context("random")?,
+            random_id().context("random")?
+        );
+        set.insert(kid.to_string(), json!(key));
+        keys.push(key);
+    }
+    set.insert(
+        "active".into(),
+        json!(kids.first().copied().unwrap_or("k1")),
+    );
+    Ok((Value::Object(set), keys))
+}
+
+impl ApiBed {
+    pub async fn new(label: &str) -> anyhow::Result<Self> {
+        let bed = TestBed::new(label).await?;
+        let key_set_secret = format!("{}/api-keys", bed.prefix);
+        let secrets = Secrets::new(bed.clients.secretsmanager.clone());
+        let (keys, _) = key_set_json(&["k1"])?;
+        secrets.write(&key_set_secret, &keys.to_string()).await?;
+        let config = ApiConfig {
+            catalog_table: bed.stack.catalog_table.clone(),
+            tokens: TokenConfig {
+                key_set_secret_id: key_set_secret.clone(),
+                issuer: ISSUER.into(),
+                audience: AUDIENCE.into(),
+                // Every request re-reads the key set, so rotation tests see changes at once.
+                key_set_ttl: Duration::ZERO,
+            },
+            max_body_bytes: MAX_BODY_BYTES,
+        };
+        let router = router(AppState::new(&bed.clients, config));
+        Ok(ApiBed {
+            bed,
+            router,
+            key_set_secret,
+            secrets,
+        })
+    }
+
+    pub async fn key_set(&self) -> anyhow::Result<KeySet> {
+        Ok(KeySet::parse(
+            &self.secrets.read(&self.key_set_secret).await?,
+        )?)
+    }
+
+    /// A valid token for `org` holding `perms`, signed with the active key.
+    pub async fn token(&self, org: &str, perms: &[&str]) -> anyhow::Result<String> {
+        let grant = Grant {
+            sub: format!("user@{org}"),
+            org: org.into(),
+            perms: perms.iter().map(|p| p.to_string()).collect(),
+            scope: None,
+            lifetime_days: 1,
+        };
+        let audience = Audience {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+        };
+        Ok(mint(
+            &self.key_set().await?,
+            &audience,
+            grant,
+            chrono::Utc::now().timestamp(),
+        )?
+        .token)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<Reply> {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.send_json(Method::POST, path, token, body).await
+    }
+
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> anyhow::Result<Reply> {
+        let body = ("application/json", body.to_string().into_bytes());
+        self.send(method, path, Some(token), Some(body)).await
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<Reply> {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some((content_type, bytes)) => request
+                .header("content-type", content_type)
+                .body(Body::from(bytes))?,
+            None => request.body(Body::empty())?,
+        };
+        let response = self.router.clone().oneshot(request).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("{status}: {}", String::from_utf8_lossy(&bytes)))?
+        };
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+}
