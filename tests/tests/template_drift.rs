@@ -1,7 +1,7 @@
 //! template.yaml and the local resource definitions (used by `make dev` and every test) must
 //! describe the same tables, queues and rule; this fails as soon as they drift.
 
-use pb_aws::config::IngestConfig;
+use pb_aws::config::{ApiConfig, IngestConfig, LookupConfig};
 use pb_aws::resources::{
     codepipeline_event_pattern, QueueDef, TableDef, CATALOG_TABLE, EXECUTIONS_TABLE,
     INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_QUEUE,
@@ -250,4 +250,137 @@ fn the_function_policies_grant_only_what_ingest_calls() {
             "IngestFunctionRole policy grants {broad}"
         );
     }
+}
+
+/// The statements of a function's explicit role, each as (actions, resources) JSON text.
+fn role_statements(template: &Value, function: &str) -> Vec<(Vec<String>, String)> {
+    let role_id = format!("{function}Role");
+    assert_eq!(
+        properties(template, function)["Role"],
+        json!({"!GetAtt": format!("{role_id}.Arn")}),
+        "{function} must use the explicit {role_id}"
+    );
+    let role = properties(template, &role_id);
+    assert!(
+        role.get("ManagedPolicyArns").is_none(),
+        "{role_id} attaches managed policies"
+    );
+    role["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
+        .map(|statement| {
+            assert_eq!(statement["Effect"], "Allow");
+            let actions = match &statement["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+                other => panic!("unexpected Action {other}"),
+            };
+            (actions, statement["Resource"].to_string())
+        })
+        .collect()
+}
+
+fn variables_lookup(template: &Value, function: &str) -> impl Fn(&str) -> Option<String> {
+    let variables = properties(template, function)["Environment"]["Variables"].clone();
+    move |name: &str| {
+        variables.get(name).map(|_| match name {
+            n if n.ends_with("_SECONDS") || n.ends_with("_BYTES") => "1".to_string(),
+            _ => "set".to_string(),
+        })
+    }
+}
+
+#[test]
+fn the_api_and_lookup_functions_get_their_configuration() {
+    let template = template();
+    assert_eq!(
+        ApiConfig::from_lookup(variables_lookup(&template, "ApiFunction")).err(),
+        None
+    );
+    assert_eq!(
+        LookupConfig::from_lookup(variables_lookup(&template, "PluginLookupFunction")).err(),
+        None
+    );
+    let api = properties(&template, "ApiFunction");
+    assert_eq!(
+        api["Environment"]["Variables"]["KEY_SET_SECRET_ID"],
+        json!({"!Ref": "ApiKeySet"})
+    );
+    assert_eq!(api["Events"]["Proxy"]["Properties"]["Path"], "/{proxy+}");
+    assert_eq!(api["Events"]["Health"]["Properties"]["Path"], "/health");
+    let generated = &properties(&template, "ApiKeySet")["GenerateSecretString"];
+    assert_eq!(generated["SecretStringTemplate"], r#"{"active":"k1"}"#);
+    assert_eq!(generated["GenerateStringKey"], "k1");
+    for output in [
+        "PlatformApiUrl",
+        "PluginLookupFunctionArn",
+        "PlatformEventBusArn",
+    ] {
+        assert!(
+            template["Outputs"][output]["Export"].is_object(),
+            "{output} is not exported"
+        );
+    }
+}
+
+#[test]
+fn the_api_role_reads_its_key_set_and_writes_only_platform_token_secrets() {
+    let template = template();
+    let statements = role_statements(&template, "ApiFunction");
+    for (actions, resource) in &statements {
+        for action in actions {
+            assert!(!action.contains('*'), "ApiFunctionRole grants {action}");
+            if action.starts_with("secretsmanager:") {
+                let expected = if action == "secretsmanager:GetSecretValue" {
+                    json!({"!Ref": "ApiKeySet"}).to_string()
+                } else {
+                    "pipeline-builder/*/platform-??????".to_string()
+                };
+                assert!(resource.contains(&expected), "{action} on {resource}");
+            }
+            if action.starts_with("dynamodb:") {
+                assert!(resource.contains("CatalogTable"), "{action} on {resource}");
+                assert!(
+                    !resource.contains("ExecutionsTable"),
+                    "{action} on {resource}"
+                );
+            }
+        }
+        assert_ne!(resource, "\"*\"", "{actions:?} on every resource");
+    }
+    let actions: Vec<&str> = statements
+        .iter()
+        .flat_map(|(a, _)| a.iter().map(String::as_str))
+        .collect();
+    for needed in [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:PutSecretValue",
+        "dynamodb:PutItem",
+    ] {
+        assert!(actions.contains(&needed), "ApiFunctionRole lacks {needed}");
+    }
+    assert!(!actions
+        .iter()
+        .any(|a| a.contains("Delete") || a.contains("Scan")));
+}
+
+#[test]
+fn the_lookup_role_is_read_only_on_the_catalog() {
+    let template = template();
+    let actions: Vec<String> = role_statements(&template, "PluginLookupFunction")
+        .into_iter()
+        .flat_map(|(actions, _)| actions)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "dynamodb:GetItem",
+            "dynamodb:Query"
+        ]
+    );
 }
