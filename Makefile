@@ -27,9 +27,11 @@ $(BUILD_STAMP): requirements-build.txt $(DEV_STAMP)
 	touch $@
 
 test: $(DEV_STAMP)
+	cargo build --workspace --bins
 	scripts/with-moto.sh cargo test --workspace
 
 dev: $(DEV_STAMP)
+	cargo build --quiet -p pb-api -p pb-tests --bins
 	scripts/with-moto.sh --port $${MOTO_PORT:-4566} cargo run --quiet -p pb-tests --bin dev -- events
 
 lint:

@@ -1,6 +1,9 @@
-//! `make dev`: the ingest pipeline running locally against the emulator. Creates the resources,
-//! two sample pipelines (one registered, one untagged), replays `events/` through EventBridge, then
-//! runs the ingest handler on the local poll loop until Ctrl-C, printing what it stores.
+//! `make dev`: the backend running locally against the emulator. Creates the resources and the
+//! API's signing key set, starts the `api` binary on a local port (the same router Lambda
+//! serves), mints an admin token with `api mint-token`, publishes `samples/plugins/` through the
+//! API, creates two sample pipelines (one registered, one untagged), replays `events/` through
+//! EventBridge, then runs the ingest handler on the local poll loop until Ctrl-C, printing what it
+//! stores.
 
 use std::path::{Path, PathBuf};
 
@@ -10,13 +13,16 @@ use pb_aws::queue::QueueConsumer;
 use pb_aws::resources::SourceBus;
 use pb_ingest::poller::{PollReport, Poller};
 use pb_ingest::Ingest;
+use pb_tests::api::key_set_json;
 use pb_tests::emulator::TestBed;
 use pb_tests::events::{put_events, sample};
+use pb_tests::local_api::LocalApi;
 
 const ORG: &str = "acme";
 const PIPELINE: &str = "payments-service";
 const PIPELINE_ID: &str = "pl-payments-service";
 const UNTAGGED_PIPELINE: &str = "legacy-reports";
+const KEY_SET_SECRET: &str = "pipeline-builder-dev/api-signing-keys";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -31,6 +37,30 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("creating the local resources (is the emulator fresh?)")?;
     print_resources(&bed);
+
+    let (keys, _) = key_set_json(&["k1"])?;
+    pb_aws::secrets::Secrets::new(bed.clients.secretsmanager.clone())
+        .write(KEY_SET_SECRET, &keys.to_string())
+        .await?;
+    let port: u16 = std::env::var("API_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let api = LocalApi::start(&bed.stack.catalog_table, KEY_SET_SECRET, port).await?;
+    let admin = api.mint_token(ORG, "*").await?;
+    let published = api
+        .publish_samples(&admin, Path::new("samples/plugins"))
+        .await?;
+    println!(
+        "API: {} (the api binary, same router as in Lambda)",
+        api.url()
+    );
+    println!("  published {published} sample plugins from samples/plugins/");
+    println!("  admin token for org {ORG} (all permissions, 1 day):\n  export TOKEN={admin}");
+    println!(
+        "  try: curl -s -H \"Authorization: Bearer $TOKEN\" {}/api/plugins\n",
+        api.url()
+    );
 
     bed.create_pipeline(PIPELINE, Some(PIPELINE_ID)).await?;
     bed.register(PIPELINE_ID, ORG, PIPELINE).await?;

@@ -1,0 +1,171 @@
+//! The `api` binary run as a local server against the emulator (what `make dev` starts), and a
+//! minimal HTTP client for it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+pub struct LocalApi {
+    child: Child,
+    key_set_secret: String,
+    port: u16,
+}
+
+/// The `api` binary of the running profile: beside a binary such as `dev`, or one folder up from
+/// a test executable in `deps/`.
+pub fn api_binary() -> anyhow::Result<PathBuf> {
+    let current = std::env::current_exe()?;
+    let candidates: Vec<PathBuf> = current
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|folder| folder.join("api"))
+        .collect();
+    candidates
+        .iter()
+        .find(|path| path.is_file())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "the api binary is missing next to {}; build it first (`cargo build -p pb-api`)",
+                current.display()
+            )
+        })
+}
+
+impl LocalApi {
+    /// Starts `api serve` on `port` and waits until `/health` answers.
+    pub async fn start(
+        catalog_table: &str,
+        key_set_secret: &str,
+        port: u16,
+    ) -> anyhow::Result<Self> {
+        let binary = api_binary()?;
+        let child = Command::new(&binary)
+            .arg("serve")
+            .env("CATALOG_TABLE", catalog_table)
+            .env("KEY_SET_SECRET_ID", key_set_secret)
+            .env("PORT", port.to_string())
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut api = LocalApi {
+            child,
+            key_set_secret: key_set_secret.to_string(),
+            port,
+        };
+        api.wait_until_healthy().await?;
+        Ok(api)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "the api exited during start ({status}); is port {} free?",
+                    self.port
+                );
+            }
+            if let Ok((200, _)) = self.request("GET", "/health", None, None).await {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the api did not answer /health on port {}", self.port)
+    }
+
+    /// `api mint-token --org ORG --perms PERMS`, as an operator would run it.
+    pub async fn mint_token(&self, org: &str, perms: &str) -> anyhow::Result<String> {
+        let output = run_api(
+            &["mint-token", "--org", org, "--perms", perms],
+            &self.key_set_secret,
+        )
+        .await?;
+        if !output.status.success() {
+            bail!(
+                "api mint-token failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8(output.stdout)?.trim().to_string())
+    }
+
+    /// Publishes every `*.yaml` plugin spec in `folder` through `POST /api/plugins`.
+    pub async fn publish_samples(&self, token: &str, folder: &Path) -> anyhow::Result<usize> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(folder)
+            .with_context(|| format!("reading {}", folder.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        paths.sort();
+        for path in &paths {
+            let body = std::fs::read(path)?;
+            let (status, answer) = self
+                .request(
+                    "POST",
+                    "/api/plugins",
+                    Some(token),
+                    Some(("application/yaml", body)),
+                )
+                .await?;
+            if status != 201 && status != 409 {
+                bail!("publishing {} answered {status}: {answer}", path.display());
+            }
+        }
+        Ok(paths.len())
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<(u16, String)> {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url()));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some((content_type, bytes)) => request
+                .header("content-type", content_type)
+                .body(Full::new(Bytes::from(bytes)))?,
+            None => request.body(Full::new(Bytes::new()))?,
+        };
+        let response = client.request(request).await?;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+}
+
+/// Runs the `api` binary once with `args` and the key set secret id in its environment.
+pub async fn run_api(args: &[&str], key_set_secret: &str) -> anyhow::Result<std::process::Output> {
+    let mut command = Command::new(api_binary()?);
+    command
+        .args(args)
+        .env("KEY_SET_SECRET_ID", key_set_secret)
+        .env_remove("AWS_LAMBDA_RUNTIME_API");
+    Ok(tokio::task::spawn_blocking(move || command.output()).await??)
+}
+
+impl Drop for LocalApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

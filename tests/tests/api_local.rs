@@ -1,0 +1,56 @@
+//! The `api` binary outside Lambda: `api serve` on a local port and `api mint-token`, as real
+//! processes against the emulator.
+
+use pb_tests::api::key_set_json;
+use pb_tests::emulator::TestBed;
+use pb_tests::local_api::{run_api, LocalApi};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_binary_serves_the_router_and_mints_tokens() {
+    let bed = TestBed::new("local-api").await.unwrap();
+    let secret = format!("{}/api-signing-keys", bed.prefix);
+    let (keys, _) = key_set_json(&["k1"]).unwrap();
+    pb_aws::secrets::Secrets::new(bed.clients.secretsmanager.clone())
+        .write(&secret, &keys.to_string())
+        .await
+        .unwrap();
+    let api = LocalApi::start(&bed.stack.catalog_table, &secret, free_port())
+        .await
+        .unwrap();
+
+    let admin = api.mint_token("acme", "plugins:read").await.unwrap();
+    assert_eq!(admin.split('.').count(), 3);
+    let (status, body) = api
+        .request("GET", "/api/plugins", Some(&admin), None)
+        .await
+        .unwrap();
+    assert_eq!((status, body.as_str()), (200, r#"{"items":[]}"#));
+    let (status, body) = api
+        .request("GET", "/api/plugins", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains(r#""code":"missing_token""#), "{body}");
+
+    let refused = run_api(&["mint-token", "--org", "acme"], &secret)
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--perms is required"));
+    let no_secret = run_api(
+        &["mint-token", "--org", "acme", "--perms", "*"],
+        "no-such-secret",
+    )
+    .await
+    .unwrap();
+    assert!(!no_secret.status.success());
+    assert!(no_secret.stdout.is_empty());
+}
