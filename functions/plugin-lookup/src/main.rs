@@ -1,1 +1,45 @@
-fn main() {}
+//! Lambda entry point: wires configuration and clients to the handler.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use pb_aws::clients::load_sdk_config;
+use pb_aws::config::LookupConfig;
+use pb_aws::plugins::PluginCatalog;
+use pb_aws::Clients;
+use pb_plugin_lookup::{https_client, PluginLookup, ResponseSender, RetryPolicy};
+use serde_json::Value;
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(true)
+        .with_target(false)
+        .without_time()
+        .init();
+    let config = LookupConfig::from_env().inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let https = https_client().inspect_err(|e| {
+        tracing::error!(error = %e, "cannot build the ResponseURL client");
+    })?;
+    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let lookup = PluginLookup::new(
+        PluginCatalog::new(clients.dynamodb.clone(), config.catalog_table),
+        ResponseSender::new(https, RetryPolicy::default()),
+    );
+    let function_name =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "plugin-lookup".to_string());
+    let lookup = &lookup;
+    let function_name = function_name.as_str();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let span = tracing::info_span!(
+            "invocation",
+            request_id = %event.context.request_id,
+            function = function_name
+        );
+        lookup.handle(event.payload).instrument(span).await
+    }))
+    .await
+}

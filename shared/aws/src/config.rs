@@ -191,6 +191,7 @@ mod tests {
         );
         let bad = |name: &str| match name {
             "QUARANTINE_UNREGISTERED" => Some("yes".to_string()),
+            n if n.ends_with("_SECONDS") || n.ends_with("_DAYS") => Some("1".to_string()),
             _ => Some("x".to_string()),
         };
         assert!(matches!(
@@ -200,5 +201,28 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn api_and_lookup_settings_default_what_they_can() {
+        let env = |name: &str| match name {
+            "CATALOG_TABLE" => Some("c".to_string()),
+            "KEY_SET_SECRET_ID" => Some("keys".to_string()),
+            _ => None,
+        };
+        let api = ApiConfig::from_lookup(env).unwrap();
+        assert_eq!(api.tokens.issuer, "pipeline-builder");
+        assert_eq!(api.tokens.audience, "pipeline-builder-api");
+        assert_eq!(api.tokens.key_set_ttl, Duration::from_secs(300));
+        assert_eq!(api.max_body_bytes, 262_144);
+        assert_eq!(LookupConfig::from_lookup(env).unwrap().catalog_table, "c");
+        assert_eq!(
+            ApiConfig::from_lookup(|n| (n == "CATALOG_TABLE").then(|| "c".to_string())),
+            Err(ConfigError::Missing("KEY_SET_SECRET_ID"))
+        );
+        assert_eq!(
+            LookupConfig::from_lookup(|_| Some(String::new())),
+            Err(ConfigError::Missing("CATALOG_TABLE"))
+        );
     }
 }
