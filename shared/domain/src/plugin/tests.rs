@@ -931,3 +931,11 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_plugin_cannot_take_the_name_of_an_api_path() {
+    let errors = errors_of(&build_spec("lookup", "1.0.0"));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].field, "name");
+    assert!(errors[0].message.contains("reserved"));
+}

@@ -142,7 +142,16 @@ fn check_name(name: &str, problems: &mut Problems) {
             ),
         );
     }
+    if RESERVED_NAMES.contains(&name) {
+        problems.add(
+            "name",
+            format!("'{name}' is reserved (it is an API path segment)"),
+        );
+    }
 }
+
+/// Names that would collide with the API's own paths under `/api/plugins/`.
+const RESERVED_NAMES: &[&str] = &["lookup"];
 
 fn check_version(version: &str, problems: &mut Problems) {
     match semver::Version::parse(version) {
