@@ -46,7 +46,7 @@ validate: $(DEV_STAMP)
 # x86_64; deployments built elsewhere keep the template's arm64 default.
 build: $(BUILD_STAMP)
 	@echo "building for $(ARCH) (template default is arm64; pass ARCH=arm64 where aarch64 std is installed)"
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --bin ingest
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --bin ingest --bin api --bin plugin-lookup
 
 bench: $(DEV_STAMP)
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench
