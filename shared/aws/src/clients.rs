@@ -11,6 +11,7 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub codepipeline: aws_sdk_codepipeline::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
 }
 
@@ -36,6 +37,7 @@ impl Clients {
             sqs: client!(aws_sdk_sqs),
             eventbridge: client!(aws_sdk_eventbridge),
             codepipeline: client!(aws_sdk_codepipeline),
+            cloudformation: client!(aws_sdk_cloudformation),
             secretsmanager: client!(aws_sdk_secretsmanager),
         }
     }

@@ -83,3 +83,29 @@ fn sortable_version(version: &semver::Version) -> String {
         format!("{release}-{}", version.pre)
     }
 }
+
+pub fn pipeline_pk(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+
+pub fn pipeline_sk(pipeline_id: &str) -> String {
+    format!("PIPELINE#{pipeline_id}")
+}
+
+pub const PIPELINE_SK_PREFIX: &str = "PIPELINE#";
+
+pub fn rule_pk(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+
+pub fn rule_sk(rule_id: &str) -> String {
+    format!("RULE#{rule_id}")
+}
+
+pub const RULE_SK_PREFIX: &str = "RULE#";
+
+pub const AUDIT_RUN_PK: &str = "AUDIT";
+
+pub fn audit_run_sk(started_at: &str) -> String {
+    format!("RUN#{started_at}")
+}
