@@ -37,6 +37,18 @@ permissions! {
     PluginsPublish => "plugins:publish",
     PluginsUpdate => "plugins:update",
     TokensCreate => "tokens:create",
+    PipelinesRead => "pipelines:read",
+    PipelinesCreate => "pipelines:create",
+    PipelinesUpdate => "pipelines:update",
+    PipelinesDelete => "pipelines:delete",
+    PipelinesPublish => "pipelines:publish",
+    ComplianceRead => "compliance:read",
+    ComplianceWrite => "compliance:write",
+    ComplianceApprove => "compliance:approve",
+    RegistryRead => "registry:read",
+    RegistryWrite => "registry:write",
+    AuditRead => "audit:read",
+    ReportsRead => "reports:read",
 }
 
 /// The verified caller.

@@ -5,6 +5,7 @@ pub mod event;
 pub mod execution;
 pub mod histogram;
 pub mod keys;
+pub mod pipeline;
 pub mod plugin;
 pub mod rollup;
 pub mod scrub;
