@@ -1,13 +1,16 @@
 //! The one router both hosts serve: Lambda behind API Gateway, and a local port.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use pb_aws::config::ApiConfig;
+use pb_aws::pipelines::PipelineStore;
 use pb_aws::plugins::PluginCatalog;
+use pb_aws::registry::Registry;
 use pb_aws::secrets::Secrets;
 use pb_aws::Clients;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -21,6 +24,8 @@ use crate::{request_id, routes};
 pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub catalog: PluginCatalog,
+    pub pipelines: PipelineStore,
+    pub registry: Arc<Registry>,
     pub secrets: Secrets,
     pub keys: Arc<KeyStore>,
     pub audience: Arc<Audience>,
@@ -36,6 +41,14 @@ impl AppState {
         );
         AppState {
             catalog: PluginCatalog::new(clients.dynamodb.clone(), &config.catalog_table),
+            pipelines: PipelineStore::new(clients.dynamodb.clone(), &config.catalog_table),
+            // Registry answers must be current: an entry written a moment ago decides a delete.
+            registry: Arc::new(Registry::new(
+                clients.dynamodb.clone(),
+                &config.catalog_table,
+                Duration::ZERO,
+                Duration::ZERO,
+            )),
             audience: Arc::new(Audience {
                 issuer: config.tokens.issuer.clone(),
                 audience: config.tokens.audience.clone(),

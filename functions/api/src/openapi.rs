@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{meta, plugins, tokens};
+use crate::routes::{meta, pipelines, plugins, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,12 @@ use crate::routes::{meta, plugins, tokens};
         plugins::versions,
         plugins::get_version,
         plugins::update_status,
+        // pipelines
+        pipelines::create,
+        pipelines::list,
+        pipelines::get,
+        pipelines::update,
+        pipelines::delete,
     ),
     modifiers(&BearerAuth),
 )]

@@ -48,6 +48,12 @@ pub enum ApiError {
     InvalidCursor,
     #[error("{0}")]
     Conflict(String),
+    #[error("the resource changed since the version given in If-Match")]
+    PreconditionFailed,
+    #[error("this write needs an If-Match header with the ETag of the version it replaces")]
+    PreconditionRequired,
+    #[error("{} plugin reference(s) did not resolve", .0.len())]
+    UnresolvedPlugins(Vec<FieldError>),
     #[error("the platform is busy; retry shortly")]
     Throttled,
     #[error(transparent)]
@@ -88,7 +94,11 @@ impl ApiError {
             | ApiError::InvalidCursor => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::UnresolvedPlugins(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Aws(AwsError::Throttled { .. }) => StatusCode::SERVICE_UNAVAILABLE,
@@ -113,6 +123,9 @@ impl ApiError {
             ApiError::InvalidParameter { .. } => "invalid_parameter",
             ApiError::InvalidCursor => "invalid_cursor",
             ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed => "precondition_failed",
+            ApiError::PreconditionRequired => "precondition_required",
+            ApiError::UnresolvedPlugins(_) => "unresolved_plugins",
             ApiError::Throttled | ApiError::Aws(AwsError::Throttled { .. }) => "throttled",
             ApiError::Aws(_) | ApiError::KeySet(_) | ApiError::Internal => "internal_error",
         }
@@ -141,7 +154,9 @@ impl ApiError {
             code: self.code().to_string(),
             request_id: request_id::current(),
             errors: match self {
-                ApiError::Validation(errors) => errors.clone(),
+                ApiError::Validation(errors) | ApiError::UnresolvedPlugins(errors) => {
+                    errors.clone()
+                }
                 _ => Vec::new(),
             },
         }

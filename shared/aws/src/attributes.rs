@@ -80,3 +80,25 @@ pub fn s(value: impl Into<String>) -> AttributeValue {
 pub fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
+
+/// Every item a query returns, across all pages.
+pub async fn query_items(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Item>, crate::AwsError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| crate::AwsError::classify("Query", e))
+}
+
+/// A stored item as a domain value; one that does not parse is corrupt, not absent.
+pub fn parse_item<T: DeserializeOwned>(item: &Item, what: &str) -> Result<T, crate::AwsError> {
+    from_item(item).map_err(|e| crate::AwsError::Rejected {
+        operation: "GetItem",
+        code: "CorruptItem".into(),
+        message: format!("stored {what} does not parse: {e}"),
+    })
+}

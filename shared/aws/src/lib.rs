@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod executions;
 pub mod metrics;
+pub mod pipelines;
 pub mod plugins;
 pub mod publisher;
 pub mod queue;

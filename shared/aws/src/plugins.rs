@@ -17,7 +17,7 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use crate::attributes::{from_item, s, to_item, Item};
+use crate::attributes::{parse_item, query_items, s, to_item, Item};
 use crate::AwsError;
 
 /// Names whose versions are read concurrently during one lookup.
@@ -282,20 +282,13 @@ fn record_item(record: &PluginRecord, version: &Version) -> Result<Item, AwsErro
 }
 
 fn record_from_item(item: &Item) -> Result<PluginRecord, AwsError> {
-    from_item(item).map_err(|e| AwsError::Rejected {
-        operation: "GetItem",
-        code: "CorruptItem".into(),
-        message: format!("stored plugin version does not parse: {e}"),
-    })
+    parse_item(item, "plugin version")
 }
 
 async fn query_records(query: QueryFluentBuilder) -> Result<Vec<PluginRecord>, AwsError> {
-    let items: Vec<Item> = query
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| AwsError::classify("Query", e))?;
-    items.iter().map(record_from_item).collect()
+    query_items(query)
+        .await?
+        .iter()
+        .map(record_from_item)
+        .collect()
 }

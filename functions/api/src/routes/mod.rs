@@ -1,6 +1,7 @@
 //! Every route, its handler and the permission it checks.
 
 pub mod meta;
+pub mod pipelines;
 pub mod plugins;
 pub mod tokens;
 
@@ -8,7 +9,10 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::AppState;
-use crate::auth::{Permission, PluginsCreate, PluginsRead, PluginsUpdate, TokensCreate};
+use crate::auth::{
+    Permission, PipelinesCreate, PipelinesDelete, PipelinesRead, PipelinesUpdate, PluginsCreate,
+    PluginsRead, PluginsUpdate, TokensCreate,
+};
 
 /// A route as documented: OpenAPI path syntax and the permission its handler requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,12 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/plugins/{name}/{version}",
         Some(PluginsUpdate::NAME),
     ),
+    // pipelines
+    route("POST", "/api/pipelines", Some(PipelinesCreate::NAME)),
+    route("GET", "/api/pipelines", Some(PipelinesRead::NAME)),
+    route("GET", "/api/pipelines/{id}", Some(PipelinesRead::NAME)),
+    route("PUT", "/api/pipelines/{id}", Some(PipelinesUpdate::NAME)),
+    route("DELETE", "/api/pipelines/{id}", Some(PipelinesDelete::NAME)),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -63,5 +73,16 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/plugins/{name}/{version}",
             get(plugins::get_version).patch(plugins::update_status),
+        )
+        // pipelines
+        .route(
+            "/api/pipelines",
+            get(pipelines::list).post(pipelines::create),
+        )
+        .route(
+            "/api/pipelines/{id}",
+            get(pipelines::get)
+                .put(pipelines::update)
+                .delete(pipelines::delete),
         )
 }

@@ -250,5 +250,8 @@ fn unknown_source_fields_are_refused() {
     let mut value = sample();
     value["source"]["brnach"] = json!("main");
     let error = serde_json::from_value::<PipelineSpec>(value).unwrap_err();
-    assert!(error.to_string().contains("unknown field `brnach`"), "{error}");
+    assert!(
+        error.to_string().contains("unknown field `brnach`"),
+        "{error}"
+    );
 }

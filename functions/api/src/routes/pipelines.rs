@@ -1,0 +1,440 @@
+//! Pipeline definitions (`/api/pipelines…`): written with every plugin reference resolved and
+//! pinned, versioned with ETags so concurrent edits cannot silently overwrite each other.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use pb_aws::pipelines::{PipelineRecord, WriteError};
+use pb_domain::pipeline::{
+    pin_steps, plugin_references, resolve_templates, validate, PinnedStep, PipelineSpec,
+    ResolvedStep,
+};
+use pb_domain::plugin::{names_to_load, resolve_batch, AccessModifier, FieldError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::auth::{
+    Authorized, Caller, Permission, PipelinesCreate, PipelinesDelete, PipelinesPublish,
+    PipelinesRead, PipelinesUpdate,
+};
+use crate::body::JsonOrYaml;
+use crate::paging::{page, paging, Order, Page, Scope};
+use crate::params::{PathParams, QueryParams};
+use crate::problem::{ApiError, Problem};
+use crate::routes::plugins::{now_rfc3339, Source};
+use crate::tokens::random_id;
+
+/// A stored pipeline as the caller sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineView {
+    pub id: String,
+    /// Also the `ETag`; give it back in `If-Match` to update or delete this version.
+    pub version: u64,
+    pub source: Source,
+    /// The definition as written, templates unexpanded.
+    pub spec: PipelineSpec,
+    /// The plugin version each step was pinned to when this version was written.
+    pub pinned: Vec<PinnedStep>,
+    /// The definition with templates expanded (`?resolve=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<PipelineSpec>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Only shown to the owning org.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineSummary {
+    pub id: String,
+    pub name: String,
+    pub project: String,
+    pub description: String,
+    pub access_modifier: AccessModifier,
+    pub source: Source,
+    pub version: u64,
+    pub environments: Vec<String>,
+    pub plugins: Vec<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineList {
+    pub items: Vec<PipelineSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A definition ready to store: validated, templates checked, every step pinned.
+struct Checked {
+    pinned: Vec<PinnedStep>,
+}
+
+/// Creates a pipeline from a definition (JSON or YAML).
+#[utoipa::path(post, path = "/api/pipelines", tag = "pipelines",
+    request_body(content((PipelineSpec = "application/json"), (PipelineSpec = "application/yaml"))),
+    responses(
+        (status = 201, body = PipelineView, headers(("ETag" = String), ("Location" = String))),
+        (status = 403, body = Problem, description = "Missing permission, or a compliance rule blocks it"),
+        (status = 422, body = Problem, description = "Invalid fields, template errors or unresolved plugins"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PipelinesCreate>,
+    JsonOrYaml(spec): JsonOrYaml<PipelineSpec>,
+) -> Result<Response, ApiError> {
+    require_publish_for_public(&caller, &spec)?;
+    let checked = check(&state, &caller, &spec).await?;
+    let now = now_rfc3339();
+    let record = PipelineRecord {
+        id: new_pipeline_id()?,
+        org: caller.org().to_string(),
+        version: 1,
+        spec,
+        pinned: checked.pinned,
+        created_at: now.clone(),
+        created_by: caller.claims.sub.clone(),
+        updated_at: now,
+        updated_by: caller.claims.sub.clone(),
+    };
+    state.pipelines.create(&record).await.map_err(write_error)?;
+    let location = format!("/api/pipelines/{}", record.id);
+    Ok(written(
+        StatusCode::CREATED,
+        Some(&location),
+        view(&caller, record, false),
+    ))
+}
+
+/// Lists the org's pipelines and the public ones of other orgs.
+#[utoipa::path(get, path = "/api/pipelines", tag = "pipelines",
+    params(
+        ("project" = Option<String>, Query),
+        ("environment" = Option<String>, Query, description = "A stage environment"),
+        ("plugin" = Option<String>, Query, description = "A plugin name some step uses"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
+        ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = PipelineList), (status = 400, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PipelinesRead>,
+    params: QueryParams,
+) -> Result<Json<PipelineList>, ApiError> {
+    let params = params.only(&["project", "environment", "plugin", "limit", "cursor"])?;
+    let (project, environment, plugin) = (
+        params.text("project"),
+        params.text("environment"),
+        params.text("plugin"),
+    );
+    let query = format!(
+        "pipelines?project={}&environment={}&plugin={}",
+        project.unwrap_or(""),
+        environment.unwrap_or(""),
+        plugin.unwrap_or("")
+    );
+    let keys = state.keys.current().await?;
+    let scope = Scope {
+        org: caller.org(),
+        query: &query,
+    };
+    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let mut records = state.pipelines.org_pipelines(caller.org()).await?;
+    records.extend(
+        state
+            .pipelines
+            .public_pipelines()
+            .await?
+            .into_iter()
+            .filter(|r| r.org != caller.org()),
+    );
+    let mut summaries: Vec<PipelineSummary> = records
+        .iter()
+        .map(|r| summary(&caller, r))
+        .filter(|s| project.is_none_or(|p| s.project == p))
+        .filter(|s| environment.is_none_or(|e| s.environments.iter().any(|x| x == e)))
+        .filter(|s| plugin.is_none_or(|p| s.plugins.iter().any(|x| x == p)))
+        .collect();
+    summaries.sort_by_key(sort_key);
+    let order = Order {
+        key: sort_key,
+        is_after: |s: &PipelineSummary, after: &str| sort_key(s).as_str() > after,
+    };
+    let Page { items, next_cursor } = page(summaries, order, &paging, &keys, scope);
+    Ok(Json(PipelineList { items, next_cursor }))
+}
+
+/// One pipeline: the org's own, or another org's public one.
+#[utoipa::path(get, path = "/api/pipelines/{id}", tag = "pipelines",
+    params(("id" = String, Path), ("resolve" = Option<bool>, Query, description = "Also return the definition with templates expanded")),
+    responses((status = 200, body = PipelineView, headers(("ETag" = String))), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PipelinesRead>,
+    PathParams(id): PathParams<String>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    let params = params.only(&["resolve"])?;
+    let resolve = match params.text("resolve") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter {
+                name: "resolve".into(),
+                message: format!("'{other}' is not true or false"),
+            })
+        }
+    };
+    let record = visible(&state, &caller, &id).await?;
+    Ok(written(
+        StatusCode::OK,
+        None,
+        view(&caller, record, resolve),
+    ))
+}
+
+/// Replaces a pipeline's definition. `If-Match` with the current ETag is required.
+#[utoipa::path(put, path = "/api/pipelines/{id}", tag = "pipelines",
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "ETag of the version being replaced")),
+    request_body(content((PipelineSpec = "application/json"), (PipelineSpec = "application/yaml"))),
+    responses(
+        (status = 200, body = PipelineView, headers(("ETag" = String))),
+        (status = 404, body = Problem),
+        (status = 412, body = Problem, description = "Changed since that ETag"),
+        (status = 428, body = Problem, description = "No If-Match"),
+    ),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PipelinesUpdate>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+    JsonOrYaml(spec): JsonOrYaml<PipelineSpec>,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?.ok_or(ApiError::PreconditionRequired)?;
+    let current = own(&state, &caller, &id).await?;
+    let expected = expected.unwrap_or(current.version);
+    if expected != current.version {
+        return Err(ApiError::PreconditionFailed);
+    }
+    require_publish_for_public(&caller, &spec)?;
+    let checked = check(&state, &caller, &spec).await?;
+    let record = PipelineRecord {
+        version: current.version + 1,
+        spec,
+        pinned: checked.pinned,
+        updated_at: now_rfc3339(),
+        updated_by: caller.claims.sub.clone(),
+        ..current
+    };
+    state
+        .pipelines
+        .replace(&record, expected)
+        .await
+        .map_err(write_error)?;
+    Ok(written(StatusCode::OK, None, view(&caller, record, false)))
+}
+
+/// Deletes a pipeline. One still in the deployment registry is refused unless `force=true`
+/// (the deployed stack is not touched either way).
+#[utoipa::path(delete, path = "/api/pipelines/{id}", tag = "pipelines",
+    params(("id" = String, Path), ("force" = Option<bool>, Query), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Still registered as deployed"),
+        (status = 412, body = Problem),
+    ),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PipelinesDelete>,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+    params: QueryParams,
+) -> Result<StatusCode, ApiError> {
+    let params = params.only(&["force"])?;
+    let force = params.text("force") == Some("true");
+    let expected = if_match(&headers)?.flatten();
+    own(&state, &caller, &id).await?;
+    if !force && state.registry.org_of(&id).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "pipeline {id} is still registered as deployed; delete its registry entry first, or pass force=true"
+        )));
+    }
+    state
+        .pipelines
+        .delete(caller.org(), &id, expected)
+        .await
+        .map_err(write_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Templates, limits and plugin references, in that order: plugin lookup only runs for a
+/// definition that is otherwise valid.
+async fn check(
+    state: &AppState,
+    caller: &Caller,
+    spec: &PipelineSpec,
+) -> Result<Checked, ApiError> {
+    let resolved = resolve_templates(spec).map_err(ApiError::Validation)?;
+    validate(&resolved).map_err(ApiError::Validation)?;
+    let references = plugin_references(&resolved);
+    let candidates = state
+        .catalog
+        .candidates(caller.org(), &names_to_load(&references))
+        .await?;
+    let outcome = resolve_batch(&references, caller.org(), &candidates);
+    let (pinned, _steps): (Vec<PinnedStep>, Vec<ResolvedStep>) = pin_steps(&resolved, &outcome)
+        .map_err(|unresolved| {
+            ApiError::UnresolvedPlugins(
+                unresolved
+                    .into_iter()
+                    .map(|u| FieldError {
+                        field: u.field,
+                        message: format!("{}@{}: {}", u.plugin, u.requested, u.reason),
+                    })
+                    .collect(),
+            )
+        })?;
+    Ok(Checked { pinned })
+}
+
+fn require_publish_for_public(caller: &Caller, spec: &PipelineSpec) -> Result<(), ApiError> {
+    if spec.access_modifier == AccessModifier::Public {
+        caller.require(PipelinesPublish::NAME)?;
+    }
+    Ok(())
+}
+
+async fn own(state: &AppState, caller: &Caller, id: &str) -> Result<PipelineRecord, ApiError> {
+    state
+        .pipelines
+        .get(caller.org(), id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("pipeline {id}")))
+}
+
+async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<PipelineRecord, ApiError> {
+    if let Some(record) = state.pipelines.get(caller.org(), id).await? {
+        return Ok(record);
+    }
+    state
+        .pipelines
+        .get_public(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("pipeline {id}")))
+}
+
+/// `If-Match`: absent → `None`; `*` → `Some(None)` (any version); `"7"` → `Some(Some(7))`. A
+/// weak or unknown tag never matches (RFC 9110 strong comparison).
+fn if_match(headers: &HeaderMap) -> Result<Option<Option<u64>>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::PreconditionFailed)?
+        .trim();
+    if text == "*" {
+        return Ok(Some(None));
+    }
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse().ok())
+        .map(|version| Some(Some(version)))
+        .ok_or(ApiError::PreconditionFailed)
+}
+
+fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+fn written(status: StatusCode, location: Option<&str>, view: PipelineView) -> Response {
+    let mut response = (status, Json(&view)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag(view.version)) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        headers.insert(header::LOCATION, value);
+    }
+    response
+}
+
+fn write_error(error: WriteError) -> ApiError {
+    match error {
+        WriteError::NotFound => ApiError::NotFound("pipeline".into()),
+        WriteError::Stale { .. } => ApiError::PreconditionFailed,
+        WriteError::Aws(aws) => ApiError::Aws(aws),
+    }
+}
+
+fn new_pipeline_id() -> Result<String, ApiError> {
+    random_id()
+        .map(|id| format!("pl-{id}"))
+        .ok_or(ApiError::Internal)
+}
+
+fn view(caller: &Caller, record: PipelineRecord, resolve: bool) -> PipelineView {
+    let own = record.org == caller.org();
+    PipelineView {
+        resolved: resolve
+            .then(|| resolve_templates(&record.spec).ok())
+            .flatten(),
+        id: record.id,
+        version: record.version,
+        source: if own { Source::Org } else { Source::Public },
+        spec: record.spec,
+        pinned: record.pinned,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        created_by: own.then_some(record.created_by),
+        updated_by: own.then_some(record.updated_by),
+    }
+}
+
+fn summary(caller: &Caller, record: &PipelineRecord) -> PipelineSummary {
+    let spec = &record.spec;
+    let mut environments: Vec<String> = spec
+        .stages
+        .iter()
+        .filter_map(|s| s.environment.clone())
+        .collect();
+    environments.dedup();
+    let mut plugins: Vec<String> = record.pinned.iter().map(|p| p.plugin.clone()).collect();
+    plugins.sort();
+    plugins.dedup();
+    PipelineSummary {
+        id: record.id.clone(),
+        name: spec.name.clone(),
+        project: spec.project.clone(),
+        description: spec.description.clone(),
+        access_modifier: spec.access_modifier,
+        source: if record.org == caller.org() {
+            Source::Org
+        } else {
+            Source::Public
+        },
+        version: record.version,
+        environments,
+        plugins,
+        updated_at: record.updated_at.clone(),
+    }
+}
+
+/// Listing order: by name, then id (ids are unique, so the key is too).
+fn sort_key(summary: &PipelineSummary) -> String {
+    format!("{}\u{0}{}", summary.name, summary.id)
+}
