@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use pb_domain::keys::{org_gsi2pk, registry_gsi2sk, registry_pk, REGISTRY_SK};
+use pb_domain::keys::{
+    org_gsi2pk, registry_gsi2sk, registry_pk, REGISTRY_GSI2SK_PREFIX, REGISTRY_SK,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::attributes::{s, to_item};
+use crate::attributes::{parse_item, query_items, s, to_item, Item};
 use crate::cache::LookupCache;
 use crate::AwsError;
 
@@ -77,21 +79,117 @@ impl Registry {
         Ok(org)
     }
 
+    /// The whole entry, read consistently.
+    pub async fn get(&self, pipeline_id: &str) -> Result<Option<RegistryEntry>, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(registry_pk(pipeline_id)))
+            .key("SK", s(REGISTRY_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("GetItem", e))?;
+        output
+            .item
+            .as_ref()
+            .map(|item| parse_item(item, "registry entry"))
+            .transpose()
+    }
+
+    /// Writes `entry` unless the pipeline id is registered to another org: `Ok(false)` then, and
+    /// nothing changes. The condition makes the ownership check and the write one step.
+    pub async fn put_owned(&self, entry: &RegistryEntry) -> Result<bool, AwsError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(entry_item(entry)?))
+            .condition_expression("attribute_not_exists(PK) OR orgId = :org")
+            .expression_attribute_values(":org", s(&entry.org_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                self.cache
+                    .put(&entry.pipeline_id, Some(entry.org_id.clone()));
+                Ok(true)
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(AwsError::classify("PutItem", error)),
+        }
+    }
+
+    /// Deletes the org's entry; `false` when there is none of this org.
+    pub async fn delete_owned(&self, org_id: &str, pipeline_id: &str) -> Result<bool, AwsError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(registry_pk(pipeline_id)))
+            .key("SK", s(REGISTRY_SK))
+            .condition_expression("orgId = :org")
+            .expression_attribute_values(":org", s(org_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                self.cache.put(pipeline_id, None);
+                Ok(true)
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(AwsError::classify("DeleteItem", error)),
+        }
+    }
+
+    /// Every entry of one org, all pages.
+    pub async fn org_entries(&self, org_id: &str) -> Result<Vec<RegistryEntry>, AwsError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :pk AND begins_with(GSI2SK, :prefix)")
+            .expression_attribute_values(":pk", s(org_gsi2pk(org_id)))
+            .expression_attribute_values(":prefix", s(REGISTRY_GSI2SK_PREFIX));
+        query_items(query)
+            .await?
+            .iter()
+            .map(|item| parse_item(item, "registry entry"))
+            .collect()
+    }
+
     /// Creates or replaces an entry (used by the API and by local setup).
     pub async fn put(&self, entry: &RegistryEntry) -> Result<(), AwsError> {
-        let mut item =
-            to_item(entry).map_err(|e| AwsError::local("PutItem", "Serialization", e))?;
-        item.insert("PK".into(), s(registry_pk(&entry.pipeline_id)));
-        item.insert("SK".into(), s(REGISTRY_SK));
-        item.insert("GSI2PK".into(), s(org_gsi2pk(&entry.org_id)));
-        item.insert("GSI2SK".into(), s(registry_gsi2sk(&entry.pipeline_id)));
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(entry_item(entry)?))
             .send()
             .await
             .map_err(|e| AwsError::classify("PutItem", e))?;
         Ok(())
     }
+}
+
+fn entry_item(entry: &RegistryEntry) -> Result<Item, AwsError> {
+    let mut item = to_item(entry).map_err(|e| AwsError::local("PutItem", "Serialization", e))?;
+    item.insert("PK".into(), s(registry_pk(&entry.pipeline_id)));
+    item.insert("SK".into(), s(REGISTRY_SK));
+    item.insert("GSI2PK".into(), s(org_gsi2pk(&entry.org_id)));
+    item.insert("GSI2SK".into(), s(registry_gsi2sk(&entry.pipeline_id)));
+    Ok(item)
 }

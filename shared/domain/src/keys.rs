@@ -36,8 +36,10 @@ pub fn org_gsi2pk(org_id: &str) -> String {
 }
 
 pub fn registry_gsi2sk(pipeline_id: &str) -> String {
-    format!("REG#{pipeline_id}")
+    format!("{REGISTRY_GSI2SK_PREFIX}{pipeline_id}")
 }
+
+pub const REGISTRY_GSI2SK_PREFIX: &str = "REG#";
 
 pub fn plugin_pk(org_id: &str, name: &str) -> String {
     format!("ORG#{org_id}#PLUGIN#{name}")
