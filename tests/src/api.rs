@@ -154,6 +154,11 @@ impl ApiBed {
                 .body(Body::from(bytes))?,
             None => request.body(Body::empty())?,
         };
+        self.request(request).await
+    }
+
+    /// Sends a request built by the test (for headers `send` does not set).
+    pub async fn request(&self, request: Request<Body>) -> anyhow::Result<Reply> {
         let response = self.router.clone().oneshot(request).await?;
         let status = response.status();
         let headers = response.headers().clone();

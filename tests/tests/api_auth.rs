@@ -166,6 +166,8 @@ async fn a_rotated_out_key_is_accepted_while_listed_then_refused() {
 fn concrete(path: &str) -> String {
     path.replace("{name}", "some-plugin")
         .replace("{version}", "1.0.0")
+        .replace("{id}", "pl-0123")
+        .replace("{pipelineId}", "pl-0123")
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{meta, pipelines, plugins, tokens};
+use crate::routes::{meta, pipelines, plugins, registry, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,11 @@ use crate::routes::{meta, pipelines, plugins, tokens};
         pipelines::get,
         pipelines::update,
         pipelines::delete,
+        // registry
+        registry::upsert,
+        registry::list,
+        registry::get,
+        registry::delete,
     ),
     modifiers(&BearerAuth),
 )]

@@ -3,6 +3,7 @@
 pub mod meta;
 pub mod pipelines;
 pub mod plugins;
+pub mod registry;
 pub mod tokens;
 
 use axum::routing::{get, post};
@@ -11,7 +12,7 @@ use axum::Router;
 use crate::app::AppState;
 use crate::auth::{
     Permission, PipelinesCreate, PipelinesDelete, PipelinesRead, PipelinesUpdate, PluginsCreate,
-    PluginsRead, PluginsUpdate, TokensCreate,
+    PluginsRead, PluginsUpdate, RegistryRead, RegistryWrite, TokensCreate,
 };
 
 /// A route as documented: OpenAPI path syntax and the permission its handler requires.
@@ -60,6 +61,19 @@ pub const ROUTES: &[RouteDoc] = &[
     route("GET", "/api/pipelines/{id}", Some(PipelinesRead::NAME)),
     route("PUT", "/api/pipelines/{id}", Some(PipelinesUpdate::NAME)),
     route("DELETE", "/api/pipelines/{id}", Some(PipelinesDelete::NAME)),
+    // registry
+    route("POST", "/api/registry", Some(RegistryWrite::NAME)),
+    route("GET", "/api/registry", Some(RegistryRead::NAME)),
+    route(
+        "GET",
+        "/api/registry/{pipelineId}",
+        Some(RegistryRead::NAME),
+    ),
+    route(
+        "DELETE",
+        "/api/registry/{pipelineId}",
+        Some(RegistryWrite::NAME),
+    ),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -84,5 +98,11 @@ pub fn routes() -> Router<AppState> {
             get(pipelines::get)
                 .put(pipelines::update)
                 .delete(pipelines::delete),
+        )
+        // registry
+        .route("/api/registry", get(registry::list).post(registry::upsert))
+        .route(
+            "/api/registry/{pipeline_id}",
+            get(registry::get).delete(registry::delete),
         )
 }

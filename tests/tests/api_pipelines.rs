@@ -1,0 +1,505 @@
+//! Pipelines and the deployment registry through the API, against the emulator.
+
+use axum::http::{Method, StatusCode};
+use pb_aws::registry::{Registry, RegistryEntry};
+use pb_tests::api::{ApiBed, Reply};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const ACME: &str = "acme";
+const GLOBEX: &str = "globex";
+
+fn samples_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/plugins")
+}
+
+/// A bed whose org `acme` published every sample plugin.
+async fn bed_with_plugins(label: &str) -> (ApiBed, String) {
+    let api = ApiBed::new(label).await.unwrap();
+    let admin = api.token(ACME, &["*"]).await.unwrap();
+    for entry in std::fs::read_dir(samples_dir()).unwrap() {
+        let yaml = std::fs::read(entry.unwrap().path()).unwrap();
+        let reply = api
+            .send(
+                Method::POST,
+                "/api/plugins",
+                Some(&admin),
+                Some(("application/yaml", yaml)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    (api, admin)
+}
+
+fn definition(name: &str) -> Value {
+    json!({
+        "name": name,
+        "project": "payments",
+        "description": "Deploys {{ vars.service }}",
+        "source": {"type": "github", "repo": "acme/payments", "branch": "{{ vars.branch | default: 'main' }}",
+                   "connectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/abc"},
+        "stages": [
+            {"name": "Build", "steps": [
+                {"plugin": {"name": "node-build", "version": "^2"}},
+                {"name": "Scan", "plugin": {"name": "security-scan", "version": "~0.9"}}
+            ]},
+            {"name": "Prod", "environment": "production", "steps": [
+                {"plugin": {"name": "manual-approval", "version": "1.0.0"}, "metadata": {"approverGroup": "leads"}},
+                {"plugin": {"name": "cfn-deploy", "version": "latest"}}
+            ]}
+        ],
+        "vars": {"service": "payments-api"}
+    })
+}
+
+async fn create(api: &ApiBed, token: &str, body: &Value) -> Reply {
+    api.post_json("/api/pipelines", token, body).await.unwrap()
+}
+
+async fn put(api: &ApiBed, token: &str, id: &str, etag: Option<&str>, body: &Value) -> Reply {
+    let mut request = axum::http::Request::builder()
+        .method(Method::PUT)
+        .uri(format!("/api/pipelines/{id}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json");
+    if let Some(etag) = etag {
+        request = request.header("if-match", etag);
+    }
+    api.request(
+        request
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn delete(api: &ApiBed, token: &str, path: &str, etag: Option<&str>) -> Reply {
+    let mut request = axum::http::Request::builder()
+        .method(Method::DELETE)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(etag) = etag {
+        request = request.header("if-match", etag);
+    }
+    api.request(request.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+fn error_fields(reply: &Reply) -> Vec<String> {
+    reply.body["errors"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pipeline_is_stored_with_its_steps_pinned_and_resolvable() {
+    let (api, admin) = bed_with_plugins("pl-create").await;
+    let created = create(&api, &admin, &definition("payments")).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.headers["etag"], "\"1\"");
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created.headers["location"],
+        format!("/api/pipelines/{id}").as_str()
+    );
+    let pinned: Vec<String> = created.body["pinned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}={}@{}",
+                p["stage"].as_str().unwrap(),
+                p["step"].as_str().unwrap(),
+                p["plugin"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        pinned,
+        [
+            "Build/node-build=node-build@2.0.1",
+            "Build/Scan=security-scan@0.9.0",
+            "Prod/manual-approval=manual-approval@1.0.0",
+            "Prod/cfn-deploy=cfn-deploy@1.1.0",
+        ]
+    );
+    assert_eq!(
+        created.body["spec"]["description"],
+        "Deploys {{ vars.service }}"
+    );
+    let resolved = api
+        .get(&format!("/api/pipelines/{id}?resolve=true"), Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(
+        resolved.body["resolved"]["description"],
+        "Deploys payments-api"
+    );
+    assert_eq!(resolved.body["resolved"]["source"]["branch"], "main");
+    assert_eq!(resolved.headers["etag"], "\"1\"");
+    let plain = api
+        .get(&format!("/api/pipelines/{id}"), Some(&admin))
+        .await
+        .unwrap();
+    assert!(plain.body.get("resolved").is_none());
+}
+
+#[tokio::test]
+async fn bad_definitions_are_refused_with_every_problem_named() {
+    let (api, admin) = bed_with_plugins("pl-invalid").await;
+    let mut unresolved = definition("payments");
+    unresolved["stages"][0]["steps"][0]["plugin"] = json!({"name": "node", "version": "*"});
+    unresolved["stages"][1]["steps"][1]["plugin"] = json!({"name": "cfn-deploy", "version": "^7"});
+    let reply = create(&api, &admin, &unresolved).await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unresolved_plugins")
+    );
+    assert_eq!(
+        error_fields(&reply),
+        ["stages[0].steps[0].plugin", "stages[1].steps[1].plugin"]
+    );
+    assert!(reply.body["errors"][1]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("cfn-deploy@^7: "));
+
+    let mut cyclic = definition("payments");
+    cyclic["vars"] = json!({"service": "{{ vars.name }}", "name": "{{ vars.service }}"});
+    let reply = create(&api, &admin, &cyclic).await;
+    assert_eq!(reply.code(), "validation_failed");
+    assert_eq!(
+        error_fields(&reply),
+        ["vars.name", "vars.service", "description"]
+    );
+
+    let mut token = definition("payments");
+    token["source"] =
+        json!({"type": "github", "repo": "acme/payments", "branch": "main", "token": "ghp_abc"});
+    token["stages"][0]["steps"][1]["name"] = json!("node-build");
+    let reply = create(&api, &admin, &token).await;
+    assert_eq!(
+        error_fields(&reply),
+        ["source.token", "source", "stages[0].steps[1].name"]
+    );
+
+    let mut public = definition("payments");
+    public["accessModifier"] = json!("public");
+    let creator = api
+        .token(ACME, &["pipelines:create", "plugins:read"])
+        .await
+        .unwrap();
+    let reply = create(&api, &creator, &public).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("pipelines:publish"));
+    let listed = api.get("/api/pipelines", Some(&admin)).await.unwrap();
+    assert_eq!(listed.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn concurrent_edits_with_one_etag_leave_exactly_one_winner() {
+    let (api, admin) = bed_with_plugins("pl-etag").await;
+    let created = create(&api, &admin, &definition("payments")).await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let mut first = definition("payments");
+    first["description"] = json!("first");
+    let mut second = definition("payments");
+    second["description"] = json!("second");
+    let (a, b) = tokio::join!(
+        put(&api, &admin, &id, Some("\"1\""), &first),
+        put(&api, &admin, &id, Some("\"1\""), &second)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+    let winner = if a.status == StatusCode::OK { &a } else { &b };
+    assert_eq!(winner.headers["etag"], "\"2\"");
+    let stored = api
+        .get(&format!("/api/pipelines/{id}"), Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(stored.body["version"], 2);
+    assert_eq!(
+        stored.body["spec"]["description"],
+        winner.body["spec"]["description"]
+    );
+
+    let missing = put(&api, &admin, &id, None, &first).await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::PRECONDITION_REQUIRED, "precondition_required")
+    );
+    let stale = put(&api, &admin, &id, Some("\"1\""), &first).await;
+    assert_eq!(stale.code(), "precondition_failed");
+    let weak = put(&api, &admin, &id, Some("W/\"2\""), &first).await;
+    assert_eq!(weak.status, StatusCode::PRECONDITION_FAILED);
+    let any = put(&api, &admin, &id, Some("*"), &first).await;
+    assert_eq!(any.headers["etag"], "\"3\"");
+    let stale_delete = delete(&api, &admin, &format!("/api/pipelines/{id}"), Some("\"2\"")).await;
+    assert_eq!(stale_delete.status, StatusCode::PRECONDITION_FAILED);
+    let deleted = delete(&api, &admin, &format!("/api/pipelines/{id}"), Some("\"3\"")).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = api
+        .get(&format!("/api/pipelines/{id}"), Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn lists_filter_and_page_and_other_orgs_see_only_public_pipelines() {
+    let (api, admin) = bed_with_plugins("pl-list").await;
+    let mut ids = Vec::new();
+    for (name, project, public) in [
+        ("alpha", "payments", false),
+        ("beta", "payments", true),
+        ("gamma", "ledger", false),
+    ] {
+        let mut body = definition(name);
+        body["project"] = json!(project);
+        if public {
+            body["accessModifier"] = json!("public");
+        }
+        if name == "gamma" {
+            body["stages"][1]["environment"] = json!("staging");
+        }
+        let reply = create(&api, &admin, &body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        ids.push(reply.body["id"].as_str().unwrap().to_string());
+    }
+    let names = |reply: &Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = api.get("/api/pipelines", Some(&admin)).await.unwrap();
+    assert_eq!(names(&all), ["alpha", "beta", "gamma"]);
+    let payments = api
+        .get("/api/pipelines?project=payments", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(names(&payments), ["alpha", "beta"]);
+    let production = api
+        .get("/api/pipelines?environment=production", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(names(&production), ["alpha", "beta"]);
+    let scans = api
+        .get("/api/pipelines?plugin=security-scan", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(names(&scans), ["alpha", "beta", "gamma"]);
+    let first = api
+        .get("/api/pipelines?limit=2", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(names(&first), ["alpha", "beta"]);
+    let cursor = first.body["nextCursor"].as_str().unwrap();
+    let rest = api
+        .get(
+            &format!("/api/pipelines?limit=2&cursor={cursor}"),
+            Some(&admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&rest), ["gamma"]);
+
+    let globex = api.token(GLOBEX, &["*"]).await.unwrap();
+    let seen = api.get("/api/pipelines", Some(&globex)).await.unwrap();
+    assert_eq!(names(&seen), ["beta"]);
+    assert_eq!(seen.body["items"][0]["source"], "public");
+    let private = api
+        .get(&format!("/api/pipelines/{}", ids[0]), Some(&globex))
+        .await
+        .unwrap();
+    assert_eq!(private.status, StatusCode::NOT_FOUND);
+    let public = api
+        .get(&format!("/api/pipelines/{}", ids[1]), Some(&globex))
+        .await
+        .unwrap();
+    assert_eq!(public.status, StatusCode::OK);
+    assert!(public.body.get("createdBy").is_none());
+    for id in &ids[..2] {
+        let changed = put(&api, &globex, id, Some("*"), &definition("hijack")).await;
+        assert_eq!(changed.status, StatusCode::NOT_FOUND);
+        let removed = delete(&api, &globex, &format!("/api/pipelines/{id}"), None).await;
+        assert_eq!(removed.status, StatusCode::NOT_FOUND);
+    }
+    let unchanged = api.get("/api/pipelines", Some(&admin)).await.unwrap();
+    assert_eq!(names(&unchanged), ["alpha", "beta", "gamma"]);
+    assert!(unchanged.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["version"] == 1));
+}
+
+#[tokio::test]
+async fn the_registry_enforces_ownership_and_keeps_left_out_fields() {
+    let (api, admin) = bed_with_plugins("registry").await;
+    let created = create(&api, &admin, &definition("payments")).await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+
+    let incomplete = api
+        .post_json("/api/registry", &admin, &json!({"pipelineId": id}))
+        .await
+        .unwrap();
+    assert_eq!(error_fields(&incomplete), ["stackName", "region"]);
+    let registered = api
+        .post_json(
+            "/api/registry",
+            &admin,
+            &json!({"pipelineId": id, "stackName": "payments-pipeline", "region": "eu-west-1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(registered.status, StatusCode::OK, "{:?}", registered.body);
+    assert_eq!(registered.body["pipelineName"], "payments");
+    let moved = api
+        .post_json(
+            "/api/registry",
+            &admin,
+            &json!({"pipelineId": id, "region": "us-west-2"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.body["stackName"], "payments-pipeline");
+    assert_eq!(moved.body["region"], "us-west-2");
+
+    let registry = Registry::new(
+        api.bed.clients.dynamodb.clone(),
+        &api.bed.stack.catalog_table,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
+    assert_eq!(registry.org_of(&id).await.unwrap().as_deref(), Some(ACME));
+
+    let globex = api.token(GLOBEX, &["*"]).await.unwrap();
+    let foreign = api
+        .post_json(
+            "/api/registry",
+            &globex,
+            &json!({"pipelineId": id, "stackName": "x", "region": "us-east-1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    for path in [format!("/api/registry/{id}")] {
+        assert_eq!(
+            api.get(&path, Some(&globex)).await.unwrap().status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            delete(&api, &globex, &path, None).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    assert_eq!(
+        api.get("/api/registry", Some(&globex)).await.unwrap().body["items"],
+        json!([])
+    );
+
+    let blocked = delete(&api, &admin, &format!("/api/pipelines/{id}"), None).await;
+    assert_eq!(
+        (blocked.status, blocked.code()),
+        (StatusCode::CONFLICT, "conflict")
+    );
+
+    let other = create(&api, &admin, &definition("ledger")).await;
+    let other_id = other.body["id"].as_str().unwrap().to_string();
+    registry
+        .put(&RegistryEntry {
+            pipeline_id: other_id.clone(),
+            org_id: GLOBEX.into(),
+            pipeline_name: "ledger".into(),
+            stack_name: "ledger".into(),
+            region: "us-east-1".into(),
+            last_deployed: "2026-11-01T00:00:00Z".into(),
+        })
+        .await
+        .unwrap();
+    let taken = api
+        .post_json(
+            "/api/registry",
+            &admin,
+            &json!({"pipelineId": other_id, "stackName": "ledger", "region": "us-east-1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert_eq!(
+        registry.org_of(&other_id).await.unwrap().as_deref(),
+        Some(GLOBEX)
+    );
+
+    let page = api
+        .get("/api/registry?limit=1", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(page.body["items"][0]["pipelineId"], id.as_str());
+    assert!(page.body.get("nextCursor").is_none());
+    assert_eq!(
+        delete(&api, &admin, &format!("/api/registry/{id}"), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(registry.org_of(&id).await.unwrap(), None);
+    let forced = delete(
+        &api,
+        &admin,
+        &format!("/api/pipelines/{other_id}?force=true"),
+        None,
+    )
+    .await;
+    assert_eq!(forced.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn the_registry_pages_past_any_fixed_cap() {
+    let (api, admin) = bed_with_plugins("registry-pages").await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let created = create(&api, &admin, &definition(&format!("p{i:02}"))).await;
+        let id = created.body["id"].as_str().unwrap().to_string();
+        let reply = api
+            .post_json("/api/registry", &admin, &json!({"pipelineId": id, "stackName": format!("stack-{i}"), "region": "us-east-1"}))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        ids.push(id);
+    }
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut path = "/api/registry?limit=5".to_string();
+    loop {
+        let page = api.get(&path, Some(&admin)).await.unwrap();
+        seen.extend(
+            page.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["pipelineId"].as_str().unwrap().to_string()),
+        );
+        match page.body["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/api/registry?limit=5&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+}
