@@ -359,12 +359,13 @@ fn the_api_role_reads_its_key_set_and_writes_only_platform_token_secrets() {
         "secretsmanager:CreateSecret",
         "secretsmanager:PutSecretValue",
         "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
     ] {
         assert!(actions.contains(&needed), "ApiFunctionRole lacks {needed}");
     }
     assert!(!actions
         .iter()
-        .any(|a| a.contains("Delete") || a.contains("Scan")));
+        .any(|a| a.contains("Scan") || a.contains("DeleteSecret")));
 }
 
 #[test]
