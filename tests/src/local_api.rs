@@ -126,6 +126,50 @@ impl LocalApi {
         Ok(paths.len())
     }
 
+    /// Creates the pipeline defined in `path` through `POST /api/pipelines`; returns its id.
+    pub async fn create_pipeline(&self, token: &str, path: &Path) -> anyhow::Result<String> {
+        let body = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let (status, answer) = self
+            .request(
+                "POST",
+                "/api/pipelines",
+                Some(token),
+                Some(("application/json", body)),
+            )
+            .await?;
+        if status != 201 {
+            bail!("creating {} answered {status}: {answer}", path.display());
+        }
+        let created: serde_json::Value = serde_json::from_str(&answer)?;
+        created["id"]
+            .as_str()
+            .map(str::to_string)
+            .context("the created pipeline has no id")
+    }
+
+    /// Records a deploy of `pipeline_id` through `POST /api/registry`.
+    pub async fn register(
+        &self,
+        token: &str,
+        pipeline_id: &str,
+        stack_name: &str,
+        region: &str,
+    ) -> anyhow::Result<()> {
+        let body = serde_json::json!({"pipelineId": pipeline_id, "stackName": stack_name, "region": region});
+        let (status, answer) = self
+            .request(
+                "POST",
+                "/api/registry",
+                Some(token),
+                Some(("application/json", body.to_string().into_bytes())),
+            )
+            .await?;
+        if status != 200 {
+            bail!("registering {pipeline_id} answered {status}: {answer}");
+        }
+        Ok(())
+    }
+
     pub async fn request(
         &self,
         method: &str,

@@ -20,7 +20,6 @@ use pb_tests::local_api::LocalApi;
 
 const ORG: &str = "acme";
 const PIPELINE: &str = "payments-service";
-const PIPELINE_ID: &str = "pl-payments-service";
 const UNTAGGED_PIPELINE: &str = "legacy-reports";
 const KEY_SET_SECRET: &str = "pipeline-builder-dev/api-signing-keys";
 
@@ -62,10 +61,22 @@ async fn main() -> anyhow::Result<()> {
         api.url()
     );
 
-    bed.create_pipeline(PIPELINE, Some(PIPELINE_ID)).await?;
-    bed.register(PIPELINE_ID, ORG, PIPELINE).await?;
+    let pipeline_id = api
+        .create_pipeline(&admin, Path::new("samples/pipelines/payments-service.json"))
+        .await?;
+    let stack_name = format!("{PIPELINE}-pipeline");
+    api.register(
+        &admin,
+        &pipeline_id,
+        &stack_name,
+        pb_tests::emulator::REGION,
+    )
+    .await?;
+    bed.create_pipeline(PIPELINE, Some(&pipeline_id)).await?;
     bed.create_pipeline(UNTAGGED_PIPELINE, None).await?;
-    println!("pipelines: {PIPELINE} (id {PIPELINE_ID}, org {ORG}), {UNTAGGED_PIPELINE} (untagged)");
+    println!(
+        "pipelines: {PIPELINE} (defined through the API as {pipeline_id}, registered, org {ORG}), {UNTAGGED_PIPELINE} (untagged)"
+    );
 
     let events = sample_events(Path::new(&events_root).join("eventbridge").as_path())?;
     put_events(
@@ -108,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
                     pending_report = true;
                 }
                 Ok(_) if pending_report => {
-                    print_stored(&store).await?;
+                    print_stored(&store, &pipeline_id).await?;
                     pending_report = false;
                 }
                 Ok(_) => {}
@@ -168,10 +179,10 @@ fn print_batch(report: &PollReport) {
     );
 }
 
-async fn print_stored(store: &ExecutionStore) -> anyhow::Result<()> {
-    println!("\nstored executions of {PIPELINE} ({PIPELINE_ID}):");
+async fn print_stored(store: &ExecutionStore, pipeline_id: &str) -> anyhow::Result<()> {
+    println!("\nstored executions of {PIPELINE} ({pipeline_id}):");
     let mut days = std::collections::BTreeSet::new();
-    for (_, item) in store.execution_items(PIPELINE_ID, "").await? {
+    for (_, item) in store.execution_items(pipeline_id, "").await? {
         if item.stage.is_some() {
             continue;
         }
@@ -202,7 +213,7 @@ async fn print_stored(store: &ExecutionStore) -> anyhow::Result<()> {
         );
     }
     for day in days {
-        let counters = store.rollup(ORG, &day, PIPELINE_ID).await?;
+        let counters = store.rollup(ORG, &day, pipeline_id).await?;
         println!("rollup {ORG}/{day}: {}", serde_json::to_string(&counters)?);
     }
     println!();
