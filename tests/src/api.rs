@@ -25,6 +25,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct ApiBed {
     pub bed: TestBed,
+    pub state: AppState,
     pub router: Router,
     pub key_set_secret: String,
     pub secrets: Secrets,
@@ -81,8 +82,10 @@ impl ApiBed {
             },
             max_body_bytes: MAX_BODY_BYTES,
         };
-        let router = router(AppState::new(&bed.clients, config));
+        let state = AppState::new(&bed.clients, config);
+        let router = router(state.clone());
         Ok(ApiBed {
+            state,
             bed,
             router,
             key_set_secret,

@@ -366,3 +366,34 @@ async fn a_missing_key_set_is_a_500_without_internals() {
     assert_eq!(detail, "the request could not be completed");
     assert!(!reply.body.to_string().contains(&api.key_set_secret));
 }
+
+#[tokio::test]
+async fn a_panicking_handler_answers_a_plain_500_problem() {
+    use axum::routing::get;
+    use tower::ServiceExt;
+    let api = ApiBed::new("panic").await.unwrap();
+    let routes = axum::Router::new().route(
+        "/boom",
+        get(|| async {
+            let secret_detail: Option<&str> = None;
+            secret_detail.expect("internal invariant with secret detail")
+        }),
+    );
+    let router = pb_api::app::serve(routes, api.state.clone());
+    let request = axum::http::Request::get("/boom")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["code"], "internal_error");
+    assert!(!body.to_string().contains("secret detail"));
+}

@@ -61,7 +61,13 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    routes::routes()
+    serve(routes::routes(), state)
+}
+
+/// `routes` with the behaviour every route shares: problem answers for unknown routes and
+/// methods, panics caught, request ids, no caching.
+pub fn serve(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
