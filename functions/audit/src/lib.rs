@@ -1,1 +1,11 @@
-//! The nightly stack audit (DESIGN §7): a Lambda and a CLI.
+//! The nightly stack audit (DESIGN §7): the registry against the live CloudFormation stacks, as a
+//! scheduled Lambda (`handler`) and as a command line (`cli`), one binary.
+
+pub mod audit;
+pub mod cli;
+pub mod handler;
+pub mod metrics;
+
+pub use audit::{AuditRequest, Auditor};
+pub use handler::{AuditError, AuditFunction, AuditResponse, ScheduledAudit};
+pub use metrics::RunMetrics;

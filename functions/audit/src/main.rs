@@ -1,1 +1,135 @@
-fn main() {}
+//! The `audit` binary: the scheduled Lambda inside Lambda (`AWS_LAMBDA_RUNTIME_API` set), the
+//! command line everywhere else.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::BehaviorVersion;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use pb_audit::cli::{self, Command, EXIT_USAGE, USAGE};
+use pb_audit::{AuditFunction, Auditor, ScheduledAudit};
+use pb_aws::clients::load_sdk_config;
+use pb_aws::config::AuditConfig;
+use pb_aws::Clients;
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        // Boxed: both paths inline into one future whose layout is too deep for the compiler.
+        return match Box::pin(lambda()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(error = %error, "the audit function stopped");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    ExitCode::from(Box::pin(command_line(&args)).await)
+}
+
+async fn lambda() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(true)
+        .with_target(false)
+        .without_time()
+        .init();
+    let config = AuditConfig::from_env().inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let event_bus = config.required_event_bus().inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let function = AuditFunction::new(&clients, &config, event_bus);
+    let function_name =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "audit".to_string());
+    let function = &function;
+    let function_name = function_name.as_str();
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ScheduledAudit>| async move {
+            let span = tracing::info_span!(
+                "run",
+                request_id = %event.context.request_id,
+                function = function_name
+            );
+            let (result, metrics) = function
+                .handle(event.payload)
+                .instrument(span.clone())
+                .await;
+            span.in_scope(|| {
+                metrics.report(function_name, now_ms());
+                if let Err(error) = &result {
+                    tracing::error!(error = %error, "audit run failed");
+                }
+            });
+            result.map_err(Error::from)
+        },
+    ))
+    .await
+}
+
+/// Progress goes to stderr through the log lines; stdout carries only the result.
+async fn command_line(args: &[String]) -> u8 {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                // The audit's own progress, without the SDK's chatter.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,pb_audit=info")),
+        )
+        .with_target(false)
+        .without_time()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match cli::parse_args(args) {
+        Ok(Command::Audit(args)) => args,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return 0;
+        }
+        Err(error) => {
+            eprintln!("audit: {error}\n\n{USAGE}");
+            return EXIT_USAGE;
+        }
+    };
+    let config = match AuditConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("audit: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &args.profile {
+        loader = loader.profile_name(profile);
+    }
+    let clients = Clients::new(&loader.load().await, &[]);
+    let run = Auditor::new(&clients, &config).run(&args.request()).await;
+    let output = if args.json {
+        cli::render_json(&run).map(|json| format!("{json}\n"))
+    } else {
+        Ok(cli::render_text(&run))
+    };
+    match output {
+        Ok(text) => {
+            print!("{text}");
+            cli::exit_code(run.status)
+        }
+        Err(error) => {
+            eprintln!("audit: could not encode the run: {error}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

@@ -38,7 +38,6 @@ impl IngestConfig {
         let env = Env(&lookup);
         Ok(IngestConfig {
             catalog_table: env.required("CATALOG_TABLE")?,
-            executions_table: env.required("EXECUTIONS_TABLE")?,
             event_bus_name: env.required("EVENT_BUS_NAME")?,
             dead_letter_queue_url: env.required("DLQ_URL")?,
             tag_cache_ttl: env.seconds("TAG_CACHE_TTL_SECONDS", 300)?,
@@ -117,6 +116,38 @@ impl LookupConfig {
     }
 }
 
+/// Settings of the audit function and CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    pub catalog_table: String,
+    /// Only the Lambda publishes; the CLI runs without it.
+    pub event_bus_name: Option<String>,
+    /// Regions scanned besides those the registry names (`AUDIT_REGIONS`, comma-separated),
+    /// where stacks may exist that no entry points to.
+    pub regions: Vec<String>,
+}
+
+impl AuditConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        Ok(AuditConfig {
+            catalog_table: env.required("CATALOG_TABLE")?,
+            event_bus_name: env.get("EVENT_BUS_NAME"),
+            regions: env.regions("AUDIT_REGIONS")?,
+        })
+    }
+
+    pub fn required_event_bus(&self) -> Result<&str, ConfigError> {
+        self.event_bus_name
+            .as_deref()
+            .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))
+    }
+}
+
 /// Typed reads of environment variables; an empty value counts as unset.
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
@@ -148,6 +179,27 @@ impl Env<'_> {
         self.number(name, default).map(Duration::from_secs)
     }
 
+    fn regions(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
+        let Some(value) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        let regions: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect();
+        if regions.iter().all(|r| is_region_name(r)) {
+            Ok(regions)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                value,
+                expected: "comma-separated region names such as us-east-1,eu-west-1",
+            })
+        }
+    }
+
     fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.get(name).as_deref() {
             None => Ok(default),
@@ -162,6 +214,14 @@ impl Env<'_> {
     }
 }
 
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: lowercase letters, digits and dashes.
+pub fn is_region_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +230,6 @@ mod tests {
     fn reads_required_and_defaulted_settings() {
         let env = |name: &str| match name {
             "CATALOG_TABLE" => Some("c".to_string()),
-            "EXECUTIONS_TABLE" => Some("e".to_string()),
             "EVENT_BUS_NAME" => Some("b".to_string()),
             "DLQ_URL" => Some("q".to_string()),
             "TAG_CACHE_TTL_SECONDS" => Some("30".to_string()),

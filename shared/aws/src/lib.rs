@@ -1,6 +1,7 @@
 //! AWS adapters for pipeline-builder: every AWS call the functions make goes through here.
 
 pub mod attributes;
+pub mod audit_runs;
 pub mod cache;
 pub mod clients;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod queue;
 pub mod registry;
 pub mod resources;
 pub mod secrets;
+pub mod stacks;
 pub mod tags;
 
 pub use clients::Clients;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pb_domain::keys::{
-    org_gsi2pk, registry_gsi2sk, registry_pk, REGISTRY_GSI2SK_PREFIX, REGISTRY_SK,
+    org_gsi2pk, registry_gsi2sk, registry_pk, REGISTRY_GSI1PK, REGISTRY_GSI2SK_PREFIX, REGISTRY_SK,
 };
 use serde::{Deserialize, Serialize};
 
@@ -172,6 +172,26 @@ impl Registry {
             .collect()
     }
 
+    /// Every entry, all pages: one org's (GSI2), or every org's (GSI1, the nightly audit's read,
+    /// which costs what the registry holds, not what the catalog holds).
+    pub async fn all(&self, org: Option<&str>) -> Result<Vec<RegistryEntry>, AwsError> {
+        if let Some(org) = org {
+            return self.org_entries(org).await;
+        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(REGISTRY_GSI1PK));
+        query_items(query)
+            .await?
+            .iter()
+            .map(|item| parse_item(item, "registry entry"))
+            .collect()
+    }
+
     /// Creates or replaces an entry (used by the API and by local setup).
     pub async fn put(&self, entry: &RegistryEntry) -> Result<(), AwsError> {
         self.client
@@ -191,5 +211,7 @@ fn entry_item(entry: &RegistryEntry) -> Result<Item, AwsError> {
     item.insert("SK".into(), s(REGISTRY_SK));
     item.insert("GSI2PK".into(), s(org_gsi2pk(&entry.org_id)));
     item.insert("GSI2SK".into(), s(registry_gsi2sk(&entry.pipeline_id)));
+    item.insert("GSI1PK".into(), s(REGISTRY_GSI1PK));
+    item.insert("GSI1SK".into(), s(registry_gsi2sk(&entry.pipeline_id)));
     Ok(item)
 }

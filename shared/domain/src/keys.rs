@@ -41,6 +41,9 @@ pub fn registry_gsi2sk(pipeline_id: &str) -> String {
 
 pub const REGISTRY_GSI2SK_PREFIX: &str = "REG#";
 
+/// Every org's registry entries on GSI1, for the platform-wide audit.
+pub const REGISTRY_GSI1PK: &str = "REGISTRY";
+
 pub fn plugin_pk(org_id: &str, name: &str) -> String {
     format!("ORG#{org_id}#PLUGIN#{name}")
 }

@@ -1,0 +1,194 @@
+//! One audit run (DESIGN §7): read the registry, scan every region it names plus the configured
+//! and requested ones, compare. Failures do not abort the run: they are recorded in it, and a run
+//! with any is `failed`, never clean.
+
+use std::collections::BTreeSet;
+
+use pb_aws::config::AuditConfig;
+use pb_aws::registry::{Registry, RegistryEntry};
+use pb_aws::stacks::{RegionStacks, StackLister};
+use pb_aws::{AwsError, Clients};
+use pb_domain::drift::{
+    detect, AuditRun, Coverage, DeployedStack, DriftReport, RegisteredPipeline, RunError, RunScope,
+};
+
+/// What one run is asked to do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditRequest {
+    /// `nightly` for the schedule, `cli` for the command line.
+    pub trigger: String,
+    /// Only this org's entries and stacks.
+    pub org: Option<String>,
+    /// Regions to scan besides the registry's and the configured ones.
+    pub regions: Vec<String>,
+}
+
+pub struct Auditor {
+    registry: Registry,
+    stacks: StackLister,
+    configured_regions: Vec<String>,
+}
+
+impl Auditor {
+    pub fn new(clients: &Clients, config: &AuditConfig) -> Self {
+        Auditor {
+            // The audit reads the registry once per run: nothing to cache.
+            registry: Registry::new(
+                clients.dynamodb.clone(),
+                &config.catalog_table,
+                std::time::Duration::ZERO,
+                std::time::Duration::ZERO,
+            ),
+            stacks: StackLister::new(&clients.cloudformation),
+            configured_regions: config.regions.clone(),
+        }
+    }
+
+    pub async fn run(&self, request: &AuditRequest) -> AuditRun {
+        let started_at = now();
+        let mut scope = RunScope {
+            trigger: request.trigger.clone(),
+            org: request.org.clone(),
+            regions: Vec::new(),
+        };
+        let entries = match self.registry.all(request.org.as_deref()).await {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::error!(kind = error.kind(), error = %error, "could not read the registry");
+                let errors = vec![run_error(None, &error)];
+                return AuditRun::new(started_at, now(), scope, DriftReport::default(), errors);
+            }
+        };
+        tracing::info!(entries = entries.len(), "registry read");
+        scope.regions = regions_to_scan(&entries, &self.configured_regions, &request.regions);
+        if scope.regions.is_empty() {
+            tracing::warn!("no region to scan: the registry names none and none is configured");
+        }
+        let (stacks, errors) = self.scan(&scope.regions).await;
+        let unscanned: Vec<String> = errors.iter().filter_map(|e| e.region.clone()).collect();
+        let registered: Vec<RegisteredPipeline> = entries.iter().map(registered).collect();
+        let coverage = Coverage {
+            org: request.org.as_deref(),
+            unscanned_regions: &unscanned,
+        };
+        let report = detect(&registered, &stacks, coverage);
+        AuditRun::new(started_at, now(), scope, report, errors)
+    }
+
+    /// Scans the regions concurrently; pages within a region follow each other.
+    async fn scan(&self, regions: &[String]) -> (Vec<DeployedStack>, Vec<RunError>) {
+        let scans: Vec<_> = regions
+            .iter()
+            .map(|region| {
+                let lister = self.stacks.clone();
+                let task_region = region.clone();
+                let task = tokio::spawn(async move { lister.platform_stacks(&task_region).await });
+                (region.clone(), task)
+            })
+            .collect();
+        let mut stacks = Vec::new();
+        let mut errors = Vec::new();
+        for (region, task) in scans {
+            match task.await {
+                Ok(Ok(listed)) => {
+                    log_scanned(&listed);
+                    stacks.extend(listed.stacks);
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(region, kind = error.kind(), error = %error, "could not scan the region");
+                    errors.push(run_error(Some(&region), &error));
+                }
+                Err(panicked) => {
+                    tracing::error!(region, error = %panicked, "the region's scan task failed");
+                    errors.push(RunError {
+                        region: Some(region),
+                        kind: "internal".into(),
+                        message: panicked.to_string(),
+                    });
+                }
+            }
+        }
+        (stacks, errors)
+    }
+}
+
+fn log_scanned(listed: &RegionStacks) {
+    tracing::info!(
+        region = listed.region,
+        platform_stacks = listed.stacks.len(),
+        stacks = listed.described,
+        pages = listed.pages,
+        "region scanned"
+    );
+}
+
+/// The registry's regions, the configured ones and the requested ones, once each and sorted.
+/// The registry's are always in: leaving one out would call its stacks missing.
+pub fn regions_to_scan(
+    entries: &[RegistryEntry],
+    configured: &[String],
+    requested: &[String],
+) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| e.region.clone())
+        .chain(configured.iter().cloned())
+        .chain(requested.iter().cloned())
+        .filter(|r| !r.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+fn registered(entry: &RegistryEntry) -> RegisteredPipeline {
+    RegisteredPipeline {
+        pipeline_id: entry.pipeline_id.clone(),
+        org_id: entry.org_id.clone(),
+        stack_name: entry.stack_name.clone(),
+        region: entry.region.clone(),
+    }
+}
+
+fn run_error(region: Option<&str>, error: &AwsError) -> RunError {
+    RunError {
+        region: region.map(str::to_string),
+        kind: error.kind().to_string(),
+        message: error.to_string(),
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(region: &str) -> RegistryEntry {
+        RegistryEntry {
+            pipeline_id: format!("pl-{region}"),
+            org_id: "acme".into(),
+            pipeline_name: "pay".into(),
+            stack_name: "pay".into(),
+            region: region.into(),
+            last_deployed: "2026-11-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn scans_registry_configured_and_requested_regions_once_each() {
+        let entries = [entry("us-east-1"), entry("eu-west-1"), entry("us-east-1")];
+        let regions = regions_to_scan(
+            &entries,
+            &["ap-southeast-2".to_string(), "eu-west-1".to_string()],
+            &["us-west-2".to_string()],
+        );
+        assert_eq!(
+            regions,
+            ["ap-southeast-2", "eu-west-1", "us-east-1", "us-west-2"]
+        );
+    }
+}

@@ -1,0 +1,984 @@
+//! The stack audit against the emulator: real stacks in two regions, a real registry, the Lambda
+//! handler's stored run and published event, and the `audit` binary run as a process.
+//!
+//! CloudFormation stacks are per account and region, and the audit lists every stack of a
+//! region, so each test works in an emulator account of its own (moto keys an access key to the
+//! account it was created in) and parallel tests never see each other's stacks.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudformation::types::{ChangeSetType, Tag};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_sqs::types::QueueAttributeName;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+};
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use pb_audit::{AuditError, AuditFunction, AuditRequest, Auditor, ScheduledAudit};
+use pb_aws::audit_runs::AuditRunStore;
+use pb_aws::config::AuditConfig;
+use pb_aws::metrics::RequestCounter;
+use pb_aws::queue::QueueConsumer;
+use pb_aws::registry::{Registry, RegistryEntry};
+use pb_aws::resources::{create_local_stack, SourceBus};
+use pb_aws::stacks::{COMPONENT_TAG, ORG_TAG, PLATFORM_TAG};
+use pb_aws::tags::PIPELINE_ID_TAG;
+use pb_aws::Clients;
+use pb_domain::drift::{
+    AuditRun, DriftReport, Finding, FindingType, RunScope, RunStatus, DRIFT_DETECTED,
+    DRIFT_EVENT_SOURCE,
+};
+use pb_tests::emulator::{endpoint, unique_prefix};
+use serde_json::{json, Value};
+
+const EAST: &str = "us-east-1";
+const WEST: &str = "eu-west-1";
+const TEMPLATE: &str =
+    r#"{"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}"#;
+/// moto's DescribeStacks page size.
+const EMULATOR_PAGE: usize = 50;
+
+/// Adds moto's account header, so IAM creates the test's user in the test's own account.
+#[derive(Debug)]
+struct InAccount(String);
+
+impl Intercept for InAccount {
+    fn name(&self) -> &'static str {
+        "InAccount"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
+}
+
+/// A fresh 12-digit account id for every call.
+fn unique_account_id() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let seed = u64::from(std::process::id()) * 1_000_003
+        + u64::from(nanos / 1_000) * 97
+        + u64::from(NEXT.fetch_add(1, Ordering::Relaxed));
+    format!("3{:011}", seed % 100_000_000_000)
+}
+
+fn config_with(endpoint: &str, credentials: Credentials, region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build()
+}
+
+/// One test's emulator account: registry table, platform bus, and clients for both regions.
+struct AuditBed {
+    endpoint: String,
+    access_key_id: String,
+    secret_access_key: String,
+    sdk_config: SdkConfig,
+    clients: Clients,
+    config: AuditConfig,
+    prefix: String,
+}
+
+impl AuditBed {
+    async fn new(label: &str) -> Self {
+        Self::with_interceptors(label, &[]).await
+    }
+
+    async fn with_interceptors(label: &str, interceptors: &[SharedInterceptor]) -> Self {
+        let endpoint = endpoint().unwrap();
+        let account = unique_account_id();
+        let base = config_with(
+            &endpoint,
+            Credentials::new("testing", "testing", None, None, "emulator"),
+            EAST,
+        );
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&base)
+                .interceptor(InAccount(account))
+                .build(),
+        );
+        iam.create_user().user_name("auditor").send().await.unwrap();
+        let key = iam
+            .create_access_key()
+            .user_name("auditor")
+            .send()
+            .await
+            .unwrap()
+            .access_key
+            .unwrap();
+        let credentials = Credentials::new(
+            &key.access_key_id,
+            &key.secret_access_key,
+            None,
+            None,
+            "audit-test-account",
+        );
+        let sdk_config = config_with(&endpoint, credentials, EAST);
+        let clients = Clients::new(&sdk_config, interceptors);
+        let prefix = unique_prefix(label);
+        let local = create_local_stack(&clients, &prefix, SourceBus::Dedicated)
+            .await
+            .unwrap();
+        AuditBed {
+            endpoint,
+            access_key_id: key.access_key_id,
+            secret_access_key: key.secret_access_key,
+            sdk_config,
+            clients,
+            config: AuditConfig {
+                catalog_table: local.catalog_table,
+                event_bus_name: Some(local.event_bus_name),
+                regions: Vec::new(),
+            },
+            prefix,
+        }
+    }
+
+    fn bus(&self) -> &str {
+        self.config.event_bus_name.as_deref().unwrap()
+    }
+
+    fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::config::Builder::from(&self.sdk_config)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    async fn register(&self, pipeline_id: &str, org: &str, stack_name: &str, region: &str) {
+        Registry::new(
+            self.clients.dynamodb.clone(),
+            &self.config.catalog_table,
+            std::time::Duration::ZERO,
+            std::time::Duration::ZERO,
+        )
+        .put(&RegistryEntry {
+            pipeline_id: pipeline_id.into(),
+            org_id: org.into(),
+            pipeline_name: format!("{stack_name}-pipeline"),
+            stack_name: stack_name.into(),
+            region: region.into(),
+            last_deployed: "2026-11-01T00:00:00Z".into(),
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn create_stack(&self, region: &str, name: &str, tags: &[(&str, &str)]) {
+        self.cloudformation(region)
+            .create_stack()
+            .stack_name(name)
+            .template_body(TEMPLATE)
+            .set_tags(Some(stack_tags(tags)))
+            .send()
+            .await
+            .with_context(|| format!("CreateStack {name} in {region}"))
+            .unwrap();
+    }
+
+    /// A platform stack of `org` carrying `pipeline_id`.
+    async fn deploy(&self, region: &str, name: &str, org: &str, pipeline_id: &str) {
+        let tags = [
+            (PLATFORM_TAG, "true"),
+            (ORG_TAG, org),
+            (PIPELINE_ID_TAG, pipeline_id),
+        ];
+        self.create_stack(region, name, &tags).await;
+    }
+
+    /// REVIEW_IN_PROGRESS: a stack whose creating change set was never executed.
+    async fn stack_in_review(&self, region: &str, name: &str, org: &str, pipeline_id: &str) {
+        let tags = [
+            (PLATFORM_TAG, "true"),
+            (ORG_TAG, org),
+            (PIPELINE_ID_TAG, pipeline_id),
+        ];
+        self.cloudformation(region)
+            .create_change_set()
+            .stack_name(name)
+            .change_set_name("review")
+            .change_set_type(ChangeSetType::Create)
+            .template_body(TEMPLATE)
+            .set_tags(Some(stack_tags(&tags)))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn delete_stack(&self, region: &str, name: &str) {
+        self.cloudformation(region)
+            .delete_stack()
+            .stack_name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    fn auditor(&self) -> Auditor {
+        Auditor::new(&self.clients, &self.config)
+    }
+
+    fn runs(&self) -> AuditRunStore {
+        AuditRunStore::new(self.clients.dynamodb.clone(), &self.config.catalog_table)
+    }
+
+    /// Runs the `audit` binary as an operator would, in this test's account.
+    async fn run_cli(&self, args: &[&str]) -> Output {
+        self.run_cli_at(&self.endpoint.clone(), args).await
+    }
+
+    async fn run_cli_at(&self, endpoint: &str, args: &[&str]) -> Output {
+        let mut command = std::process::Command::new(audit_binary());
+        command
+            .args(args)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
+            .env("AWS_REGION", EAST)
+            .env("CATALOG_TABLE", &self.config.catalog_table)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("RUST_LOG")
+            .env_remove("AUDIT_REGIONS")
+            .env_remove("EVENT_BUS_NAME")
+            .env_remove("AWS_LAMBDA_RUNTIME_API");
+        tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+fn stack_tags(tags: &[(&str, &str)]) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+        .collect()
+}
+
+/// The `audit` binary of the running profile: one folder up from a test executable in `deps/`.
+fn audit_binary() -> PathBuf {
+    let current = std::env::current_exe().unwrap();
+    current
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|folder| folder.join("audit"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the audit binary is missing next to {}; build it first (`cargo build -p pb-audit`)",
+                current.display()
+            )
+        })
+}
+
+/// (type, pipeline id, stack name, region, status) of each finding, in report order.
+fn rows(findings: &[Finding]) -> Vec<(&'static str, String, String, String, String)> {
+    findings
+        .iter()
+        .map(|f| {
+            (
+                f.kind.as_str(),
+                f.pipeline_id.clone().unwrap_or_default(),
+                f.stack_name.clone(),
+                f.region.clone(),
+                f.status.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn row(
+    kind: &'static str,
+    id: &str,
+    stack: &str,
+    region: &str,
+    status: &str,
+) -> (&'static str, String, String, String, String) {
+    (kind, id.into(), stack.into(), region.into(), status.into())
+}
+
+fn request(org: Option<&str>) -> AuditRequest {
+    AuditRequest {
+        trigger: "test".into(),
+        org: org.map(str::to_string),
+        regions: Vec::new(),
+    }
+}
+
+/// A fleet with one case of everything, over both regions, the east one past a page.
+async fn drifted_fleet(bed: &AuditBed) {
+    for n in 0..EMULATOR_PAGE + 5 {
+        let (id, name) = (format!("pl-fleet-{n:02}"), format!("fleet-{n:02}"));
+        bed.register(&id, "acme", &name, EAST).await;
+        bed.deploy(EAST, &name, "acme", &id).await;
+    }
+    // Not the platform's: no stack-level pipeline-builder tag.
+    bed.create_stack(
+        EAST,
+        "bystander",
+        &[(PIPELINE_ID_TAG, "pl-x"), ("team", "data")],
+    )
+    .await;
+    bed.deploy(EAST, "stray", "acme", "pl-stray").await;
+    bed.register("pl-unbuilt", "acme", "unbuilt", EAST).await;
+    bed.register("pl-moved", "acme", "moved", EAST).await;
+    bed.deploy(WEST, "moved", "acme", "pl-moved").await;
+    bed.register("pl-renamed", "acme", "old-name", WEST).await;
+    bed.deploy(WEST, "new-name", "acme", "pl-renamed").await;
+    bed.register("pl-deleted", "acme", "deleted", WEST).await;
+    bed.deploy(WEST, "deleted", "acme", "pl-deleted").await;
+    bed.delete_stack(WEST, "deleted").await;
+    bed.register("pl-by-name", "acme", "by-name", WEST).await;
+    bed.create_stack(
+        WEST,
+        "by-name",
+        &[(PLATFORM_TAG, "true"), (ORG_TAG, "acme")],
+    )
+    .await;
+    bed.register("pl-review", "acme", "review", EAST).await;
+    bed.stack_in_review(EAST, "review", "acme", "pl-review")
+        .await;
+    bed.create_stack(
+        WEST,
+        "acme-eks-network",
+        &[
+            (PLATFORM_TAG, "true"),
+            (ORG_TAG, "acme"),
+            (COMPONENT_TAG, "eks"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_audit_finds_each_kind_of_drift_over_two_regions_and_every_page() {
+    let counter = RequestCounter::default();
+    let bed =
+        AuditBed::with_interceptors("audit-fleet", &[SharedInterceptor::new(counter.clone())])
+            .await;
+    drifted_fleet(&bed).await;
+    counter.reset();
+
+    let run = bed.auditor().run(&request(None)).await;
+
+    assert_eq!(run.status, RunStatus::Drift, "{:?}", run.errors);
+    assert_eq!(run.regions, [WEST, EAST]);
+    assert_eq!(
+        rows(&run.findings),
+        [
+            row(
+                "orphaned-stack",
+                "pl-stray",
+                "stray",
+                EAST,
+                "CREATE_COMPLETE"
+            ),
+            row("missing-stack", "pl-deleted", "deleted", WEST, ""),
+            row("missing-stack", "pl-unbuilt", "unbuilt", EAST, ""),
+            row(
+                "region-mismatch",
+                "pl-moved",
+                "moved",
+                WEST,
+                "CREATE_COMPLETE"
+            ),
+            row(
+                "name-mismatch",
+                "pl-renamed",
+                "new-name",
+                WEST,
+                "CREATE_COMPLETE"
+            ),
+        ]
+    );
+    assert_eq!(
+        rows(&run.in_progress),
+        [row(
+            "in-progress",
+            "pl-review",
+            "review",
+            EAST,
+            "REVIEW_IN_PROGRESS"
+        )]
+    );
+    let summary = &run.summary;
+    assert_eq!(summary.registry_entries, EMULATOR_PAGE + 5 + 6);
+    // The fleet, moved, new-name, by-name, review and stray.
+    assert_eq!(summary.pipeline_stacks, EMULATOR_PAGE + 5 + 5);
+    assert_eq!(summary.matched, EMULATOR_PAGE + 5 + 4);
+    assert_eq!(summary.infrastructure_stacks, 1);
+    assert_eq!(summary.findings, 5);
+    // Pages, not a call per stack: two east pages, one west page.
+    let requests = counter.snapshot();
+    let describe: u64 = requests
+        .iter()
+        .filter(|(op, _)| op.ends_with(".DescribeStacks"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(describe, 3, "{requests:?}");
+}
+
+#[tokio::test]
+async fn an_org_filter_narrows_entries_and_stacks_alike() {
+    let bed = AuditBed::new("audit-org").await;
+    bed.register("pl-acme-ok", "acme", "acme-ok", EAST).await;
+    bed.deploy(EAST, "acme-ok", "acme", "pl-acme-ok").await;
+    bed.register("pl-acme-gone", "acme", "acme-gone", WEST)
+        .await;
+    bed.deploy(WEST, "acme-stray", "acme", "pl-acme-stray")
+        .await;
+    bed.register("pl-globex-gone", "globex", "globex-gone", WEST)
+        .await;
+    bed.deploy(EAST, "globex-stray", "globex", "pl-globex-stray")
+        .await;
+
+    let acme = bed.auditor().run(&request(Some("acme"))).await;
+    assert_eq!(
+        rows(&acme.findings),
+        [
+            row(
+                "orphaned-stack",
+                "pl-acme-stray",
+                "acme-stray",
+                WEST,
+                "CREATE_COMPLETE"
+            ),
+            row("missing-stack", "pl-acme-gone", "acme-gone", WEST, ""),
+        ]
+    );
+    assert_eq!(acme.org.as_deref(), Some("acme"));
+    assert_eq!(acme.regions, [WEST, EAST]);
+    assert_eq!(acme.summary.registry_entries, 2);
+    assert_eq!(acme.summary.pipeline_stacks, 2);
+
+    let everyone = bed.auditor().run(&request(None)).await;
+    assert_eq!(
+        rows(&everyone.findings),
+        [
+            row(
+                "orphaned-stack",
+                "pl-acme-stray",
+                "acme-stray",
+                WEST,
+                "CREATE_COMPLETE"
+            ),
+            row(
+                "orphaned-stack",
+                "pl-globex-stray",
+                "globex-stray",
+                EAST,
+                "CREATE_COMPLETE"
+            ),
+            row("missing-stack", "pl-acme-gone", "acme-gone", WEST, ""),
+            row("missing-stack", "pl-globex-gone", "globex-gone", WEST, ""),
+        ]
+    );
+    assert_eq!(everyone.summary.registry_entries, 3);
+}
+
+/// A queue subscribed to everything the audit publishes on the platform bus.
+async fn capture_audit_events(bed: &AuditBed) -> QueueConsumer {
+    let name = format!("{}-capture", bed.prefix);
+    let sqs = &bed.clients.sqs;
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let events = &bed.clients.eventbridge;
+    events
+        .put_rule()
+        .name(&name)
+        .event_bus_name(bed.bus())
+        .event_pattern(json!({"source": [DRIFT_EVENT_SOURCE]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule(&name)
+        .event_bus_name(bed.bus())
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("capture")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    QueueConsumer::new(sqs.clone(), url)
+}
+
+async fn drain(consumer: &QueueConsumer) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    loop {
+        let messages = consumer.receive(10, 1, None).await.unwrap();
+        if messages.is_empty() {
+            return bodies;
+        }
+        let refs: Vec<_> = messages.iter().collect();
+        consumer.delete(&refs).await.unwrap();
+        bodies.extend(
+            messages
+                .iter()
+                .map(|m| serde_json::from_str::<Value>(&m.body).unwrap()),
+        );
+    }
+}
+
+fn function(bed: &AuditBed) -> AuditFunction {
+    AuditFunction::new(&bed.clients, &bed.config, bed.bus())
+}
+
+fn nightly() -> ScheduledAudit {
+    serde_json::from_str(include_str!("../../events/schedule/nightly.json")).unwrap()
+}
+
+#[tokio::test]
+async fn the_lambda_stores_the_run_and_publishes_one_drift_event() {
+    let bed = AuditBed::new("audit-lambda").await;
+    let events = capture_audit_events(&bed).await;
+    bed.register("pl-ok", "acme", "ok", EAST).await;
+    bed.deploy(EAST, "ok", "acme", "pl-ok").await;
+    bed.register("pl-gone", "acme", "gone", WEST).await;
+    bed.deploy(EAST, "stray", "globex", "pl-stray").await;
+
+    let (result, metrics) = function(&bed).handle(nightly()).await;
+
+    let response = result.unwrap();
+    assert_eq!(response.status, RunStatus::Drift);
+    assert_eq!(response.findings, 2);
+    assert_eq!(response.event_findings_trimmed, 0);
+    assert_eq!(metrics.findings, 2);
+    assert_eq!(metrics.missing, 1);
+    assert_eq!(metrics.orphaned, 1);
+    assert_eq!(metrics.run_failed, 0);
+
+    let stored = bed.runs().latest().await.unwrap().expect("a stored run");
+    assert_eq!(stored.started_at, response.started_at);
+    assert_eq!(stored.trigger, "nightly");
+    assert_eq!(stored.status, RunStatus::Drift);
+    assert_eq!(
+        rows(&stored.findings),
+        [
+            row(
+                "orphaned-stack",
+                "pl-stray",
+                "stray",
+                EAST,
+                "CREATE_COMPLETE"
+            ),
+            row("missing-stack", "pl-gone", "gone", WEST, ""),
+        ]
+    );
+    assert_eq!(stored.findings[0].org.as_deref(), Some("globex"));
+
+    let published = drain(&events).await;
+    assert_eq!(published.len(), 1, "{published:?}");
+    let event = &published[0];
+    assert_eq!(event["source"], DRIFT_EVENT_SOURCE);
+    assert_eq!(event["detail-type"], DRIFT_DETECTED);
+    let detail = &event["detail"];
+    assert_eq!(detail["startedAt"], stored.started_at.as_str());
+    assert_eq!(detail["status"], "drift");
+    assert_eq!(detail["findingsTrimmed"], 0);
+    assert_eq!(detail["summary"]["findings"], 2);
+    assert_eq!(detail["summary"]["byType"]["missing-stack"], 1);
+    assert_eq!(detail["summary"]["byType"]["orphaned-stack"], 1);
+    assert_eq!(
+        detail["findings"],
+        serde_json::to_value(&stored.findings).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn runs_are_listed_newest_first_a_page_at_a_time() {
+    let bed = AuditBed::new("audit-list").await;
+    bed.register("pl-gone", "acme", "gone", EAST).await;
+    let function = function(&bed);
+    let (first, _) = function.handle(nightly()).await;
+    let first = first.unwrap();
+    bed.deploy(EAST, "gone", "acme", "pl-gone").await;
+    let (second, _) = function.handle(nightly()).await;
+    let second = second.unwrap();
+    assert!(second.started_at > first.started_at);
+    assert_eq!(second.status, RunStatus::Clean);
+
+    let runs = bed.runs();
+    let page = runs.list(1, None).await.unwrap();
+    assert_eq!(page.runs.len(), 1);
+    assert_eq!(page.runs[0].started_at, second.started_at);
+    assert_eq!(page.next_after.as_deref(), Some(second.started_at.as_str()));
+    let next = runs.list(1, page.next_after.as_deref()).await.unwrap();
+    assert_eq!(next.runs.len(), 1);
+    assert_eq!(next.runs[0].started_at, first.started_at);
+    assert_eq!(next.runs[0].status, RunStatus::Drift);
+    assert_eq!(next.next_after, None);
+    let both = runs.list(10, None).await.unwrap();
+    assert_eq!(both.runs.len(), 2);
+    assert_eq!(both.next_after, None);
+    assert_eq!(
+        runs.get(&first.started_at)
+            .await
+            .unwrap()
+            .unwrap()
+            .summary
+            .findings,
+        1
+    );
+}
+
+#[derive(Debug)]
+struct Denied;
+
+impl Storable for Denied {
+    type Storer = StoreReplace<Self>;
+}
+
+/// Answers DescribeStacks in one region as CloudFormation does when the role lacks permission.
+#[derive(Debug)]
+struct DenyDescribeStacksIn(&'static str);
+
+const ACCESS_DENIED: &str = r#"<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: cloudformation:DescribeStacks</Message></Error><RequestId>denied</RequestId></ErrorResponse>"#;
+
+impl Intercept for DenyDescribeStacksIn {
+    fn name(&self) -> &'static str {
+        "DenyDescribeStacksIn"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let describe = cfg
+            .load::<Metadata>()
+            .is_some_and(|m| m.name() == "DescribeStacks");
+        // The signing scope names the region: .../20261120/eu-west-1/cloudformation/aws4_request
+        let scope = format!("/{}/cloudformation/", self.0);
+        let in_region = context
+            .request()
+            .headers()
+            .get("authorization")
+            .is_some_and(|h| h.contains(&scope));
+        if describe && in_region {
+            cfg.interceptor_state().store_put(Denied);
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Denied>().is_none() {
+            return Ok(());
+        }
+        let mut response =
+            HttpResponse::new(StatusCode::try_from(403)?, SdkBody::from(ACCESS_DENIED));
+        response.headers_mut().insert("content-type", "text/xml");
+        *context.response_mut() = response;
+        cfg.interceptor_state().unset::<Denied>();
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_region_that_cannot_be_scanned_fails_the_run_and_is_stored_as_failed() {
+    let bed = AuditBed::with_interceptors(
+        "audit-denied",
+        &[SharedInterceptor::new(DenyDescribeStacksIn(WEST))],
+    )
+    .await;
+    let events = capture_audit_events(&bed).await;
+    bed.register("pl-east", "acme", "east", EAST).await;
+    bed.register("pl-west", "acme", "west", WEST).await;
+    bed.deploy(WEST, "west", "acme", "pl-west").await;
+
+    let (result, metrics) = function(&bed).handle(nightly()).await;
+
+    let error = result.unwrap_err();
+    assert!(
+        matches!(&error, AuditError::Incomplete { unread, .. } if unread == "eu-west-1 (access-denied)"),
+        "{error}"
+    );
+    assert_eq!(metrics.run_failed, 1);
+    assert_eq!(metrics.read_failures, 1);
+    assert_eq!(metrics.regions_scanned, 1);
+    let stored = bed
+        .runs()
+        .latest()
+        .await
+        .unwrap()
+        .expect("the failed run is stored");
+    assert_eq!(stored.status, RunStatus::Failed);
+    assert_eq!(stored.errors.len(), 1);
+    assert_eq!(stored.errors[0].region.as_deref(), Some(WEST));
+    assert_eq!(stored.errors[0].kind, "access-denied");
+    // The east entry is judged; the west one is not called missing on a failed scan.
+    assert_eq!(
+        rows(&stored.findings),
+        [row("missing-stack", "pl-east", "east", EAST, "")]
+    );
+    assert_eq!(stored.summary.unchecked_entries, 1);
+    let published = drain(&events).await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["detail"]["status"], "failed");
+    assert_eq!(published[0]["detail"]["errors"][0]["region"], WEST);
+}
+
+#[tokio::test]
+async fn a_run_too_large_for_one_item_is_stored_in_parts_and_read_back_whole() {
+    let bed = AuditBed::new("audit-parts").await;
+    let findings: Vec<Finding> = (0..3_000)
+        .map(|n| Finding {
+            kind: FindingType::OrphanedStack,
+            org: Some("acme".into()),
+            pipeline_id: Some(format!("pl-{n:05}")),
+            stack_name: format!("stack-{n:05}-é"),
+            region: EAST.into(),
+            status: Some("CREATE_COMPLETE".into()),
+            detail: format!("the stack carries pipeline id pl-{n:05}, which has no registry entry"),
+            remediation: "Register the pipeline if it is still in use; otherwise delete the stack."
+                .into(),
+        })
+        .collect();
+    let run = AuditRun::new(
+        "2026-11-20T02:00:00.000Z".into(),
+        "2026-11-20T02:00:09.000Z".into(),
+        RunScope {
+            trigger: "nightly".into(),
+            org: None,
+            regions: vec![EAST.into()],
+        },
+        DriftReport {
+            findings,
+            ..DriftReport::default()
+        },
+        Vec::new(),
+    );
+    assert!(serde_json::to_string(&run.findings).unwrap().len() > 400 * 1024);
+    let runs = bed.runs();
+    runs.save(&run).await.unwrap();
+    assert_eq!(runs.get(&run.started_at).await.unwrap(), Some(run.clone()));
+    assert_eq!(runs.list(5, None).await.unwrap().runs, [run]);
+}
+
+fn stdout_document(output: &Output) -> Value {
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    let documents: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"));
+    assert_eq!(documents.len(), 1, "{stdout}");
+    documents.into_iter().next().unwrap()
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn the_cli_exits_0_when_there_is_no_drift() {
+    let bed = AuditBed::new("audit-cli-clean").await;
+    bed.register("pl-ok", "acme", "ok", EAST).await;
+    bed.deploy(EAST, "ok", "acme", "pl-ok").await;
+
+    let output = bed.run_cli(&["--region", WEST]).await;
+
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("(all orgs; eu-west-1, us-east-1)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 registry entries, 1 pipeline stacks, 1 matched"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("\nNo drift.\n"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("region scanned"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_cli_prints_exactly_one_json_document_and_exits_1_on_drift() {
+    let bed = AuditBed::new("audit-cli-json").await;
+    bed.register("pl-ok", "acme", "acme-ok", EAST).await;
+    bed.deploy(EAST, "acme-ok", "acme", "pl-ok").await;
+    bed.register("pl-gone", "acme", "acme-gone", WEST).await;
+    bed.deploy(WEST, "acme-stray", "acme", "pl-stray").await;
+    bed.register("pl-globex", "globex", "globex-gone", EAST)
+        .await;
+    bed.deploy(EAST, "globex-stray", "globex", "pl-globex-stray")
+        .await;
+
+    let output = bed
+        .run_cli(&["--json", "--org", "acme", "--region", EAST])
+        .await;
+
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let mut document = stdout_document(&output);
+    for stamp in ["startedAt", "finishedAt"] {
+        let value = document[stamp].as_str().unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(value).is_ok() && value.ends_with('Z'),
+            "{stamp} {value}"
+        );
+        document[stamp] = json!("(time)");
+    }
+    assert_eq!(
+        document,
+        json!({
+            "startedAt": "(time)",
+            "finishedAt": "(time)",
+            "status": "drift",
+            "trigger": "cli",
+            "org": "acme",
+            "regions": [WEST, EAST],
+            "errors": [],
+            "summary": {
+                "registryEntries": 2,
+                "pipelineStacks": 2,
+                "infrastructureStacks": 0,
+                "matched": 1,
+                "uncheckedEntries": 0,
+                "findings": 2,
+                "inProgress": 0,
+                "byType": {
+                    "orphaned-stack": 1,
+                    "missing-stack": 1,
+                    "region-mismatch": 0,
+                    "name-mismatch": 0,
+                    "unhealthy-stack": 0
+                }
+            },
+            "findings": [
+                {
+                    "type": "orphaned-stack",
+                    "org": "acme",
+                    "pipelineId": "pl-stray",
+                    "stackName": "acme-stray",
+                    "region": WEST,
+                    "status": "CREATE_COMPLETE",
+                    "detail": "the stack carries pipeline id pl-stray, which has no registry entry",
+                    "remediation": "Register the pipeline if it is still in use; otherwise delete the stack."
+                },
+                {
+                    "type": "missing-stack",
+                    "org": "acme",
+                    "pipelineId": "pl-gone",
+                    "stackName": "acme-gone",
+                    "region": WEST,
+                    "status": null,
+                    "detail": "the registry names stack acme-gone in eu-west-1, but no stack with this pipeline id or name exists in the scanned regions",
+                    "remediation": "Redeploy the pipeline, or remove its registry entry if the pipeline was retired."
+                }
+            ],
+            "inProgress": []
+        })
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("region scanned"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_cli_exits_2_when_aws_cannot_be_reached() {
+    let bed = AuditBed::new("audit-cli-down").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+
+    let output = bed
+        .run_cli_at(&format!("http://127.0.0.1:{port}"), &["--json"])
+        .await;
+
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let document = stdout_document(&output);
+    assert_eq!(document["status"], "failed");
+    assert_eq!(document["errors"][0]["region"], Value::Null);
+    assert_eq!(document["errors"][0]["kind"], "network");
+    assert_eq!(document["findings"], json!([]));
+}
+
+#[tokio::test]
+async fn the_cli_exits_2_on_bad_usage_and_prints_nothing_on_stdout() {
+    let bed = AuditBed::new("audit-cli-usage").await;
+    let output = bed.run_cli(&["--region"]).await;
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--region needs a value"), "{stderr}");
+    assert!(stderr.contains("usage: audit"), "{stderr}");
+}
+
+#[test]
+fn the_audit_configuration_reads_the_table_bus_and_extra_regions() {
+    let env = |name: &str| match name {
+        "CATALOG_TABLE" => Some("catalog".to_string()),
+        "AUDIT_REGIONS" => Some(" us-west-2, ap-southeast-2 ,".to_string()),
+        _ => None,
+    };
+    let config = AuditConfig::from_lookup(env).unwrap();
+    assert_eq!(config.catalog_table, "catalog");
+    assert_eq!(config.regions, ["us-west-2", "ap-southeast-2"]);
+    assert_eq!(config.event_bus_name, None);
+    assert!(config.required_event_bus().is_err());
+    let bad = |name: &str| match name {
+        "CATALOG_TABLE" => Some("catalog".to_string()),
+        "AUDIT_REGIONS" => Some("us-east-1;eu-west-1".to_string()),
+        _ => None,
+    };
+    assert!(AuditConfig::from_lookup(bad).is_err());
+}
