@@ -340,12 +340,13 @@ fn the_api_role_reads_its_key_set_and_writes_only_platform_token_secrets() {
                 };
                 assert!(resource.contains(&expected), "{action} on {resource}");
             }
-            if action.starts_with("dynamodb:") {
-                assert!(resource.contains("CatalogTable"), "{action} on {resource}");
+            if action.starts_with("dynamodb:") && resource.contains("ExecutionsTable") {
                 assert!(
-                    !resource.contains("ExecutionsTable"),
-                    "{action} on {resource}"
+                    matches!(action.as_str(), "dynamodb:Query" | "dynamodb:GetItem"),
+                    "the API may only read ExecutionsTable, not {action}"
                 );
+            } else if action.starts_with("dynamodb:") {
+                assert!(resource.contains("CatalogTable"), "{action} on {resource}");
             }
         }
         assert_ne!(resource, "\"*\"", "{actions:?} on every resource");
@@ -384,4 +385,50 @@ fn the_lookup_role_is_read_only_on_the_catalog() {
             "dynamodb:Query"
         ]
     );
+}
+
+#[test]
+fn the_audit_function_runs_nightly_with_a_narrow_role() {
+    let template = template();
+    let audit = properties(&template, "AuditFunction");
+    let config =
+        pb_aws::config::AuditConfig::from_lookup(variables_lookup(&template, "AuditFunction"))
+            .unwrap();
+    assert!(config.required_event_bus().is_ok());
+    let schedule = &audit["Events"]["Nightly"];
+    assert_eq!(schedule["Type"], "ScheduleV2");
+    assert_eq!(
+        schedule["Properties"]["ScheduleExpression"],
+        json!({"!Ref": "AuditSchedule"})
+    );
+    let statements = role_statements(&template, "AuditFunction");
+    let actions: Vec<&str> = statements
+        .iter()
+        .flat_map(|(a, _)| a.iter().map(String::as_str))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "cloudformation:DescribeStacks",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "events:PutEvents",
+        ]
+    );
+    let writes = role_statement(&template, "AuditFunctionRole", "WriteAuditRuns");
+    assert_eq!(
+        writes["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["AUDIT", "AUDIT#RUN#*"])
+    );
+}
+
+fn role_statement<'a>(template: &'a Value, role: &str, sid: &str) -> &'a Value {
+    properties(template, role)["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("{role} has no statement {sid}"))
 }

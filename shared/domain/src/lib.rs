@@ -1,5 +1,6 @@
 //! Pure domain logic of pipeline-builder: no AWS types, no I/O, no async runtime.
 
+pub mod compliance;
 pub mod drift;
 pub mod errors;
 pub mod event;
