@@ -15,7 +15,7 @@ help:
 	@echo "make lint      cargo fmt --check and clippy -D warnings"
 	@echo "make validate  cfn-lint and checkov on every CloudFormation template"
 	@echo "make build     cargo lambda build --release for every function"
-	@echo "make bench     ingest benchmark (figures for the README)"
+	@echo "make bench     benchmarks: ingest, Lambda init, lookup, audit, compliance (figures for the README)"
 
 $(DEV_STAMP): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -46,10 +46,15 @@ validate: $(DEV_STAMP)
 # x86_64; deployments built elsewhere keep the template's arm64 default.
 build: $(BUILD_STAMP)
 	@echo "building for $(ARCH) (template default is arm64; pass ARCH=arm64 where aarch64 std is installed)"
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --bin ingest --bin api --bin plugin-lookup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --bin ingest --bin api --bin plugin-lookup --bin audit
 
+# The bench profile writes to target/release; the bench runs the api and plugin-lookup binaries it
+# finds beside itself, so they are built in the same profile right before.
 bench: $(DEV_STAMP)
+	cargo build --profile bench -p pb-api -p pb-plugin-lookup -p pb-tests --bins
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench
+	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_audit
+	cargo run --quiet --profile bench -p pb-tests --bin bench_compliance
 
 clean:
 	cargo clean

@@ -5,6 +5,6 @@ pub mod api;
 pub mod emulator;
 pub mod events;
 pub mod faults;
-pub mod runtime_stub;
 pub mod local_api;
+pub mod runtime_stub;
 pub mod yaml;
