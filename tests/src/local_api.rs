@@ -43,6 +43,7 @@ impl LocalApi {
     /// Starts `api serve` on `port` and waits until `/health` answers.
     pub async fn start(
         catalog_table: &str,
+        executions_table: &str,
         key_set_secret: &str,
         port: u16,
     ) -> anyhow::Result<Self> {
@@ -50,6 +51,7 @@ impl LocalApi {
         let child = Command::new(&binary)
             .arg("serve")
             .env("CATALOG_TABLE", catalog_table)
+            .env("EXECUTIONS_TABLE", executions_table)
             .env("KEY_SET_SECRET_ID", key_set_secret)
             .env("PORT", port.to_string())
             .env_remove("AWS_LAMBDA_RUNTIME_API")
@@ -103,24 +105,44 @@ impl LocalApi {
 
     /// Publishes every `*.yaml` plugin spec in `folder` through `POST /api/plugins`.
     pub async fn publish_samples(&self, token: &str, folder: &Path) -> anyhow::Result<usize> {
+        self.post_files(token, folder, "yaml", "/api/plugins", "application/yaml")
+            .await
+    }
+
+    /// Creates every `*.json` rule in `folder` through `POST /api/compliance/rules`.
+    pub async fn create_rules(&self, token: &str, folder: &Path) -> anyhow::Result<usize> {
+        self.post_files(
+            token,
+            folder,
+            "json",
+            "/api/compliance/rules",
+            "application/json",
+        )
+        .await
+    }
+
+    /// POSTs every file with `extension` in `folder` to `route`; an existing item (409) is fine.
+    async fn post_files(
+        &self,
+        token: &str,
+        folder: &Path,
+        extension: &str,
+        route: &str,
+        content_type: &str,
+    ) -> anyhow::Result<usize> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(folder)
             .with_context(|| format!("reading {}", folder.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .filter(|p| p.extension().is_some_and(|x| x == extension))
             .collect();
         paths.sort();
         for path in &paths {
             let body = std::fs::read(path)?;
             let (status, answer) = self
-                .request(
-                    "POST",
-                    "/api/plugins",
-                    Some(token),
-                    Some(("application/yaml", body)),
-                )
+                .request("POST", route, Some(token), Some((content_type, body)))
                 .await?;
             if status != 201 && status != 409 {
-                bail!("publishing {} answered {status}: {answer}", path.display());
+                bail!("posting {} answered {status}: {answer}", path.display());
             }
         }
         Ok(paths.len())

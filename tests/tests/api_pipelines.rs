@@ -503,3 +503,85 @@ async fn the_registry_pages_past_any_fixed_cap() {
     }
     assert_eq!(seen, ids);
 }
+
+#[tokio::test]
+async fn compliance_rules_block_or_warn_on_pipeline_and_plugin_writes() {
+    let (api, admin) = bed_with_plugins("pl-compliance").await;
+    let rule = |name: &str,
+                target: &str,
+                severity: &str,
+                field: &str,
+                operator: &str,
+                value: Value| {
+        json!({"name": name, "target": target, "severity": severity, "field": field, "operator": operator, "value": value})
+    };
+    for body in [
+        rule(
+            "two stages at most",
+            "pipeline",
+            "error",
+            "stageCount",
+            "lte",
+            json!(1),
+        ),
+        rule(
+            "tag the team",
+            "pipeline",
+            "warning",
+            "$keys(tags)",
+            "contains",
+            json!("team"),
+        ),
+        rule(
+            "pin plugin images",
+            "plugin",
+            "critical",
+            "imageIsDigestPinned",
+            "eq",
+            json!(true),
+        ),
+    ] {
+        let created = api
+            .post_json("/api/compliance/rules", &admin, &body)
+            .await
+            .unwrap();
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    }
+
+    let blocked = create(&api, &admin, &definition("payments")).await;
+    assert_eq!(
+        (blocked.status, blocked.code()),
+        (StatusCode::FORBIDDEN, "compliance_violation")
+    );
+    let violation = &blocked.body["violations"][0];
+    assert_eq!(violation["field"], "stageCount");
+    assert_eq!(violation["actual"], 2);
+    assert_eq!(
+        api.get("/api/pipelines", Some(&admin)).await.unwrap().body["items"],
+        json!([])
+    );
+
+    let mut small = definition("payments");
+    small["stages"] = json!([small["stages"][0].clone()]);
+    let warned = create(&api, &admin, &small).await;
+    assert_eq!(warned.status, StatusCode::CREATED, "{:?}", warned.body);
+    let warnings = warned.body["complianceWarnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0]["ruleName"], "tag the team");
+
+    let mut plugin: Value =
+        serde_yaml::from_slice(&std::fs::read(samples_dir().join("node-build.yaml")).unwrap())
+            .unwrap();
+    plugin["version"] = json!("2.1.0");
+    let refused = api
+        .post_json("/api/plugins", &admin, &plugin)
+        .await
+        .unwrap();
+    assert_eq!(refused.code(), "compliance_violation");
+    plugin["image"] = json!("public.ecr.aws/docker/library/node@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    let accepted = api
+        .post_json("/api/plugins", &admin, &plugin)
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, StatusCode::CREATED, "{:?}", accepted.body);
+}

@@ -7,10 +7,12 @@ use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use pb_aws::audit_runs::AuditRunStore;
 use pb_aws::config::ApiConfig;
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::plugins::PluginCatalog;
 use pb_aws::registry::Registry;
+use pb_aws::rules::RuleStore;
 use pb_aws::secrets::Secrets;
 use pb_aws::Clients;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -23,9 +25,11 @@ use crate::{request_id, routes};
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<ApiConfig>,
+    pub audit_runs: AuditRunStore,
     pub catalog: PluginCatalog,
     pub pipelines: PipelineStore,
     pub registry: Arc<Registry>,
+    pub rules: RuleStore,
     pub secrets: Secrets,
     pub keys: Arc<KeyStore>,
     pub audience: Arc<Audience>,
@@ -40,8 +44,10 @@ impl AppState {
             config.tokens.key_set_ttl,
         );
         AppState {
+            audit_runs: AuditRunStore::new(clients.dynamodb.clone(), &config.catalog_table),
             catalog: PluginCatalog::new(clients.dynamodb.clone(), &config.catalog_table),
             pipelines: PipelineStore::new(clients.dynamodb.clone(), &config.catalog_table),
+            rules: RuleStore::new(clients.dynamodb.clone(), &config.catalog_table),
             // Registry answers must be current: an entry written a moment ago decides a delete.
             registry: Arc::new(Registry::new(
                 clients.dynamodb.clone(),

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{meta, pipelines, plugins, registry, tokens};
+use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,9 @@ use crate::routes::{meta, pipelines, plugins, registry, tokens};
         plugins::versions,
         plugins::get_version,
         plugins::update_status,
+        // audit
+        audit::list,
+        audit::latest,
         // pipelines
         pipelines::create,
         pipelines::list,
@@ -34,6 +37,16 @@ use crate::routes::{meta, pipelines, plugins, registry, tokens};
         registry::list,
         registry::get,
         registry::delete,
+        // compliance
+        compliance::create_rule,
+        compliance::list_rules,
+        compliance::get_rule,
+        compliance::update_rule,
+        compliance::delete_rule,
+        compliance::validate,
+        compliance::create_exemption,
+        compliance::list_exemptions,
+        compliance::approve_exemption,
     ),
     modifiers(&BearerAuth),
 )]

@@ -4,6 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pb_aws::AwsError;
+use pb_domain::compliance::Violation;
 use pb_domain::plugin::FieldError;
 use serde::Serialize;
 use thiserror::Error;
@@ -54,6 +55,12 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("{} plugin reference(s) did not resolve", .0.len())]
     UnresolvedPlugins(Vec<FieldError>),
+    #[error("the rule has {} invalid field(s)", .0.len())]
+    InvalidRule(Vec<FieldError>),
+    #[error("compliance rules block this write: {}", violation_summary(.0))]
+    ComplianceViolation(Vec<Violation>),
+    #[error("an exemption cannot be approved by the one who requested it")]
+    SelfApproval,
     #[error("the platform is busy; retry shortly")]
     Throttled,
     #[error(transparent)]
@@ -80,18 +87,24 @@ pub struct Problem {
     /// The offending fields, for validation problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Every failed `error`/`critical` rule condition, for `compliance_violation`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
 }
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::MissingToken | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::ComplianceViolation(_) | ApiError::SelfApproval => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::MalformedBody { .. }
             | ApiError::InvalidParameter { .. }
-            | ApiError::InvalidCursor => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidCursor
+            | ApiError::InvalidRule(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) | ApiError::UnresolvedPlugins(_) => {
@@ -126,6 +139,9 @@ impl ApiError {
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PreconditionRequired => "precondition_required",
             ApiError::UnresolvedPlugins(_) => "unresolved_plugins",
+            ApiError::InvalidRule(_) => "invalid_rule",
+            ApiError::ComplianceViolation(_) => "compliance_violation",
+            ApiError::SelfApproval => "self_approval",
             ApiError::Throttled | ApiError::Aws(AwsError::Throttled { .. }) => "throttled",
             ApiError::Aws(_) | ApiError::KeySet(_) | ApiError::Internal => "internal_error",
         }
@@ -154,13 +170,25 @@ impl ApiError {
             code: self.code().to_string(),
             request_id: request_id::current(),
             errors: match self {
-                ApiError::Validation(errors) | ApiError::UnresolvedPlugins(errors) => {
-                    errors.clone()
-                }
+                ApiError::Validation(errors)
+                | ApiError::UnresolvedPlugins(errors)
+                | ApiError::InvalidRule(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+            violations: match self {
+                ApiError::ComplianceViolation(violations) => violations.clone(),
                 _ => Vec::new(),
             },
         }
     }
+}
+
+fn violation_summary(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| v.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl IntoResponse for ApiError {

@@ -38,6 +38,7 @@ impl IngestConfig {
         let env = Env(&lookup);
         Ok(IngestConfig {
             catalog_table: env.required("CATALOG_TABLE")?,
+            executions_table: env.required("EXECUTIONS_TABLE")?,
             event_bus_name: env.required("EVENT_BUS_NAME")?,
             dead_letter_queue_url: env.required("DLQ_URL")?,
             tag_cache_ttl: env.seconds("TAG_CACHE_TTL_SECONDS", 300)?,
@@ -230,6 +231,7 @@ mod tests {
     fn reads_required_and_defaulted_settings() {
         let env = |name: &str| match name {
             "CATALOG_TABLE" => Some("c".to_string()),
+            "EXECUTIONS_TABLE" => Some("e".to_string()),
             "EVENT_BUS_NAME" => Some("b".to_string()),
             "DLQ_URL" => Some("q".to_string()),
             "TAG_CACHE_TTL_SECONDS" => Some("30".to_string()),

@@ -45,7 +45,13 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    let api = LocalApi::start(&bed.stack.catalog_table, KEY_SET_SECRET, port).await?;
+    let api = LocalApi::start(
+        &bed.stack.catalog_table,
+        &bed.stack.executions_table,
+        KEY_SET_SECRET,
+        port,
+    )
+    .await?;
     let admin = api.mint_token(ORG, "*").await?;
     let published = api
         .publish_samples(&admin, Path::new("samples/plugins"))
@@ -72,6 +78,9 @@ async fn main() -> anyhow::Result<()> {
         pb_tests::emulator::REGION,
     )
     .await?;
+    // After the samples: the standard rules would refuse the tag-pinned public sample plugins.
+    let rules = api.create_rules(&admin, Path::new("samples/rules")).await?;
+    println!("  created {rules} compliance rules from samples/rules/ (try POST /api/compliance/validate)\n");
     bed.create_pipeline(PIPELINE, Some(&pipeline_id)).await?;
     bed.create_pipeline(UNTAGGED_PIPELINE, None).await?;
     println!(

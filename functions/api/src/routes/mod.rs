@@ -1,5 +1,7 @@
 //! Every route, its handler and the permission it checks.
 
+pub mod compliance;
+pub mod audit;
 pub mod meta;
 pub mod pipelines;
 pub mod plugins;
@@ -10,9 +12,11 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::AppState;
+use crate::auth::AuditRead;
 use crate::auth::{
-    Permission, PipelinesCreate, PipelinesDelete, PipelinesRead, PipelinesUpdate, PluginsCreate,
-    PluginsRead, PluginsUpdate, RegistryRead, RegistryWrite, TokensCreate,
+    ComplianceApprove, ComplianceRead, ComplianceWrite, Permission, PipelinesCreate,
+    PipelinesDelete, PipelinesRead, PipelinesUpdate, PluginsCreate, PluginsRead, PluginsUpdate,
+    RegistryRead, RegistryWrite, TokensCreate,
 };
 
 /// A route as documented: OpenAPI path syntax and the permission its handler requires.
@@ -55,6 +59,9 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/plugins/{name}/{version}",
         Some(PluginsUpdate::NAME),
     ),
+    // audit
+    route("GET", "/api/audit/runs", Some(AuditRead::NAME)),
+    route("GET", "/api/audit/runs/latest", Some(AuditRead::NAME)),
     // pipelines
     route("POST", "/api/pipelines", Some(PipelinesCreate::NAME)),
     route("GET", "/api/pipelines", Some(PipelinesRead::NAME)),
@@ -74,6 +81,44 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/registry/{pipelineId}",
         Some(RegistryWrite::NAME),
     ),
+    // compliance
+    route("POST", "/api/compliance/rules", Some(ComplianceWrite::NAME)),
+    route("GET", "/api/compliance/rules", Some(ComplianceRead::NAME)),
+    route(
+        "GET",
+        "/api/compliance/rules/{id}",
+        Some(ComplianceRead::NAME),
+    ),
+    route(
+        "PUT",
+        "/api/compliance/rules/{id}",
+        Some(ComplianceWrite::NAME),
+    ),
+    route(
+        "DELETE",
+        "/api/compliance/rules/{id}",
+        Some(ComplianceWrite::NAME),
+    ),
+    route(
+        "POST",
+        "/api/compliance/validate",
+        Some(ComplianceRead::NAME),
+    ),
+    route(
+        "POST",
+        "/api/compliance/exemptions",
+        Some(ComplianceWrite::NAME),
+    ),
+    route(
+        "GET",
+        "/api/compliance/exemptions",
+        Some(ComplianceRead::NAME),
+    ),
+    route(
+        "POST",
+        "/api/compliance/exemptions/{id}/approve",
+        Some(ComplianceApprove::NAME),
+    ),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -88,6 +133,9 @@ pub fn routes() -> Router<AppState> {
             "/api/plugins/{name}/{version}",
             get(plugins::get_version).patch(plugins::update_status),
         )
+        // audit
+        .route("/api/audit/runs", get(audit::list))
+        .route("/api/audit/runs/latest", get(audit::latest))
         // pipelines
         .route(
             "/api/pipelines",
@@ -104,5 +152,25 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/registry/{pipeline_id}",
             get(registry::get).delete(registry::delete),
+        )
+        // compliance
+        .route(
+            "/api/compliance/rules",
+            get(compliance::list_rules).post(compliance::create_rule),
+        )
+        .route(
+            "/api/compliance/rules/{id}",
+            get(compliance::get_rule)
+                .put(compliance::update_rule)
+                .delete(compliance::delete_rule),
+        )
+        .route("/api/compliance/validate", post(compliance::validate))
+        .route(
+            "/api/compliance/exemptions",
+            get(compliance::list_exemptions).post(compliance::create_exemption),
+        )
+        .route(
+            "/api/compliance/exemptions/{id}/approve",
+            post(compliance::approve_exemption),
         )
 }

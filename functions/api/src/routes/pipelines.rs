@@ -6,6 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pb_aws::pipelines::{PipelineRecord, WriteError};
+use pb_domain::compliance::{pipeline_attributes, Target, Violation};
 use pb_domain::pipeline::{
     pin_steps, plugin_references, resolve_templates, validate, PinnedStep, PipelineSpec,
     ResolvedStep,
@@ -23,6 +24,7 @@ use crate::body::JsonOrYaml;
 use crate::paging::{page, paging, Order, Page, Scope};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
+use crate::routes::compliance;
 use crate::routes::plugins::{now_rfc3339, Source};
 use crate::tokens::random_id;
 
@@ -48,6 +50,9 @@ pub struct PipelineView {
     pub created_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
+    /// `warning` rules this version fails (on writes only; blocking rules refuse the write).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compliance_warnings: Vec<Violation>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -73,9 +78,10 @@ pub struct PipelineList {
     pub next_cursor: Option<String>,
 }
 
-/// A definition ready to store: validated, templates checked, every step pinned.
+/// A definition ready to store: validated, templates checked, every step pinned, compliant.
 struct Checked {
     pinned: Vec<PinnedStep>,
+    warnings: Vec<Violation>,
 }
 
 /// Creates a pipeline from a definition (JSON or YAML).
@@ -83,7 +89,7 @@ struct Checked {
     request_body(content((PipelineSpec = "application/json"), (PipelineSpec = "application/yaml"))),
     responses(
         (status = 201, body = PipelineView, headers(("ETag" = String), ("Location" = String))),
-        (status = 403, body = Problem, description = "Missing permission, or a compliance rule blocks it"),
+        (status = 403, body = Problem, description = "Missing permission, or a compliance rule blocks it (compliance_violation, with every violation)"),
         (status = 422, body = Problem, description = "Invalid fields, template errors or unresolved plugins"),
     ),
     security(("bearer" = [])))]
@@ -93,10 +99,12 @@ pub async fn create(
     JsonOrYaml(spec): JsonOrYaml<PipelineSpec>,
 ) -> Result<Response, ApiError> {
     require_publish_for_public(&caller, &spec)?;
-    let checked = check(&state, &caller, &spec).await?;
+    // The id exists before the check: exemptions are granted per pipeline id.
+    let id = new_pipeline_id()?;
+    let checked = check(&state, &caller, &spec, &id).await?;
     let now = now_rfc3339();
     let record = PipelineRecord {
-        id: new_pipeline_id()?,
+        id,
         org: caller.org().to_string(),
         version: 1,
         spec,
@@ -108,11 +116,11 @@ pub async fn create(
     };
     state.pipelines.create(&record).await.map_err(write_error)?;
     let location = format!("/api/pipelines/{}", record.id);
-    Ok(written(
-        StatusCode::CREATED,
-        Some(&location),
-        view(&caller, record, false),
-    ))
+    let view = PipelineView {
+        compliance_warnings: checked.warnings,
+        ..view(&caller, record, false)
+    };
+    Ok(written(StatusCode::CREATED, Some(&location), view))
 }
 
 /// Lists the org's pipelines and the public ones of other orgs.
@@ -229,7 +237,7 @@ pub async fn update(
         return Err(ApiError::PreconditionFailed);
     }
     require_publish_for_public(&caller, &spec)?;
-    let checked = check(&state, &caller, &spec).await?;
+    let checked = check(&state, &caller, &spec, &id).await?;
     let record = PipelineRecord {
         version: current.version + 1,
         spec,
@@ -243,7 +251,11 @@ pub async fn update(
         .replace(&record, expected)
         .await
         .map_err(write_error)?;
-    Ok(written(StatusCode::OK, None, view(&caller, record, false)))
+    let view = PipelineView {
+        compliance_warnings: checked.warnings,
+        ..view(&caller, record, false)
+    };
+    Ok(written(StatusCode::OK, None, view))
 }
 
 /// Deletes a pipeline. One still in the deployment registry is refused unless `force=true`
@@ -281,12 +293,13 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Templates, limits and plugin references, in that order: plugin lookup only runs for a
-/// definition that is otherwise valid.
+/// Templates, limits, plugin references and compliance, in that order: plugin lookup only runs
+/// for a definition that is otherwise valid, and rules see the pinned plugins.
 async fn check(
     state: &AppState,
     caller: &Caller,
     spec: &PipelineSpec,
+    id: &str,
 ) -> Result<Checked, ApiError> {
     let resolved = resolve_templates(spec).map_err(ApiError::Validation)?;
     validate(&resolved).map_err(ApiError::Validation)?;
@@ -296,7 +309,7 @@ async fn check(
         .candidates(caller.org(), &names_to_load(&references))
         .await?;
     let outcome = resolve_batch(&references, caller.org(), &candidates);
-    let (pinned, _steps): (Vec<PinnedStep>, Vec<ResolvedStep>) = pin_steps(&resolved, &outcome)
+    let (pinned, steps): (Vec<PinnedStep>, Vec<ResolvedStep>) = pin_steps(&resolved, &outcome)
         .map_err(|unresolved| {
             ApiError::UnresolvedPlugins(
                 unresolved
@@ -308,7 +321,10 @@ async fn check(
                     .collect(),
             )
         })?;
-    Ok(Checked { pinned })
+    let attributes = pipeline_attributes(&resolved, &steps);
+    let warnings =
+        compliance::check(state, caller.org(), Target::Pipeline, id, &attributes).await?;
+    Ok(Checked { pinned, warnings })
 }
 
 fn require_publish_for_public(caller: &Caller, spec: &PipelineSpec) -> Result<(), ApiError> {
@@ -402,6 +418,7 @@ fn view(caller: &Caller, record: PipelineRecord, resolve: bool) -> PipelineView 
         updated_at: record.updated_at,
         created_by: own.then_some(record.created_by),
         updated_by: own.then_some(record.updated_by),
+        compliance_warnings: Vec::new(),
     }
 }
 

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use pb_aws::plugins::{PluginRecord, PublishError, StatusChange};
+use pb_domain::compliance::{plugin_attributes, Target, Violation};
 use pb_domain::plugin::{
     names_to_load, resolve_batch, validate, AccessModifier, ComputeType, FieldError, LookupOutcome,
     PluginSpec, PluginType, RequestedPlugin, MAX_LOOKUP_REFERENCES,
@@ -20,6 +21,7 @@ use crate::body::{JsonBody, JsonOrYaml};
 use crate::paging::{page, paging, Order, Page, Scope};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
+use crate::routes::compliance;
 
 const MAX_DEPRECATION_MESSAGE_CHARS: usize = 1024;
 
@@ -46,6 +48,9 @@ pub struct PluginVersion {
     /// Only shown for the caller's own org.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub published_by: Option<String>,
+    /// `warning` rules the version fails (on publish only; blocking rules refuse it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compliance_warnings: Vec<Violation>,
 }
 
 /// A plugin as listed: its latest version.
@@ -105,7 +110,7 @@ pub struct LookupRequest {
     request_body(content((PluginSpec = "application/json"), (PluginSpec = "application/yaml"))),
     responses(
         (status = 201, body = PluginVersion, description = "Published"),
-        (status = 403, body = Problem, description = "Missing plugins:create, or plugins:publish for a public plugin"),
+        (status = 403, body = Problem, description = "Missing plugins:create, or plugins:publish for a public plugin, or a compliance rule blocks it"),
         (status = 409, body = Problem, description = "This version already exists"),
         (status = 422, body = Problem, description = "Invalid fields"),
     ),
@@ -119,6 +124,14 @@ pub async fn publish(
         caller.require(<PluginsPublish as crate::auth::Permission>::NAME)?;
     }
     validate(&spec).map_err(ApiError::Validation)?;
+    let warnings = compliance::check(
+        &state,
+        caller.org(),
+        Target::Plugin,
+        &spec.name,
+        &plugin_attributes(&spec),
+    )
+    .await?;
     let record = PluginRecord {
         org: caller.org().to_string(),
         spec,
@@ -136,11 +149,11 @@ pub async fn publish(
     if let Ok(value) = HeaderValue::from_str(&location) {
         headers.insert(header::LOCATION, value);
     }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(version_view(&caller, record)),
-    ))
+    let view = PluginVersion {
+        compliance_warnings: warnings,
+        ..version_view(&caller, record)
+    };
+    Ok((StatusCode::CREATED, headers, Json(view)))
 }
 
 /// Lists the latest version of each plugin visible to the caller: its own, then the public
@@ -405,6 +418,7 @@ fn version_view(caller: &Caller, record: PluginRecord) -> PluginVersion {
         deprecated: record.deprecated,
         deprecation_message: record.deprecation_message,
         published_at: record.published_at,
+        compliance_warnings: Vec::new(),
     }
 }
 

@@ -1,0 +1,132 @@
+//! Results of the nightly stack audit (`/api/audit/runs…`). Runs are platform-wide; a caller
+//! sees only the findings of its own org, and counts computed from those.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use pb_domain::drift::{AuditRun, Finding, FindingType, RunStatus};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::auth::Authorized;
+use crate::auth::{AuditRead, Caller};
+use crate::paging::{paging, seal, Scope};
+use crate::params::QueryParams;
+use crate::problem::{ApiError, Problem};
+
+/// A run as one org sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgAuditRun {
+    pub started_at: String,
+    pub finished_at: String,
+    /// `failed` when a region or the registry could not be read (the findings are partial);
+    /// otherwise `drift` when this org has findings, else `clean`.
+    pub status: RunStatus,
+    pub trigger: String,
+    pub regions: Vec<String>,
+    /// Regions that could not be scanned, by kind of failure.
+    pub unscanned: Vec<Unscanned>,
+    pub findings: Vec<Finding>,
+    pub in_progress: Vec<Finding>,
+    pub counts: BTreeMap<FindingType, usize>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Unscanned {
+    pub region: Option<String>,
+    pub kind: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRunList {
+    pub items: Vec<OrgAuditRun>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Audit runs, newest first.
+#[utoipa::path(get, path = "/api/audit/runs", tag = "audit",
+    params(("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = AuditRunList), (status = 400, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<AuditRead>,
+    params: QueryParams,
+) -> Result<Json<AuditRunList>, ApiError> {
+    let params = params.only(&["limit", "cursor"])?;
+    let keys = state.keys.current().await?;
+    let scope = Scope {
+        org: caller.org(),
+        query: "audit/runs",
+    };
+    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let page = state
+        .audit_runs
+        .list(paging.limit, paging.after.as_deref())
+        .await?;
+    Ok(Json(AuditRunList {
+        items: page.runs.iter().map(|run| org_view(&caller, run)).collect(),
+        next_cursor: page.next_after.map(|after| seal(&keys, scope, &after)),
+    }))
+}
+
+/// The most recent run.
+#[utoipa::path(get, path = "/api/audit/runs/latest", tag = "audit",
+    responses((status = 200, body = OrgAuditRun), (status = 404, body = Problem, description = "No run yet")),
+    security(("bearer" = [])))]
+pub async fn latest(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<AuditRead>,
+) -> Result<Json<OrgAuditRun>, ApiError> {
+    state
+        .audit_runs
+        .latest()
+        .await?
+        .map(|run| Json(org_view(&caller, &run)))
+        .ok_or_else(|| ApiError::NotFound("an audit run".into()))
+}
+
+fn org_view(caller: &Caller, run: &AuditRun) -> OrgAuditRun {
+    let own = |findings: &[Finding]| -> Vec<Finding> {
+        findings
+            .iter()
+            .filter(|f| f.org.as_deref() == Some(caller.org()))
+            .cloned()
+            .collect()
+    };
+    let findings = own(&run.findings);
+    let mut counts = BTreeMap::new();
+    for finding in &findings {
+        *counts.entry(finding.kind).or_insert(0) += 1;
+    }
+    let status = match run.status {
+        RunStatus::Failed => RunStatus::Failed,
+        _ if findings.is_empty() => RunStatus::Clean,
+        _ => RunStatus::Drift,
+    };
+    OrgAuditRun {
+        started_at: run.started_at.clone(),
+        finished_at: run.finished_at.clone(),
+        status,
+        trigger: run.trigger.clone(),
+        regions: run.regions.clone(),
+        // Error messages may name other orgs' stacks; the kind is what a caller can act on.
+        unscanned: run
+            .errors
+            .iter()
+            .map(|e| Unscanned {
+                region: e.region.clone(),
+                kind: e.kind.clone(),
+            })
+            .collect(),
+        in_progress: own(&run.in_progress),
+        findings,
+        counts,
+    }
+}

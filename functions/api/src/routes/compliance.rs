@@ -1,0 +1,606 @@
+//! Compliance (`/api/compliance/…`): rules, the dry run, exemptions, and [`check`], which the
+//! pipeline and plugin writes run before they store anything.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::Json;
+use pb_aws::rules::{Page as StoredPage, RuleRecord};
+use pb_domain::compliance::{
+    evaluate, pipeline_attributes, plugin_attributes, ApprovalError, Evaluation, Exempted,
+    Exemption, ExemptionRequest, ExemptionStatus, Rule, RuleSpec, Target, Violation,
+};
+use pb_domain::pipeline::{pin_steps, plugin_references, resolve_templates, PipelineSpec};
+use pb_domain::plugin::{names_to_load, resolve_batch, FieldError, PluginSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::auth::{Authorized, Caller, ComplianceApprove, ComplianceRead, ComplianceWrite};
+use crate::body::JsonBody;
+use crate::paging::{paging, seal, Scope};
+use crate::params::{PathParams, QueryParams};
+use crate::problem::{ApiError, Problem};
+use crate::routes::plugins::now_rfc3339;
+use crate::tokens::random_id;
+
+/// Evaluates the org's rules for `target` against `attributes` of `entity` (a pipeline id or a
+/// plugin name, which selects the exemptions that apply). The warnings when the write may go
+/// ahead; a `403 compliance_violation` problem listing every violation when an `error` or
+/// `critical` rule fails.
+pub async fn check(
+    state: &AppState,
+    org: &str,
+    target: Target,
+    entity: &str,
+    attributes: &Value,
+) -> Result<Vec<Violation>, ApiError> {
+    let evaluation = evaluate_stored(state, org, target, Some(entity), attributes).await?;
+    if evaluation.blocks() {
+        Err(ApiError::ComplianceViolation(evaluation.violations))
+    } else {
+        Ok(evaluation.warnings)
+    }
+}
+
+async fn evaluate_stored(
+    state: &AppState,
+    org: &str,
+    target: Target,
+    entity: Option<&str>,
+    attributes: &Value,
+) -> Result<Evaluation, ApiError> {
+    // Both reads are on the path of every pipeline and plugin write: run them together.
+    let exemptions = async {
+        match entity {
+            Some(entity) => state.rules.exemptions_for(org, entity).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (records, exemptions) =
+        tokio::try_join!(state.rules.active_rules(org, target), exemptions)?;
+    // A stored rule that no longer validates reports itself instead of failing the request.
+    let rules: Vec<Rule> = records
+        .iter()
+        .map(|r| Rule::from_stored(&r.id, &r.spec))
+        .collect();
+    Ok(evaluate(
+        &rules,
+        target,
+        entity.unwrap_or_default(),
+        attributes,
+        chrono::Utc::now(),
+        &exemptions,
+    ))
+}
+
+/// A stored rule.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleView {
+    pub id: String,
+    /// The rule as written; `PUT` takes this object back.
+    pub spec: RuleSpec,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleList {
+    pub items: Vec<RuleView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// An exemption and where it stands now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemptionView {
+    #[serde(flatten)]
+    pub exemption: Exemption,
+    pub status: ExemptionStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemptionList {
+    pub items: Vec<ExemptionView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// What to check: a pipeline definition (templates allowed) or a plugin spec.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ValidateRequest {
+    #[serde(default)]
+    pub pipeline: Option<PipelineSpec>,
+    #[serde(default)]
+    pub plugin: Option<PluginSpec>,
+    /// Whose exemptions apply: a pipeline id; for a plugin, its name unless given.
+    #[serde(default)]
+    pub entity: Option<String>,
+    /// Rules to try instead of the org's stored ones, e.g. a rule before saving it.
+    #[serde(default)]
+    pub rules: Option<Vec<RuleSpec>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidateResponse {
+    pub target: Target,
+    /// No `error` or `critical` rule fails: the write would be accepted.
+    pub compliant: bool,
+    /// The attributes the rules saw.
+    pub attributes: Value,
+    pub warnings: Vec<Violation>,
+    pub violations: Vec<Violation>,
+    pub exempted: Vec<Exempted>,
+}
+
+/// Creates a rule. Its fields must be attributes of its target, its values fit its operators.
+#[utoipa::path(post, path = "/api/compliance/rules", tag = "compliance",
+    request_body = RuleSpec,
+    responses(
+        (status = 201, body = RuleView, headers(("Location" = String))),
+        (status = 400, body = Problem, description = "The rule is invalid; `errors` names each field path"),
+        (status = 403, body = Problem, description = "Missing compliance:write"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_rule(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ComplianceWrite>,
+    JsonBody(spec): JsonBody<RuleSpec>,
+) -> Result<(StatusCode, HeaderMap, Json<RuleView>), ApiError> {
+    let id = new_id("rule")?;
+    Rule::compile(&id, &spec).map_err(ApiError::InvalidRule)?;
+    let now = now_rfc3339();
+    let record = RuleRecord {
+        org: caller.org().to_string(),
+        id,
+        spec,
+        created_at: now.clone(),
+        created_by: caller.claims.sub.clone(),
+        updated_at: now,
+        updated_by: caller.claims.sub.clone(),
+    };
+    state.rules.create(&record).await?;
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/compliance/rules/{}", record.id)) {
+        headers.insert(header::LOCATION, location);
+    }
+    Ok((StatusCode::CREATED, headers, Json(rule_view(record))))
+}
+
+/// Lists the org's rules in id order.
+#[utoipa::path(get, path = "/api/compliance/rules", tag = "compliance",
+    params(
+        ("target" = Option<Target>, Query, description = "pipeline or plugin"),
+        ("active" = Option<bool>, Query),
+        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+    ),
+    responses((status = 200, body = RuleList), (status = 400, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_rules(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ComplianceRead>,
+    params: QueryParams,
+) -> Result<Json<RuleList>, ApiError> {
+    let params = params.only(&["target", "active", "limit", "cursor"])?;
+    let target = params.text("target").map(parse_target).transpose()?;
+    let active = params.text("active").map(parse_active).transpose()?;
+    let query = format!(
+        "compliance/rules?target={}&active={}",
+        target.map(Target::as_str).unwrap_or_default(),
+        active.map(|a| a.to_string()).unwrap_or_default()
+    );
+    let keys = state.keys.current().await?;
+    let scope = Scope {
+        org: caller.org(),
+        query: &query,
+    };
+    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let keep = |r: &RuleRecord| {
+        target.is_none_or(|t| r.spec.target == t) && active.is_none_or(|a| r.spec.active == a)
+    };
+    let found = state
+        .rules
+        .list(caller.org(), paging.after.as_deref(), paging.limit, keep)
+        .await?;
+    let next_cursor = next_cursor(&found, &keys, scope, |r| &r.id);
+    Ok(Json(RuleList {
+        items: found.items.into_iter().map(rule_view).collect(),
+        next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/compliance/rules/{id}", tag = "compliance",
+    params(("id" = String, Path)),
+    responses((status = 200, body = RuleView), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_rule(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ComplianceRead>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<RuleView>, ApiError> {
+    own_rule(&state, &caller, &id)
+        .await
+        .map(rule_view)
+        .map(Json)
+}
+
+/// Replaces a rule with a new version of it.
+#[utoipa::path(put, path = "/api/compliance/rules/{id}", tag = "compliance",
+    params(("id" = String, Path)),
+    request_body = RuleSpec,
+    responses(
+        (status = 200, body = RuleView),
+        (status = 400, body = Problem, description = "The rule is invalid"),
+        (status = 404, body = Problem),
+    ),
+    security(("bearer" = [])))]
+pub async fn update_rule(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ComplianceWrite>,
+    PathParams(id): PathParams<String>,
+    JsonBody(spec): JsonBody<RuleSpec>,
+) -> Result<Json<RuleView>, ApiError> {
+    let existing = own_rule(&state, &caller, &id).await?;
+    Rule::compile(&id, &spec).map_err(ApiError::InvalidRule)?;
+    let record = RuleRecord {
+        spec,
+        updated_at: now_rfc3339(),
+        updated_by: caller.claims.sub.clone(),
+        ..existing
+    };
+    if !state.rules.replace(&record).await? {
+        return Err(rule_not_found(&id));
+    }
+    Ok(Json(rule_view(record)))
+}
+
+#[utoipa::path(delete, path = "/api/compliance/rules/{id}", tag = "compliance",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn delete_rule(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ComplianceWrite>,
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    if is_id(&id) && state.rules.delete(caller.org(), &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(rule_not_found(&id))
+    }
+}
+
+/// Dry run: evaluates the org's rules (or the rules given) against a pipeline definition or a
+/// plugin spec without storing anything. The definition is checked as a write would check it.
+#[utoipa::path(post, path = "/api/compliance/validate", tag = "compliance",
+    request_body = ValidateRequest,
+    responses(
+        (status = 200, body = ValidateResponse),
+        (status = 400, body = Problem, description = "A rule given in `rules` is invalid"),
+        (status = 422, body = Problem, description = "Invalid definition, or unresolved plugins"),
+    ),
+    security(("bearer" = [])))]
+pub async fn validate(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ComplianceRead>,
+    JsonBody(request): JsonBody<ValidateRequest>,
+) -> Result<Json<ValidateResponse>, ApiError> {
+    let given_rules = request.rules.as_deref().map(compile_given).transpose()?;
+    let (target, attributes, entity) = match (request.pipeline, request.plugin) {
+        (Some(pipeline), None) => (
+            Target::Pipeline,
+            pipeline_attributes_of(&state, caller.org(), &pipeline).await?,
+            request.entity,
+        ),
+        (None, Some(plugin)) => {
+            pb_domain::plugin::validate(&plugin).map_err(ApiError::Validation)?;
+            let entity = request.entity.unwrap_or_else(|| plugin.name.clone());
+            (Target::Plugin, plugin_attributes(&plugin), Some(entity))
+        }
+        _ => {
+            return Err(ApiError::Validation(vec![FieldError {
+                field: "pipeline".into(),
+                message: "give exactly one of pipeline and plugin".into(),
+            }]))
+        }
+    };
+    let evaluation = match given_rules {
+        Some(rules) => {
+            let exemptions = match &entity {
+                Some(entity) => state.rules.exemptions_for(caller.org(), entity).await?,
+                None => Vec::new(),
+            };
+            evaluate(
+                &rules,
+                target,
+                entity.as_deref().unwrap_or_default(),
+                &attributes,
+                chrono::Utc::now(),
+                &exemptions,
+            )
+        }
+        None => {
+            evaluate_stored(&state, caller.org(), target, entity.as_deref(), &attributes).await?
+        }
+    };
+    Ok(Json(ValidateResponse {
+        target,
+        compliant: !evaluation.blocks(),
+        attributes,
+        warnings: evaluation.warnings,
+        violations: evaluation.violations,
+        exempted: evaluation.exempted,
+    }))
+}
+
+/// Requests an exemption of one rule for one entity; it takes effect once someone else with
+/// compliance:approve approves it.
+#[utoipa::path(post, path = "/api/compliance/exemptions", tag = "compliance",
+    request_body = ExemptionRequest,
+    responses(
+        (status = 201, body = ExemptionView),
+        (status = 422, body = Problem, description = "Invalid fields, or no such rule"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_exemption(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ComplianceWrite>,
+    JsonBody(request): JsonBody<ExemptionRequest>,
+) -> Result<(StatusCode, Json<ExemptionView>), ApiError> {
+    let now = chrono::Utc::now();
+    let rule_id = request.rule_id.clone();
+    let exemption = Exemption::requested(new_id("exm")?, request, &caller.claims.sub, now)
+        .map_err(ApiError::Validation)?;
+    if !is_id(&rule_id) || state.rules.get(caller.org(), &rule_id).await?.is_none() {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "ruleId".into(),
+            message: format!("no rule '{rule_id}' in this org"),
+        }]));
+    }
+    state
+        .rules
+        .create_exemption(caller.org(), &exemption)
+        .await?;
+    Ok((StatusCode::CREATED, Json(exemption_view(exemption, now))))
+}
+
+/// Lists the org's exemptions in id order.
+#[utoipa::path(get, path = "/api/compliance/exemptions", tag = "compliance",
+    params(
+        ("ruleId" = Option<String>, Query),
+        ("entity" = Option<String>, Query),
+        ("status" = Option<ExemptionStatus>, Query, description = "pending, approved or expired"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
+        ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = ExemptionList), (status = 400, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_exemptions(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ComplianceRead>,
+    params: QueryParams,
+) -> Result<Json<ExemptionList>, ApiError> {
+    let params = params.only(&["ruleId", "entity", "status", "limit", "cursor"])?;
+    let rule_id = params.text("ruleId");
+    let entity = params.text("entity");
+    let status = params
+        .text("status")
+        .map(|s| {
+            ExemptionStatus::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "status".into(),
+                message: "must be pending, approved or expired".into(),
+            })
+        })
+        .transpose()?;
+    let query = format!(
+        "compliance/exemptions?ruleId={}&entity={}&status={}",
+        rule_id.unwrap_or_default(),
+        entity.unwrap_or_default(),
+        params.text("status").unwrap_or_default()
+    );
+    let keys = state.keys.current().await?;
+    let scope = Scope {
+        org: caller.org(),
+        query: &query,
+    };
+    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let now = chrono::Utc::now();
+    let keep = |e: &Exemption| {
+        rule_id.is_none_or(|r| e.rule_id == r)
+            && entity.is_none_or(|n| e.entity == n)
+            && status.is_none_or(|s| e.status(now) == s)
+    };
+    let found = state
+        .rules
+        .list_exemptions(caller.org(), paging.after.as_deref(), paging.limit, keep)
+        .await?;
+    let next_cursor = next_cursor(&found, &keys, scope, |e| &e.id);
+    Ok(Json(ExemptionList {
+        items: found
+            .items
+            .into_iter()
+            .map(|e| exemption_view(e, now))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// Approves an exemption. The requester cannot approve their own.
+#[utoipa::path(post, path = "/api/compliance/exemptions/{id}/approve", tag = "compliance",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = ExemptionView),
+        (status = 403, body = Problem, description = "Missing compliance:approve, or the caller requested it"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Already approved, or expired"),
+    ),
+    security(("bearer" = [])))]
+pub async fn approve_exemption(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ComplianceApprove>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<ExemptionView>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("exemption '{id}'"));
+    if !is_id(&id) {
+        return Err(not_found());
+    }
+    let exemption = state
+        .rules
+        .get_exemption(caller.org(), &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let now = chrono::Utc::now();
+    let approved = exemption
+        .approve(&caller.claims.sub, now)
+        .map_err(|error| match error {
+            ApprovalError::SelfApproval => ApiError::SelfApproval,
+            other => ApiError::Conflict(other.to_string()),
+        })?;
+    match state.rules.record_approval(caller.org(), &approved).await? {
+        Some(stored) => Ok(Json(exemption_view(stored, now))),
+        // Approved (or deleted) between the read and the write.
+        None => Err(ApiError::Conflict(format!(
+            "exemption '{id}' changed while it was being approved; read it again"
+        ))),
+    }
+}
+
+/// The attributes of a pipeline definition, after the checks a write runs: templates, limits,
+/// and every plugin reference resolved and pinned.
+async fn pipeline_attributes_of(
+    state: &AppState,
+    org: &str,
+    spec: &PipelineSpec,
+) -> Result<Value, ApiError> {
+    let resolved = resolve_templates(spec).map_err(ApiError::Validation)?;
+    pb_domain::pipeline::validate(&resolved).map_err(ApiError::Validation)?;
+    let references = plugin_references(&resolved);
+    let candidates = state
+        .catalog
+        .candidates(org, &names_to_load(&references))
+        .await?;
+    let outcome = resolve_batch(&references, org, &candidates);
+    let (_, steps) = pin_steps(&resolved, &outcome).map_err(|unresolved| {
+        ApiError::UnresolvedPlugins(
+            unresolved
+                .into_iter()
+                .map(|u| FieldError {
+                    field: u.field,
+                    message: format!("{}@{}: {}", u.plugin, u.requested, u.reason),
+                })
+                .collect(),
+        )
+    })?;
+    Ok(pipeline_attributes(&resolved, &steps))
+}
+
+/// Rules given inline to the dry run, validated like stored ones; errors carry `rules[i].`.
+fn compile_given(specs: &[RuleSpec]) -> Result<Vec<Rule>, ApiError> {
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    for (index, spec) in specs.iter().enumerate() {
+        match Rule::compile(format!("rules[{index}]"), spec) {
+            Ok(rule) => rules.push(rule),
+            Err(errors) => problems.extend(errors.into_iter().map(|e| FieldError {
+                field: format!("rules[{index}].{}", e.field),
+                message: e.message,
+            })),
+        }
+    }
+    if problems.is_empty() {
+        Ok(rules)
+    } else {
+        Err(ApiError::InvalidRule(problems))
+    }
+}
+
+/// The caller org's rule; another org's answers exactly like a missing one.
+async fn own_rule(state: &AppState, caller: &Caller, id: &str) -> Result<RuleRecord, ApiError> {
+    if !is_id(id) {
+        return Err(rule_not_found(id));
+    }
+    state
+        .rules
+        .get(caller.org(), id)
+        .await?
+        .ok_or_else(|| rule_not_found(id))
+}
+
+fn rule_not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("rule '{id}'"))
+}
+
+/// Ids this API issues: `{kind}-{hex}`. Anything else cannot name a stored item.
+fn is_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn new_id(kind: &str) -> Result<String, ApiError> {
+    random_id()
+        .map(|id| format!("{kind}-{id}"))
+        .ok_or(ApiError::Internal)
+}
+
+fn next_cursor<T>(
+    page: &StoredPage<T>,
+    keys: &crate::keys::KeySet,
+    scope: Scope<'_>,
+    id: impl Fn(&T) -> &String,
+) -> Option<String> {
+    match (page.more, page.items.last()) {
+        (true, Some(last)) => Some(seal(keys, scope, id(last))),
+        _ => None,
+    }
+}
+
+fn parse_target(text: &str) -> Result<Target, ApiError> {
+    match text {
+        "pipeline" => Ok(Target::Pipeline),
+        "plugin" => Ok(Target::Plugin),
+        _ => Err(ApiError::InvalidParameter {
+            name: "target".into(),
+            message: "must be pipeline or plugin".into(),
+        }),
+    }
+}
+
+fn parse_active(text: &str) -> Result<bool, ApiError> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::InvalidParameter {
+            name: "active".into(),
+            message: "must be true or false".into(),
+        }),
+    }
+}
+
+fn rule_view(record: RuleRecord) -> RuleView {
+    RuleView {
+        id: record.id,
+        spec: record.spec,
+        created_at: record.created_at,
+        created_by: record.created_by,
+        updated_at: record.updated_at,
+        updated_by: record.updated_by,
+    }
+}
+
+fn exemption_view(exemption: Exemption, now: chrono::DateTime<chrono::Utc>) -> ExemptionView {
+    ExemptionView {
+        status: exemption.status(now),
+        exemption,
+    }
+}
