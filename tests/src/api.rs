@@ -73,6 +73,7 @@ impl ApiBed {
         secrets.write(&key_set_secret, &keys.to_string()).await?;
         let config = ApiConfig {
             catalog_table: bed.stack.catalog_table.clone(),
+            executions_table: bed.stack.executions_table.clone(),
             tokens: TokenConfig {
                 key_set_secret_id: key_set_secret.clone(),
                 issuer: ISSUER.into(),

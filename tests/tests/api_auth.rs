@@ -375,7 +375,7 @@ async fn a_panicking_handler_answers_a_plain_500_problem() {
     let routes = axum::Router::new().route(
         "/boom",
         get(|| async {
-            let secret_detail: Option<&str> = None;
+            let secret_detail: Option<&str> = std::hint::black_box(None);
             secret_detail.expect("internal invariant with secret detail")
         }),
     );

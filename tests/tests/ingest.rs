@@ -6,10 +6,14 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pb_aws::executions::ExecutionStore;
+use pb_aws::pipelines::{PipelineRecord, PipelineStore};
 use pb_aws::queue::QueueConsumer;
 use pb_aws::resources::SourceBus;
-use pb_domain::execution::ItemState;
+use pb_aws::rollups::RollupStore;
+use pb_domain::execution::{ItemState, PluginRef};
 use pb_domain::histogram::bucket_of;
+use pb_domain::pipeline::PinnedStep;
+use pb_domain::rollup::Facet;
 use pb_ingest::poller::Poller;
 use pb_ingest::{BatchSummary, Ingest};
 use pb_tests::emulator::TestBed;
@@ -229,6 +233,10 @@ async fn events_flow_from_eventbridge_through_the_queue_into_exact_items_and_rol
     }
     assert_eq!(total.received, 16);
     assert_eq!(total.stored, 16);
+    assert_eq!(
+        total.unattributed, 5,
+        "every action event of a pipeline without a stored definition"
+    );
 
     let retry = items(&bed, &pipeline.id, RETRY_EXECUTION).await;
     let shape: Vec<(&str, Option<&str>, Option<u32>)> = retry
@@ -318,6 +326,9 @@ async fn events_flow_from_eventbridge_through_the_queue_into_exact_items_and_rol
             ("at#Build/UnitTests", 1),
             ("af#Build/UnitTests", 1),
             ("ec#test", 1),
+            // The minutes the two executions started in: 11:02:10.456 and 14:00:00.250.
+            ("m#1102", 1),
+            ("m#1400", 1),
         ])
     );
 
@@ -743,4 +754,215 @@ async fn a_registry_entry_without_an_org_quarantines_instead_of_dropping() {
     let dead = dead_letters(&bed).await;
     assert_eq!(dead[0].message_attributes["reason"], "rejected");
     assert!(dead[0].message_attributes["detail"].contains("has no orgId"));
+}
+
+/// Stores a definition of `pipeline` whose Deploy/Deploy step is pinned to cfn-deploy 1.1.0, as
+/// the API would.
+async fn store_definition(bed: &TestBed, pipeline: &Pipeline) {
+    let spec = serde_json::from_value(json!({
+        "name": pipeline.name, "project": "payments",
+        "source": {"type": "codecommit", "repository": "payments", "branch": "main"},
+        "stages": [{"name": "Deploy", "steps": [
+            {"name": "Deploy", "plugin": {"name": "cfn-deploy", "version": "^1"}}
+        ]}]
+    }))
+    .unwrap();
+    let record = PipelineRecord {
+        id: pipeline.id.clone(),
+        org: ORG.into(),
+        version: 1,
+        spec,
+        pinned: vec![PinnedStep {
+            stage: "Deploy".into(),
+            step: "Deploy".into(),
+            plugin: "cfn-deploy".into(),
+            requested: "^1".into(),
+            version: "1.1.0".into(),
+            category: "deploy".into(),
+        }],
+        created_at: "2026-11-01T00:00:00Z".into(),
+        created_by: "user@acme".into(),
+        updated_at: "2026-11-01T00:00:00Z".into(),
+        updated_by: "user@acme".into(),
+    };
+    PipelineStore::new(bed.clients.dynamodb.clone(), &bed.stack.catalog_table)
+        .create(&record)
+        .await
+        .unwrap();
+}
+
+fn plugin_counters(rollup: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
+    rollup
+        .iter()
+        .filter(|(name, _)| name.starts_with('p'))
+        .map(|(name, value)| (name.clone(), *value))
+        .collect()
+}
+
+#[tokio::test]
+async fn actions_count_for_the_plugin_version_their_step_is_pinned_to() {
+    let bed = TestBed::new("attribution").await.unwrap();
+    let defined = registered_pipeline(&bed, "defined").await;
+    store_definition(&bed, &defined).await;
+    let undefined = registered_pipeline(&bed, "undefined").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let mut records = bodies(&retry_events(&defined.name), "defined");
+    records.extend(bodies(
+        &failed_execution_events(&undefined.name),
+        "undefined",
+    ));
+    let (failures, summary) = deliver(&ingest, &records).await;
+    assert!(failures.is_empty());
+    assert_eq!((summary.stored, summary.unattributed), (16, 1));
+
+    let bucket = |ms: i64| format!("pd#{}#cfn-deploy@1.1.0", bucket_of(ms));
+    assert_eq!(
+        plugin_counters(&rollup(&bed, &defined.id).await),
+        counters(&[
+            ("pt#cfn-deploy@1.1.0", 2),
+            ("ps#cfn-deploy@1.1.0", 1),
+            ("pf#cfn-deploy@1.1.0", 1),
+            ("pec#deploy#cfn-deploy@1.1.0", 1),
+            ("pdn#cfn-deploy@1.1.0", 2),
+            ("pds#cfn-deploy@1.1.0", 224_000 + 326_000),
+            (&bucket(224_000), 1),
+            (&bucket(326_000), 1),
+        ])
+    );
+    assert!(plugin_counters(&rollup(&bed, &undefined.id).await).is_empty());
+    let cfn_deploy = Some(PluginRef {
+        name: "cfn-deploy".into(),
+        version: "1.1.0".into(),
+    });
+    let attributed: Vec<(String, Option<PluginRef>)> = items(&bed, &defined.id, RETRY_EXECUTION)
+        .await
+        .into_iter()
+        .filter(|(sk, _)| sk.contains("#ACTION#"))
+        .map(|(sk, item)| (sk, item.plugin))
+        .collect();
+    assert_eq!(
+        attributed,
+        vec![
+            (
+                format!("EXEC#{RETRY_EXECUTION}#ACTION#Deploy#Deploy#00001"),
+                cfn_deploy.clone()
+            ),
+            (
+                format!("EXEC#{RETRY_EXECUTION}#ACTION#Deploy#Deploy#00002"),
+                cfn_deploy
+            ),
+        ]
+    );
+
+    let (_, again) = deliver(&ingest, &records).await;
+    assert_eq!((again.duplicate, again.stored), (16, 0));
+    assert_eq!(
+        plugin_counters(&rollup(&bed, &defined.id).await)["pt#cfn-deploy@1.1.0"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_counted_failure_leaves_its_scrubbed_message_and_action_category_on_the_rollup() {
+    let bed = TestBed::new("samples").await.unwrap();
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let (failures, _) = deliver(
+        &ingest,
+        &bodies(&failed_execution_events(&pipeline.name), "f"),
+    )
+    .await;
+    assert!(failures.is_empty());
+    let rollups = RollupStore::new(bed.clients.dynamodb.clone(), &bed.stack.executions_table)
+        .read(ORG, &[DAY.to_string()], &Facet::ALL)
+        .await
+        .unwrap();
+    assert_eq!(rollups.len(), 1);
+    assert_eq!(rollups[0].pipeline_id, pipeline.id);
+    let sample = &rollups[0].samples["test"];
+    assert_eq!(sample.action, "Build/UnitTests");
+    assert_eq!(sample.at, 1_795_172_791_000, "2026-11-20T11:06:31Z");
+    assert!(sample.message.contains("DB_PASSWORD=<redacted>"));
+    assert!(!sample.message.contains("123456789012"));
+    assert_eq!(
+        rollups[0].action_categories["Build/UnitTests"],
+        "Test".to_string()
+    );
+    assert_eq!(rollups[0].counters["ec#test"], 1);
+
+    let store = RollupStore::new(bed.clients.dynamodb.clone(), &bed.stack.executions_table);
+    let actions_only = store
+        .read(ORG, &[DAY.to_string()], &[Facet::Actions])
+        .await
+        .unwrap();
+    let names: Vec<&str> = actions_only[0]
+        .counters
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        ["af#Build/UnitTests", "at#Build/UnitTests", "ec#test"],
+        "other counts, durations and start minutes live in their own facet items"
+    );
+    assert_eq!(actions_only[0].samples.len(), 1);
+    let executions_only = store
+        .read(ORG, &[DAY.to_string()], &[Facet::Executions])
+        .await
+        .unwrap();
+    assert_eq!(executions_only[0].counters, counters(&[("n#FAILED", 1)]));
+}
+
+#[tokio::test]
+async fn a_definition_stored_after_the_first_events_attributes_the_later_ones() {
+    let mut bed = TestBed::new("late-definition").await.unwrap();
+    bed.config.negative_cache_ttl = Duration::ZERO;
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let events = retry_events(&pipeline.name);
+    let (_, before) = deliver(&ingest, &bodies(&events[..3], "before")).await;
+    assert_eq!(before.unattributed, 1, "the action STARTED event");
+    store_definition(&bed, &pipeline).await;
+    let (_, after) = deliver(&ingest, &bodies(&events[3..], "after")).await;
+    assert_eq!(after.unattributed, 0);
+    let plugins = plugin_counters(&rollup(&bed, &pipeline.id).await);
+    assert_eq!(plugins["pt#cfn-deploy@1.1.0"], 2);
+    assert_eq!(plugins["pf#cfn-deploy@1.1.0"], 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_definition_leaves_the_events_counted_but_unattributed() {
+    let bed = TestBed::new("corrupt-definition").await.unwrap();
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    bed.clients
+        .dynamodb
+        .put_item()
+        .table_name(&bed.stack.catalog_table)
+        .item(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{ORG}")),
+        )
+        .item(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("PIPELINE#{}", pipeline.id)),
+        )
+        .item(
+            "pinned",
+            aws_sdk_dynamodb::types::AttributeValue::S("not a list".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let (failures, summary) = deliver(
+        &ingest,
+        &bodies(&failed_execution_events(&pipeline.name), "f"),
+    )
+    .await;
+    assert!(failures.is_empty());
+    assert_eq!(
+        (summary.stored, summary.quarantined, summary.unattributed),
+        (3, 0, 1)
+    );
+    assert_eq!(rollup(&bed, &pipeline.id).await["af#Build/UnitTests"], 1);
 }

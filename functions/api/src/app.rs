@@ -12,6 +12,7 @@ use pb_aws::config::ApiConfig;
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::plugins::PluginCatalog;
 use pb_aws::registry::Registry;
+use pb_aws::rollups::RollupStore;
 use pb_aws::rules::RuleStore;
 use pb_aws::secrets::Secrets;
 use pb_aws::Clients;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub audit_runs: AuditRunStore,
     pub catalog: PluginCatalog,
     pub pipelines: PipelineStore,
+    pub rollups: RollupStore,
     pub registry: Arc<Registry>,
     pub rules: RuleStore,
     pub secrets: Secrets,
@@ -47,6 +49,7 @@ impl AppState {
             audit_runs: AuditRunStore::new(clients.dynamodb.clone(), &config.catalog_table),
             catalog: PluginCatalog::new(clients.dynamodb.clone(), &config.catalog_table),
             pipelines: PipelineStore::new(clients.dynamodb.clone(), &config.catalog_table),
+            rollups: RollupStore::new(clients.dynamodb.clone(), &config.executions_table),
             rules: RuleStore::new(clients.dynamodb.clone(), &config.catalog_table),
             // Registry answers must be current: an entry written a moment ago decides a delete.
             registry: Arc::new(Registry::new(

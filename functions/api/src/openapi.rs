@@ -3,6 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::routes::reports;
 use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, tokens};
 
 #[derive(OpenApi)]
@@ -47,6 +48,21 @@ use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, token
         compliance::create_exemption,
         compliance::list_exemptions,
         compliance::approve_exemption,
+        // reports
+        reports::execution_count,
+        reports::success_rate,
+        reports::timeline,
+        reports::duration,
+        reports::stage_failures,
+        reports::stage_bottlenecks,
+        reports::action_failures,
+        reports::errors,
+        reports::plugins_summary,
+        reports::plugins_distribution,
+        reports::plugins_versions,
+        reports::build_success_rate,
+        reports::build_duration,
+        reports::build_failures,
     ),
     modifiers(&BearerAuth),
 )]

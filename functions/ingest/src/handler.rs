@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use pb_aws::config::IngestConfig;
 use pb_aws::executions::{CommitError, ExecutionStore};
+use pb_aws::pipelines::PipelineStore;
 use pb_aws::publisher::Publisher;
 use pb_aws::queue::DeadLetters;
 use pb_aws::registry::Registry;
@@ -17,6 +18,7 @@ use pb_domain::scrub::scrub_message;
 use thiserror::Error;
 use tracing::Instrument;
 
+use crate::attribution::{Attribution, StepPlugins};
 use crate::summary::BatchSummary;
 
 /// Concurrent writers on one execution are rare; after this many re-reads the record is retried
@@ -66,6 +68,7 @@ impl RecordError {
 pub struct Ingest {
     tags: TagResolver,
     registry: Registry,
+    steps: StepPlugins,
     store: ExecutionStore,
     publisher: Publisher,
     dead_letters: DeadLetters,
@@ -87,6 +90,11 @@ impl Ingest {
                 config.tag_cache_ttl,
                 config.negative_cache_ttl,
             ),
+            steps: StepPlugins::new(
+                PipelineStore::new(clients.dynamodb.clone(), &config.catalog_table),
+                config.tag_cache_ttl,
+                config.negative_cache_ttl,
+            ),
             store: ExecutionStore::new(clients.dynamodb.clone(), &config.executions_table),
             publisher: Publisher::new(clients.eventbridge.clone(), &config.event_bus_name),
             dead_letters: DeadLetters::new(clients.sqs.clone(), &config.dead_letter_queue_url),
@@ -99,28 +107,21 @@ impl Ingest {
     /// a batch read each other's writes; only the records that must be redelivered are reported.
     pub async fn handle(&self, event: SqsEvent) -> (SqsBatchResponse, BatchSummary) {
         let mut response = SqsBatchResponse::default();
-        let mut summary = BatchSummary::default();
-        let mut failed_lookups = HashSet::new();
+        let mut batch = BatchState::default();
         for record in &event.records {
-            let outcome = self.handle_record(record, &mut failed_lookups).await;
+            let outcome = self.handle_record(record, &mut batch).await;
             if let Outcome::Retry { .. } = outcome {
                 response.add_failure(record.message_id.clone().unwrap_or_default());
             }
-            summary.count(&outcome);
+            batch.summary.count(&outcome);
         }
-        (response, summary)
+        (response, batch.summary)
     }
 
-    /// `failed_lookups` holds the pipelines whose tag lookup failed earlier in this batch: their
-    /// other records are given back without calling AWS again.
-    async fn handle_record(
-        &self,
-        record: &SqsMessage,
-        failed_lookups: &mut HashSet<String>,
-    ) -> Outcome {
+    async fn handle_record(&self, record: &SqsMessage, batch: &mut BatchState) -> Outcome {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default();
-        match self.process(body, failed_lookups).await {
+        match self.process(body, batch).await {
             Ok(outcome) => outcome,
             Err(error) => match error.quarantine_reason() {
                 Some(reason) => self.quarantine(body, reason, &error, message_id).await,
@@ -160,18 +161,14 @@ impl Ingest {
         }
     }
 
-    async fn process(
-        &self,
-        body: &str,
-        failed_lookups: &mut HashSet<String>,
-    ) -> Result<Outcome, RecordError> {
+    async fn process(&self, body: &str, batch: &mut BatchState) -> Result<Outcome, RecordError> {
         let event = parse_event(body)?;
-        if failed_lookups.contains(&event.pipeline_arn) {
+        if batch.failed_lookups.contains(&event.pipeline_arn) {
             return Err(RecordError::LookupFailedEarlierInBatch);
         }
         let lookup = self.tags.pipeline_id(&event.pipeline_arn).await;
         if lookup.is_err() {
-            failed_lookups.insert(event.pipeline_arn.clone());
+            batch.failed_lookups.insert(event.pipeline_arn.clone());
         }
         let Some(pipeline_id) = lookup? else {
             return Ok(Outcome::Untagged);
@@ -182,13 +179,19 @@ impl Ingest {
             }
             return Ok(Outcome::Unregistered);
         };
+        let attribution = self.steps.attribute(&org_id, &pipeline_id, &event).await?;
         let ctx = Context {
             org_id: &org_id,
             pipeline_id: &pipeline_id,
             retention_days: self.retention_days,
+            plugin: attribution.plugin(),
         };
         let span = tracing::info_span!("record", org = %org_id, pipeline_id = %pipeline_id);
-        self.apply(ctx, &event).instrument(span).await
+        let outcome = self.apply(ctx, &event).instrument(span).await?;
+        if attribution == Attribution::NoDefinition {
+            batch.summary.unattributed += 1;
+        }
+        Ok(outcome)
     }
 
     /// Read, plan, conditionally write; on a concurrent change, read again.
@@ -234,6 +237,15 @@ impl Ingest {
         }
         Err(RecordError::Contention)
     }
+}
+
+/// What one batch has learned so far.
+#[derive(Default)]
+struct BatchState {
+    summary: BatchSummary,
+    /// Pipelines whose tag lookup failed earlier in this batch: their other records are given
+    /// back without calling AWS again.
+    failed_lookups: HashSet<String>,
 }
 
 /// Grows with each attempt, jittered so that concurrent writers of one execution spread out.

@@ -1,5 +1,6 @@
 //! The ingest function: CodePipeline execution events from SQS into ExecutionsTable (DESIGN §4).
 
+pub mod attribution;
 pub mod handler;
 pub mod poller;
 pub mod summary;

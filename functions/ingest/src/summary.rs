@@ -15,6 +15,8 @@ pub struct BatchSummary {
     pub unregistered: u64,
     pub quarantined: u64,
     pub retried: u64,
+    /// Action events of pipelines without a stored definition: counted, but for no plugin.
+    pub unattributed: u64,
 }
 
 impl BatchSummary {
@@ -38,9 +40,10 @@ impl BatchSummary {
         self.unregistered += other.unregistered;
         self.quarantined += other.quarantined;
         self.retried += other.retried;
+        self.unattributed += other.unattributed;
     }
 
-    fn metrics(&self) -> [(&'static str, u64); 7] {
+    fn metrics(&self) -> [(&'static str, u64); 8] {
         [
             ("Received", self.received),
             ("Stored", self.stored),
@@ -49,6 +52,7 @@ impl BatchSummary {
             ("Unregistered", self.unregistered),
             ("Quarantined", self.quarantined),
             ("Retried", self.retried),
+            ("Unattributed", self.unattributed),
         ]
     }
 
@@ -83,6 +87,7 @@ impl BatchSummary {
             unregistered = self.unregistered,
             quarantined = self.quarantined,
             retried = self.retried,
+            unattributed = self.unattributed,
             "batch processed"
         );
         println!("{}", self.emf(function_name, timestamp_ms));
@@ -100,8 +105,10 @@ mod tests {
         summary.count(&Outcome::Quarantined {
             reason: "malformed",
         });
+        summary.unattributed = 1;
         let emf = summary.emf("ingest", 1_700_000_000_000);
         assert_eq!(emf["Received"], 2);
+        assert_eq!(emf["Unattributed"], 1);
         assert_eq!(emf["Stored"], 1);
         assert_eq!(emf["Quarantined"], 1);
         assert_eq!(
@@ -109,7 +116,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            7
+            8
         );
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],

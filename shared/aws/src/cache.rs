@@ -1,18 +1,18 @@
 //! A warm-container cache of lookups whose answer may be "none": positive answers live longer than
-//! negative ones, so a newly tagged or registered pipeline is picked up soon.
+//! negative ones, so a newly tagged, registered or stored pipeline is picked up soon.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
-pub struct LookupCache {
+pub struct LookupCache<V = String> {
     ttl: Duration,
     negative_ttl: Duration,
-    entries: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    entries: Mutex<HashMap<String, (Option<V>, Instant)>>,
 }
 
-impl LookupCache {
+impl<V: Clone> LookupCache<V> {
     pub fn new(ttl: Duration, negative_ttl: Duration) -> Self {
         LookupCache {
             ttl,
@@ -22,13 +22,13 @@ impl LookupCache {
     }
 
     /// The cached answer, if one is still fresh.
-    pub fn get(&self, key: &str) -> Option<Option<String>> {
+    pub fn get(&self, key: &str) -> Option<Option<V>> {
         let entries = self.entries.lock().ok()?;
         let (value, expires) = entries.get(key)?;
         (Instant::now() < *expires).then(|| value.clone())
     }
 
-    pub fn put(&self, key: &str, value: Option<String>) {
+    pub fn put(&self, key: &str, value: Option<V>) {
         let ttl = if value.is_some() {
             self.ttl
         } else {
@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn negative_answers_expire_on_their_own_clock() {
-        let cache = LookupCache::new(Duration::from_secs(60), Duration::ZERO);
+        let cache: LookupCache = LookupCache::new(Duration::from_secs(60), Duration::ZERO);
         cache.put("tagged", Some("pl-1".into()));
         cache.put("untagged", None);
         assert_eq!(cache.get("tagged"), Some(Some("pl-1".into())));

@@ -53,6 +53,8 @@ impl IngestConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
     pub catalog_table: String,
+    /// Reports read the daily rollups from here.
+    pub executions_table: String,
     pub tokens: TokenConfig,
     pub max_body_bytes: usize,
 }
@@ -66,6 +68,7 @@ impl ApiConfig {
         let env = Env(&lookup);
         Ok(ApiConfig {
             catalog_table: env.required("CATALOG_TABLE")?,
+            executions_table: env.required("EXECUTIONS_TABLE")?,
             tokens: TokenConfig::from_lookup(&lookup)?,
             max_body_bytes: env.number("MAX_BODY_BYTES", 256 * 1024)? as usize,
         })
@@ -268,6 +271,7 @@ mod tests {
     fn api_and_lookup_settings_default_what_they_can() {
         let env = |name: &str| match name {
             "CATALOG_TABLE" => Some("c".to_string()),
+            "EXECUTIONS_TABLE" => Some("e".to_string()),
             "KEY_SET_SECRET_ID" => Some("keys".to_string()),
             _ => None,
         };
@@ -277,9 +281,10 @@ mod tests {
         assert_eq!(api.tokens.key_set_ttl, Duration::from_secs(300));
         assert_eq!(api.max_body_bytes, 262_144);
         assert_eq!(LookupConfig::from_lookup(env).unwrap().catalog_table, "c");
+        assert_eq!(api.executions_table, "e");
         assert_eq!(
             ApiConfig::from_lookup(|n| (n == "CATALOG_TABLE").then(|| "c".to_string())),
-            Err(ConfigError::Missing("KEY_SET_SECRET_ID"))
+            Err(ConfigError::Missing("EXECUTIONS_TABLE"))
         );
         assert_eq!(
             LookupConfig::from_lookup(|_| Some(String::new())),

@@ -10,11 +10,14 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
 use pb_domain::event::ExecutionEvent;
 use pb_domain::execution::{level_item, Completion, ItemState, LevelItem, Plan};
-use pb_domain::keys::{action_sk, execution_pk, execution_sk, rollup_pk, rollup_sk, stage_sk};
-use pb_domain::rollup::{Counters, RollupChange};
+use pb_domain::keys::{
+    action_sk, execution_pk, execution_sk, rollup_facet_sk, rollup_pk, stage_sk,
+};
+use pb_domain::rollup::Counters;
 use thiserror::Error;
 
-use crate::attributes::{from_attribute, from_item, n, s, to_item, Item};
+use crate::attributes::{from_item, n, query_items, s, to_item, Item};
+use crate::rollups::{facet_updates, merge, rollup_from_item, FacetUpdate};
 use crate::AwsError;
 
 const MAX_UNPROCESSED_ROUNDS: usize = 3;
@@ -182,11 +185,14 @@ impl ExecutionStore {
             return Ok(());
         };
         for change in &plan.rollups {
-            writes.push(self.rollup_update(
-                &org_pipeline.org_id,
-                &org_pipeline.pipeline_id,
-                change,
-            )?);
+            for update in facet_updates(change)? {
+                writes.push(self.rollup_update(
+                    &org_pipeline.org_id,
+                    &org_pipeline.pipeline_id,
+                    &change.day,
+                    update,
+                )?);
+            }
         }
         if let [TransactWriteItem { put: Some(put), .. }] = writes.as_slice() {
             return self.put_alone(put.clone()).await;
@@ -252,22 +258,31 @@ impl ExecutionStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Counters are `ADD`ed (so concurrent executions never lose counts); notes are `SET`, the
+    /// last write winning.
     fn rollup_update(
         &self,
         org_id: &str,
         pipeline_id: &str,
-        change: &RollupChange,
+        day: &str,
+        change: FacetUpdate,
     ) -> Result<TransactWriteItem, AwsError> {
+        let mut sets: Vec<String> = ["#org = :org", "#day = :day", "#pid = :pid"]
+            .map(String::from)
+            .into();
         let mut adds = Vec::new();
         let mut update = Update::builder()
             .table_name(&self.table)
-            .key("PK", s(rollup_pk(org_id, &change.day)))
-            .key("SK", s(rollup_sk(pipeline_id)))
+            .key("PK", s(rollup_pk(org_id, day)))
+            .key(
+                "SK",
+                s(rollup_facet_sk(change.facet.sk_prefix(), pipeline_id)),
+            )
             .expression_attribute_names("#org", "orgId")
             .expression_attribute_names("#day", "day")
             .expression_attribute_names("#pid", "pipelineId")
             .expression_attribute_values(":org", s(org_id))
-            .expression_attribute_values(":day", s(&change.day))
+            .expression_attribute_values(":day", s(day))
             .expression_attribute_values(":pid", s(pipeline_id));
         for (i, (name, value)) in change.counters.iter().enumerate() {
             adds.push(format!("#c{i} :c{i}"));
@@ -275,11 +290,18 @@ impl ExecutionStore {
                 .expression_attribute_names(format!("#c{i}"), name)
                 .expression_attribute_values(format!(":c{i}"), n(value));
         }
+        for (i, (name, value)) in change.notes.into_iter().enumerate() {
+            sets.push(format!("#n{i} = :n{i}"));
+            update = update
+                .expression_attribute_names(format!("#n{i}"), name)
+                .expression_attribute_values(format!(":n{i}"), value);
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !adds.is_empty() {
+            expression.push_str(&format!(" ADD {}", adds.join(", ")));
+        }
         let update = update
-            .update_expression(format!(
-                "SET #org = :org, #day = :day, #pid = :pid ADD {}",
-                adds.join(", ")
-            ))
+            .update_expression(expression)
             .build()
             .map_err(|e| AwsError::local("TransactWriteItems", "InvalidRequest", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -362,32 +384,32 @@ impl ExecutionStore {
         }
     }
 
-    /// The counters of one (org, day, pipeline) rollup; empty when nothing was counted.
+    /// The counters of one (org, day, pipeline) rollup, all facets; empty when nothing was
+    /// counted.
     pub async fn rollup(
         &self,
         org_id: &str,
         day: &str,
         pipeline_id: &str,
     ) -> Result<Counters, AwsError> {
-        let output = self
+        let query = self
             .client
-            .get_item()
+            .query()
             .table_name(&self.table)
-            .key("PK", s(rollup_pk(org_id, day)))
-            .key("SK", s(rollup_sk(pipeline_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsError::classify("GetItem", e))?;
-        let metadata = ["PK", "SK", "orgId", "day", "pipelineId"];
-        Ok(output
-            .item
-            .unwrap_or_default()
-            .iter()
-            .filter(|(name, _)| !metadata.contains(&name.as_str()))
-            .filter_map(|(name, value)| from_attribute(value).as_i64().map(|v| (name.clone(), v)))
+            .key_condition_expression("PK = :pk")
+            .filter_expression("pipelineId = :pid")
+            .expression_attribute_values(":pk", s(rollup_pk(org_id, day)))
+            .expression_attribute_values(":pid", s(pipeline_id))
+            .consistent_read(true);
+        let mut merged = BTreeMap::new();
+        for item in query_items(query).await? {
+            merge(&mut merged, rollup_from_item(day, &item));
+        }
+        Ok(merged
+            .into_values()
+            .flat_map(|rollup| rollup.counters)
             .filter(|(_, v)| *v != 0)
-            .collect::<BTreeMap<_, _>>())
+            .collect())
     }
 }
 

@@ -14,6 +14,7 @@ pub mod publisher;
 pub mod queue;
 pub mod registry;
 pub mod resources;
+pub mod rollups;
 pub mod rules;
 pub mod secrets;
 pub mod stacks;

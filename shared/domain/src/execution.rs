@@ -12,8 +12,14 @@ use serde::{Deserialize, Serialize};
 use crate::errors::{categorize, ErrorCategory};
 use crate::event::{ExecutionEvent, Scope, Trigger};
 use crate::histogram::bucket_of;
-use crate::rollup::{difference, utc_day, Contribution, Counters, RollupChange};
+use crate::rollup::{
+    difference, utc_day, utc_minute, Contribution, Counter, Counters, ErrorSample, RollupChange,
+};
 use crate::scrub::scrub_message;
+
+mod attribution;
+
+pub use attribution::{attribute, PluginRef};
 
 const OUTCOMES: [&str; 6] = [
     "SUCCEEDED",
@@ -57,6 +63,9 @@ pub struct Context<'a> {
     pub pipeline_id: &'a str,
     /// How long raw execution items are kept (DynamoDB TTL); rollups are kept forever.
     pub retention_days: i64,
+    /// For an action event: the plugin version its step is pinned to in the stored pipeline
+    /// definition, when known (see [`attribute`]).
+    pub plugin: Option<&'a PluginRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +156,9 @@ pub struct ItemState {
     pub action_region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<ActionError>,
+    /// The plugin version an action attempt ran; the first attribution sticks.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub plugin: Option<PluginRef>,
     /// [`Completion::fingerprint`] of the last completion that reached the event bus.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub published: Option<String>,
@@ -261,11 +273,13 @@ pub fn plan(
         let old_level = level
             .cloned()
             .unwrap_or_else(|| new_item(ctx, event, Some(&item)));
-        let new_level = merge_into_level(old_level.clone(), event);
-        rollups.extend(difference(
+        let new_level = merge_into_level(old_level.clone(), event, ctx.plugin);
+        let mut level_rollups = difference(
             contribution(&old_level).as_ref(),
             contribution(&new_level).as_ref(),
-        ));
+        );
+        annotate(&mut level_rollups, &new_level);
+        rollups.extend(level_rollups);
         changed_level = finish_if_changed(ctx, &old_level, new_level, event);
     }
     let completion = completion_due(&new_execution);
@@ -359,7 +373,11 @@ fn merge_into_execution(mut item: ItemState, event: &ExecutionEvent) -> ItemStat
     item
 }
 
-fn merge_into_level(mut item: ItemState, event: &ExecutionEvent) -> ItemState {
+fn merge_into_level(
+    mut item: ItemState,
+    event: &ExecutionEvent,
+    plugin: Option<&PluginRef>,
+) -> ItemState {
     item.execution_started_at = earliest(item.execution_started_at, event.execution_start_ms);
     if rank(&event.state) == 1 {
         item.started_at = earliest(item.started_at, Some(event.time_ms));
@@ -380,6 +398,7 @@ fn merge_into_level(mut item: ItemState, event: &ExecutionEvent) -> ItemState {
             .take()
             .or_else(|| action_type.and_then(|t| t.provider.clone()));
         item.action_region = item.action_region.take().or_else(|| region.clone());
+        item.plugin = item.plugin.take().or_else(|| plugin.cloned());
     }
     if apply_state(&mut item, event) {
         let failed_action = event.state == "FAILED" && matches!(event.scope, Scope::Action { .. });
@@ -470,44 +489,160 @@ fn action_error(event: &ExecutionEvent) -> ActionError {
     }
 }
 
+/// The instant an item's contribution is filed under: the execution's start, else its outcome.
+fn filed_at(item: &ItemState) -> Option<i64> {
+    item.execution_started_at.or(item.completed_at)
+}
+
 /// What an item adds to the rollups in its current state.
 fn contribution(item: &ItemState) -> Option<Contribution> {
     let status = item.status.as_deref().filter(|s| is_outcome(s))?;
-    let day = utc_day(item.execution_started_at.or(item.completed_at)?);
+    let filed_at = filed_at(item)?;
     let mut counters = Counters::new();
-    let mut add_duration = |prefix: &str, subject: &str| {
-        if let Some(duration) = item.duration_ms {
-            counters.insert(format!("{prefix}n{subject}"), 1);
-            counters.insert(format!("{prefix}s{subject}"), duration);
-            counters.insert(format!("{prefix}#{}{subject}", bucket_of(duration)), 1);
-        }
-    };
     match (&item.stage, &item.action) {
-        (None, _) => {
-            add_duration("d", "");
-            counters.insert(format!("n#{status}"), 1);
-        }
-        (Some(stage), None) => {
-            add_duration("sd", &format!("#{stage}"));
-            counters.insert(format!("st#{stage}"), 1);
-            if status == "FAILED" {
-                counters.insert(format!("sf#{stage}"), 1);
-            }
-        }
+        (None, _) => count_execution(&mut counters, item, status, filed_at),
+        (Some(stage), None) => count_stage(&mut counters, item, status, stage),
         (Some(stage), Some(action)) => {
-            add_duration("ad", &format!("#{stage}/{action}"));
-            counters.insert(format!("at#{stage}/{action}"), 1);
-            if status == "FAILED" {
-                counters.insert(format!("af#{stage}/{action}"), 1);
-                let category = item
-                    .error
-                    .as_ref()
-                    .map_or(ErrorCategory::Other, |e| e.category);
-                counters.insert(format!("ec#{}", category.as_str()), 1);
-            }
+            count_action(&mut counters, item, status, &format!("{stage}/{action}"))
         }
     }
-    Some(Contribution { day, counters })
+    Some(Contribution {
+        day: utc_day(filed_at),
+        counters,
+    })
+}
+
+fn add(counters: &mut Counters, counter: Counter<'_>, value: i64) {
+    counters.insert(counter.name(), value);
+}
+
+/// A duration's count, sum and histogram bucket, when the item has a duration.
+fn add_duration<'a>(
+    counters: &mut Counters,
+    duration_ms: Option<i64>,
+    [count, sum]: [Counter<'a>; 2],
+    bucket: impl FnOnce(u32) -> Counter<'a>,
+) {
+    if let Some(duration) = duration_ms {
+        add(counters, count, 1);
+        add(counters, sum, duration);
+        add(counters, bucket(bucket_of(duration)), 1);
+    }
+}
+
+fn count_execution(counters: &mut Counters, item: &ItemState, status: &str, filed_at: i64) {
+    add(counters, Counter::Executions { status }, 1);
+    let minute = utc_minute(filed_at);
+    add(counters, Counter::StartMinute { minute }, 1);
+    add_duration(
+        counters,
+        item.duration_ms,
+        [Counter::DurationCount, Counter::DurationSum],
+        |bucket| Counter::DurationBucket { bucket },
+    );
+}
+
+fn count_stage(counters: &mut Counters, item: &ItemState, status: &str, stage: &str) {
+    add(counters, Counter::StageFinished { stage }, 1);
+    if status == "FAILED" {
+        add(counters, Counter::StageFailed { stage }, 1);
+    }
+    add_duration(
+        counters,
+        item.duration_ms,
+        [
+            Counter::StageDurationCount { stage },
+            Counter::StageDurationSum { stage },
+        ],
+        |bucket| Counter::StageDurationBucket { bucket, stage },
+    );
+}
+
+/// `action` is `{stage}/{action}`; an attributed attempt also counts for its plugin version.
+fn count_action(counters: &mut Counters, item: &ItemState, status: &str, action: &str) {
+    let category = failure_category(item).map(ErrorCategory::as_str);
+    add(counters, Counter::ActionFinished { action }, 1);
+    if let Some(category) = category {
+        add(counters, Counter::ActionFailed { action }, 1);
+        add(counters, Counter::ErrorCategory { category }, 1);
+    }
+    add_duration(
+        counters,
+        item.duration_ms,
+        [
+            Counter::ActionDurationCount { action },
+            Counter::ActionDurationSum { action },
+        ],
+        |bucket| Counter::ActionDurationBucket { bucket, action },
+    );
+    let Some(plugin) = item.plugin.as_ref().map(PluginRef::key) else {
+        return;
+    };
+    let plugin = plugin.as_str();
+    add(counters, Counter::PluginFinished { plugin }, 1);
+    if status == "SUCCEEDED" {
+        add(counters, Counter::PluginSucceeded { plugin }, 1);
+    }
+    if let Some(category) = category {
+        add(counters, Counter::PluginFailed { plugin }, 1);
+        add(
+            counters,
+            Counter::PluginErrorCategory { category, plugin },
+            1,
+        );
+    }
+    add_duration(
+        counters,
+        item.duration_ms,
+        [
+            Counter::PluginDurationCount { plugin },
+            Counter::PluginDurationSum { plugin },
+        ],
+        |bucket| Counter::PluginDurationBucket { bucket, plugin },
+    );
+}
+
+/// The error category of a failed action attempt; `None` unless it failed.
+fn failure_category(item: &ItemState) -> Option<ErrorCategory> {
+    (item.status.as_deref() == Some("FAILED")).then(|| {
+        item.error
+            .as_ref()
+            .map_or(ErrorCategory::Other, |e| e.category)
+    })
+}
+
+/// Adds an action's notes to the change of the day it is counted in, when that change is real:
+/// its CodePipeline category and, for a newly counted failure, its message as a recent sample.
+/// Duplicates change no counter and therefore set nothing either.
+fn annotate(changes: &mut [RollupChange], item: &ItemState) {
+    let (Some(stage), Some(action)) = (&item.stage, &item.action) else {
+        return;
+    };
+    let Some(day) = filed_at(item).map(utc_day) else {
+        return;
+    };
+    let Some(change) = changes.iter_mut().find(|c| c.day == day) else {
+        return;
+    };
+    let action = format!("{stage}/{action}");
+    if let Some(category) = &item.action_category {
+        change
+            .action_categories
+            .insert(action.clone(), category.clone());
+    }
+    let newly_failed = change
+        .counters
+        .get(&Counter::ActionFailed { action: &action }.name())
+        .is_some_and(|added| *added > 0);
+    let message = item.error.as_ref().and_then(|e| e.message.clone());
+    if let (true, Some(category), Some(message)) = (newly_failed, failure_category(item), message) {
+        let sample = ErrorSample {
+            at: item.completed_at.unwrap_or_default(),
+            action,
+            message,
+        };
+        change.samples.insert(category.as_str().to_string(), sample);
+    }
 }
 
 /// A transaction may touch each rollup item once, so changes for the same day are added up.
@@ -520,6 +655,8 @@ fn combine_by_day(changes: Vec<RollupChange>) -> Vec<RollupChange> {
                     *existing.counters.entry(name).or_default() += value;
                 }
                 existing.counters.retain(|_, v| *v != 0);
+                existing.samples.extend(change.samples);
+                existing.action_categories.extend(change.action_categories);
             }
             None => combined.push(change),
         }

@@ -114,3 +114,8 @@ pub const AUDIT_RUN_PK: &str = "AUDIT";
 pub fn audit_run_sk(started_at: &str) -> String {
     format!("RUN#{started_at}")
 }
+
+/// The sort key of one facet item of a pipeline's daily rollup (`rollup::Facet::sk_prefix`).
+pub fn rollup_facet_sk(facet_prefix: &str, pipeline_id: &str) -> String {
+    format!("{facet_prefix}{pipeline_id}")
+}

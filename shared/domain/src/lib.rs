@@ -9,5 +9,6 @@ pub mod histogram;
 pub mod keys;
 pub mod pipeline;
 pub mod plugin;
+pub mod reports;
 pub mod rollup;
 pub mod scrub;

@@ -1,18 +1,19 @@
 //! Every route, its handler and the permission it checks.
 
-pub mod compliance;
 pub mod audit;
+pub mod compliance;
 pub mod meta;
 pub mod pipelines;
 pub mod plugins;
 pub mod registry;
+pub mod reports;
 pub mod tokens;
 
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::AppState;
-use crate::auth::AuditRead;
+use crate::auth::{AuditRead, ReportsRead};
 use crate::auth::{
     ComplianceApprove, ComplianceRead, ComplianceWrite, Permission, PipelinesCreate,
     PipelinesDelete, PipelinesRead, PipelinesUpdate, PluginsCreate, PluginsRead, PluginsUpdate,
@@ -119,6 +120,77 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/compliance/exemptions/{id}/approve",
         Some(ComplianceApprove::NAME),
     ),
+    // reports
+    route(
+        "GET",
+        "/api/reports/execution/count",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/execution/success-rate",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/execution/timeline",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/execution/duration",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/execution/stage-failures",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/execution/stage-bottlenecks",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/execution/action-failures",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/execution/errors",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/plugins/summary",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/plugins/distribution",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/plugins/versions",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/plugins/build-success-rate",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/plugins/build-duration",
+        Some(ReportsRead::NAME),
+    ),
+    route(
+        "GET",
+        "/api/reports/plugins/build-failures",
+        Some(ReportsRead::NAME),
+    ),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -172,5 +244,53 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/compliance/exemptions/{id}/approve",
             post(compliance::approve_exemption),
+        )
+        // reports
+        .route(
+            "/api/reports/execution/count",
+            get(reports::execution_count),
+        )
+        .route(
+            "/api/reports/execution/success-rate",
+            get(reports::success_rate),
+        )
+        .route("/api/reports/execution/timeline", get(reports::timeline))
+        .route("/api/reports/execution/duration", get(reports::duration))
+        .route(
+            "/api/reports/execution/stage-failures",
+            get(reports::stage_failures),
+        )
+        .route(
+            "/api/reports/execution/stage-bottlenecks",
+            get(reports::stage_bottlenecks),
+        )
+        .route(
+            "/api/reports/execution/action-failures",
+            get(reports::action_failures),
+        )
+        .route("/api/reports/execution/errors", get(reports::errors))
+        .route(
+            "/api/reports/plugins/summary",
+            get(reports::plugins_summary),
+        )
+        .route(
+            "/api/reports/plugins/distribution",
+            get(reports::plugins_distribution),
+        )
+        .route(
+            "/api/reports/plugins/versions",
+            get(reports::plugins_versions),
+        )
+        .route(
+            "/api/reports/plugins/build-success-rate",
+            get(reports::build_success_rate),
+        )
+        .route(
+            "/api/reports/plugins/build-duration",
+            get(reports::build_duration),
+        )
+        .route(
+            "/api/reports/plugins/build-failures",
+            get(reports::build_failures),
         )
 }

@@ -9,6 +9,7 @@ const CTX: Context<'static> = Context {
     org_id: "acme",
     pipeline_id: "pl-1",
     retention_days: 90,
+    plugin: None,
 };
 
 macro_rules! retry_event {
@@ -47,7 +48,11 @@ fn stage_retry() -> Vec<ExecutionEvent> {
 struct Store {
     items: BTreeMap<String, ItemState>,
     rollups: BTreeMap<String, BTreeMap<String, i64>>,
+    samples: BTreeMap<String, crate::rollup::ErrorSample>,
+    action_categories: BTreeMap<String, String>,
     published: Vec<String>,
+    /// What attribution finds for every action event.
+    plugin: Option<PluginRef>,
 }
 
 impl Store {
@@ -71,7 +76,11 @@ impl Store {
         });
         let execution = self.items.get("execution").cloned();
         let level = level_key.and_then(|k| self.items.get(&k).cloned());
-        let plan = plan(CTX, event, execution.as_ref(), level.as_ref());
+        let ctx = Context {
+            plugin: self.plugin.as_ref(),
+            ..CTX
+        };
+        let plan = plan(ctx, event, execution.as_ref(), level.as_ref());
         for item in plan.execution.iter().chain(&plan.level) {
             let mut stored = item.clone();
             stored.expires_at = None;
@@ -84,6 +93,9 @@ impl Store {
                 *rollup.entry(name.clone()).or_default() += value;
             }
             rollup.retain(|_, v| *v != 0);
+            self.samples.extend(change.samples.clone());
+            self.action_categories
+                .extend(change.action_categories.clone());
         }
         if let Some(completion) = &plan.completion {
             self.published.push(completion.status.clone());
@@ -124,6 +136,8 @@ fn a_stage_retry_ends_succeeded_with_the_failed_attempt_in_the_heatmap() {
     let duration = execution.duration_ms.unwrap();
     let expected: BTreeMap<String, i64> = [
         ("n#SUCCEEDED".to_string(), 1),
+        // Started 14:00:00.250.
+        ("m#1400".into(), 1),
         ("dn".into(), 1),
         ("ds".into(), duration),
         (format!("d#{}", bucket_of(duration)), 1),
@@ -254,5 +268,120 @@ proptest! {
         prop_assert_eq!(&shuffled.items, &in_order.items);
         prop_assert_eq!(&shuffled.rollups, &in_order.rollups);
         prop_assert_eq!(shuffled.published.last(), Some(&"SUCCEEDED".to_string()));
+    }
+}
+
+fn node_deploy() -> PluginRef {
+    PluginRef {
+        name: "cfn-deploy".into(),
+        version: "1.4.0".into(),
+    }
+}
+
+#[test]
+fn an_attributed_action_counts_for_its_plugin_version_per_attempt() {
+    let mut store = Store {
+        plugin: Some(node_deploy()),
+        ..Store::default()
+    };
+    stage_retry().iter().for_each(|e| {
+        store.apply(e);
+    });
+    let rollup = &store.rollups["2026-11-20"];
+    let plugin_counters: BTreeMap<&str, i64> = rollup
+        .iter()
+        .filter(|(name, _)| name.starts_with('p'))
+        .map(|(name, value)| (name.as_str(), *value))
+        .collect();
+    let bucket = |ms: i64| format!("pd#{}#cfn-deploy@1.4.0", bucket_of(ms));
+    let (first, second) = (bucket(224_000), bucket(326_000));
+    let expected: BTreeMap<&str, i64> = [
+        ("pt#cfn-deploy@1.4.0", 2),
+        ("ps#cfn-deploy@1.4.0", 1),
+        ("pf#cfn-deploy@1.4.0", 1),
+        ("pec#deploy#cfn-deploy@1.4.0", 1),
+        ("pdn#cfn-deploy@1.4.0", 2),
+        ("pds#cfn-deploy@1.4.0", 224_000 + 326_000),
+        (first.as_str(), 1),
+        (second.as_str(), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(plugin_counters, expected);
+    let action = &store.items["Deploy/Some(\"Deploy\")/Some(1)"];
+    assert_eq!(action.plugin, Some(node_deploy()));
+    assert_eq!(store.items["execution"].plugin, None);
+}
+
+#[test]
+fn without_attribution_no_plugin_counter_is_written() {
+    let store = replay(&stage_retry());
+    assert!(store.rollups["2026-11-20"]
+        .keys()
+        .all(|name| !name.starts_with('p')));
+}
+
+#[test]
+fn a_counted_failure_leaves_its_message_and_the_action_category() {
+    let events = stage_retry();
+    let mut store = Store::default();
+    store.apply(&events[3]);
+    assert_eq!(
+        store.samples.get("deploy"),
+        Some(&crate::rollup::ErrorSample {
+            at: events[3].time_ms,
+            action: "Deploy/Deploy".into(),
+            message: "Deployment d-7KQ2X9ABC failed: HealthConstraints: too many unhealthy \
+                      instances (2 of 3)"
+                .into(),
+        })
+    );
+    assert_eq!(
+        store.action_categories,
+        [("Deploy/Deploy".to_string(), "Deploy".to_string())]
+            .into_iter()
+            .collect()
+    );
+    let duplicate = store.apply(&events[3]);
+    assert!(duplicate.rollups.is_empty(), "a duplicate sets no note");
+    let success = store.apply(&events[10]);
+    assert!(success.rollups.iter().all(|c| c.samples.is_empty()));
+}
+
+#[test]
+fn the_start_minute_moves_with_the_start_learned_later() {
+    let events = stage_retry();
+    let mut outcome_first = events[12].clone();
+    outcome_first.execution_start_ms = None;
+    let mut store = Store::default();
+    store.apply(&outcome_first);
+    assert_eq!(store.rollups["2026-11-20"]["m#1436"], 1);
+    store.apply(&events[0]);
+    assert_eq!(store.rollups["2026-11-20"].get("m#1436"), None);
+    assert_eq!(store.rollups["2026-11-20"]["m#1400"], 1);
+}
+
+fn replay_attributed(events: &[ExecutionEvent]) -> Store {
+    let mut store = Store {
+        plugin: Some(node_deploy()),
+        ..Store::default()
+    };
+    events.iter().for_each(|e| {
+        store.apply(e);
+    });
+    store
+}
+
+proptest! {
+    #[test]
+    fn attribution_and_start_minutes_do_not_depend_on_delivery_order(
+        events in shuffled_with_duplicates()
+    ) {
+        let in_order = replay_attributed(&stage_retry());
+        let shuffled = replay_attributed(&events);
+        prop_assert_eq!(&shuffled.items, &in_order.items);
+        prop_assert_eq!(&shuffled.rollups, &in_order.rollups);
+        prop_assert_eq!(&shuffled.action_categories, &in_order.action_categories);
+        prop_assert_eq!(in_order.rollups["2026-11-20"]["m#1400"], 1);
     }
 }

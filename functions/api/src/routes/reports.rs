@@ -1,0 +1,381 @@
+//! Reports (`/api/reports…`): execution and plugin reports answered from the daily rollups
+//! (DESIGN §3) and the plugin catalog, never by scanning raw executions. Every route needs
+//! `reports:read` and sees only the caller's org.
+
+use axum::extract::State;
+use axum::Json;
+use pb_domain::plugin::PluginSpec;
+use pb_domain::reports::{
+    self, ActionFailureReport, BuildDurationReport, BuildFailureReport, BuildSuccessReport,
+    DurationReport, ErrorReport, ExecutionCountReport, Interval, ParamError,
+    PluginDistributionReport, PluginSummaryReport, PluginVersionsReport, ReportRange,
+    StageBottleneckReport, StageFailureReport, SuccessRateReport,
+};
+use pb_domain::rollup::{Facet, Rollup};
+
+use crate::app::AppState;
+use crate::auth::{Authorized, Caller, ReportsRead};
+use crate::params::QueryParams;
+use crate::problem::{ApiError, Problem};
+
+/// Parameters of the per-pipeline and per-plugin lists.
+const LIST: &[&str] = &["from", "to", "limit", "pipelineId"];
+/// Parameters of the series.
+const SERIES: &[&str] = &["from", "to", "interval", "pipelineId"];
+/// Parameters of the heatmap: a series of a limited number of rows.
+const SERIES_LIST: &[&str] = &["from", "to", "interval", "limit", "pipelineId"];
+const PLUGIN_LIST: &[&str] = &["from", "to", "limit"];
+const PLUGIN_SERIES: &[&str] = &["from", "to", "interval", "limit"];
+
+fn invalid(error: ParamError) -> ApiError {
+    ApiError::InvalidParameter {
+        name: error.parameter.to_string(),
+        message: error.message,
+    }
+}
+
+fn range(params: &QueryParams) -> Result<ReportRange, ApiError> {
+    ReportRange::parse(params.text("from"), params.text("to"), chrono::Utc::now()).map_err(invalid)
+}
+
+fn interval(params: &QueryParams) -> Result<Interval, ApiError> {
+    Interval::parse(params.text("interval")).map_err(invalid)
+}
+
+fn limit(params: &QueryParams) -> Result<usize, ApiError> {
+    reports::parse_limit(params.text("limit")).map_err(invalid)
+}
+
+/// The org's rollups of every day in the range, holding the counters of `facets` only (one query
+/// per day and facet), narrowed to one pipeline when `pipelineId` is given. Another org's
+/// pipeline id simply matches nothing.
+async fn rollups(
+    state: &AppState,
+    caller: &Caller,
+    params: &QueryParams,
+    range: &ReportRange,
+    facets: &[Facet],
+) -> Result<Vec<Rollup>, ApiError> {
+    let days: Vec<String> = range
+        .days()
+        .iter()
+        .map(|day| day.format("%Y-%m-%d").to_string())
+        .collect();
+    let mut rollups = state.rollups.read(caller.org(), &days, facets).await?;
+    if let Some(pipeline_id) = params.text("pipelineId") {
+        rollups.retain(|rollup| rollup.pipeline_id == pipeline_id);
+    }
+    Ok(rollups)
+}
+
+/// The org's own published versions (the inventory reports do not count other orgs' plugins).
+async fn own_specs(state: &AppState, caller: &Caller) -> Result<Vec<PluginSpec>, ApiError> {
+    Ok(state
+        .catalog
+        .org_plugins(caller.org())
+        .await?
+        .into_iter()
+        .map(|record| record.spec)
+        .collect())
+}
+
+/// Executions per pipeline by final status, with the first and last execution of the range.
+#[utoipa::path(get, path = "/api/reports/execution/count", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date (2026-11-01) or RFC 3339 instant; widened to the start of its UTC day. Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant (widened to the end of its UTC day). Default: the end of today (UTC)"),
+        ("limit" = Option<usize>, Query, description = "Pipelines, 1-100, default 20: the most executions first"),
+        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
+    ),
+    responses((status = 200, body = ExecutionCountReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn execution_count(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<ExecutionCountReport>, ApiError> {
+    let params = params.only(LIST)?;
+    let (range, limit) = (range(&params)?, limit(&params)?);
+    let rollups = rollups(
+        &state,
+        &caller,
+        &params,
+        &range,
+        &[Facet::Executions, Facet::StartMinutes],
+    )
+    .await?;
+    Ok(Json(reports::execution_counts(&rollups, &range, limit)))
+}
+
+/// Executions per interval bucket: counts by status and success % (succeeded ÷ (succeeded +
+/// failed); canceled, superseded and stopped are reported beside it).
+#[utoipa::path(get, path = "/api/reports/execution/success-rate", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("interval" = Option<String>, Query, description = "day | week (ISO, from Monday) | month; default week"),
+        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
+    ),
+    responses((status = 200, body = SuccessRateReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn success_rate(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<SuccessRateReport>, ApiError> {
+    success_series(state, caller, params).await
+}
+
+/// The same series as `/api/reports/execution/success-rate`.
+#[utoipa::path(get, path = "/api/reports/execution/timeline", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("interval" = Option<String>, Query, description = "day | week (ISO, from Monday) | month; default week"),
+        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
+    ),
+    responses((status = 200, body = SuccessRateReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn timeline(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<SuccessRateReport>, ApiError> {
+    success_series(state, caller, params).await
+}
+
+async fn success_series(
+    state: AppState,
+    caller: Caller,
+    params: QueryParams,
+) -> Result<Json<SuccessRateReport>, ApiError> {
+    let params = params.only(SERIES)?;
+    let (range, interval) = (range(&params)?, interval(&params)?);
+    let rollups = rollups(&state, &caller, &params, &range, &[Facet::Executions]).await?;
+    Ok(Json(reports::success_series(&rollups, &range, interval)))
+}
+
+/// Execution durations per pipeline: exact count and average; min, max and percentiles from
+/// merged histograms (at most 1.96 % off).
+#[utoipa::path(get, path = "/api/reports/execution/duration", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("limit" = Option<usize>, Query, description = "Pipelines, 1-100, default 20: the slowest p95 first"),
+        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
+    ),
+    responses((status = 200, body = DurationReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn duration(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<DurationReport>, ApiError> {
+    let params = params.only(LIST)?;
+    let (range, limit) = (range(&params)?, limit(&params)?);
+    let rollups = rollups(
+        &state,
+        &caller,
+        &params,
+        &range,
+        &[Facet::ExecutionDurations],
+    )
+    .await?;
+    Ok(Json(reports::execution_durations(&rollups, &range, limit)))
+}
+
+/// Heatmap of stage attempt failures: stage × interval bucket, failures and failure %.
+#[utoipa::path(get, path = "/api/reports/execution/stage-failures", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("interval" = Option<String>, Query, description = "day | week (ISO, from Monday) | month; default week"),
+        ("limit" = Option<usize>, Query, description = "Stages, 1-100, default 20: the most failures first"),
+        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
+    ),
+    responses((status = 200, body = StageFailureReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn stage_failures(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<StageFailureReport>, ApiError> {
+    let params = params.only(SERIES_LIST)?;
+    let (range, interval, limit) = (range(&params)?, interval(&params)?, limit(&params)?);
+    let rollups = rollups(&state, &caller, &params, &range, &[Facet::Stages]).await?;
+    Ok(Json(reports::stage_failures(
+        &rollups, &range, interval, limit,
+    )))
+}
+
+/// The slowest stages of each pipeline: average and p95 attempt duration.
+#[utoipa::path(get, path = "/api/reports/execution/stage-bottlenecks", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("limit" = Option<usize>, Query, description = "Pipelines, 1-100, default 20: the slowest stage first"),
+        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
+    ),
+    responses((status = 200, body = StageBottleneckReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn stage_bottlenecks(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<StageBottleneckReport>, ApiError> {
+    let params = params.only(LIST)?;
+    let (range, limit) = (range(&params)?, limit(&params)?);
+    let rollups = rollups(&state, &caller, &params, &range, &[Facet::StageDurations]).await?;
+    Ok(Json(reports::stage_bottlenecks(&rollups, &range, limit)))
+}
+
+/// Failures per action (with its CodePipeline category): failed and finished attempts and %.
+#[utoipa::path(get, path = "/api/reports/execution/action-failures", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("limit" = Option<usize>, Query, description = "Actions, 1-100, default 20: the most failures first"),
+        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
+    ),
+    responses((status = 200, body = ActionFailureReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn action_failures(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<ActionFailureReport>, ApiError> {
+    let params = params.only(LIST)?;
+    let (range, limit) = (range(&params)?, limit(&params)?);
+    let rollups = rollups(&state, &caller, &params, &range, &[Facet::Actions]).await?;
+    Ok(Json(reports::action_failures(&rollups, &range, limit)))
+}
+
+/// The top error categories of failed actions, with the pipelines affected and a recent
+/// scrubbed sample message.
+#[utoipa::path(get, path = "/api/reports/execution/errors", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("limit" = Option<usize>, Query, description = "Categories, 1-100, default 20: the most frequent first"),
+        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
+    ),
+    responses((status = 200, body = ErrorReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn errors(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<ErrorReport>, ApiError> {
+    let params = params.only(LIST)?;
+    let (range, limit) = (range(&params)?, limit(&params)?);
+    let rollups = rollups(&state, &caller, &params, &range, &[Facet::Actions]).await?;
+    Ok(Json(reports::error_categories(&rollups, &range, limit)))
+}
+
+/// The org's plugin inventory: plugins, versions, active, public/private, by category.
+#[utoipa::path(get, path = "/api/reports/plugins/summary", tag = "reports",
+    responses((status = 200, body = PluginSummaryReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn plugins_summary(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<PluginSummaryReport>, ApiError> {
+    params.only(&[])?;
+    let specs = own_specs(&state, &caller).await?;
+    Ok(Json(reports::plugin_summary(&specs)))
+}
+
+/// The org's plugins by plugin type and compute type.
+#[utoipa::path(get, path = "/api/reports/plugins/distribution", tag = "reports",
+    responses((status = 200, body = PluginDistributionReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn plugins_distribution(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<PluginDistributionReport>, ApiError> {
+    params.only(&[])?;
+    let specs = own_specs(&state, &caller).await?;
+    Ok(Json(reports::plugin_distribution(&specs)))
+}
+
+/// The versions of each of the org's plugins, highest first, and the one `latest` resolves to.
+#[utoipa::path(get, path = "/api/reports/plugins/versions", tag = "reports",
+    params(("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20, by name")),
+    responses((status = 200, body = PluginVersionsReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn plugins_versions(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<PluginVersionsReport>, ApiError> {
+    let params = params.only(&["limit"])?;
+    let limit = limit(&params)?;
+    let specs = own_specs(&state, &caller).await?;
+    Ok(Json(reports::plugin_versions(&specs, limit)))
+}
+
+/// Per interval, the success % of the pipeline steps that ran each plugin (attributed at ingest
+/// through each step's pinned plugin version), with a per-version total.
+#[utoipa::path(get, path = "/api/reports/plugins/build-success-rate", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("interval" = Option<String>, Query, description = "day | week (ISO, from Monday) | month; default week"),
+        ("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20: the most runs first"),
+    ),
+    responses((status = 200, body = BuildSuccessReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn build_success_rate(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<BuildSuccessReport>, ApiError> {
+    let params = params.only(PLUGIN_SERIES)?;
+    let (range, interval, limit) = (range(&params)?, interval(&params)?, limit(&params)?);
+    let rollups = rollups(&state, &caller, &params, &range, &[Facet::Plugins]).await?;
+    Ok(Json(reports::build_success(
+        &rollups, &range, interval, limit,
+    )))
+}
+
+/// Step durations per plugin (and version): average and p95.
+#[utoipa::path(get, path = "/api/reports/plugins/build-duration", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20: the slowest p95 first"),
+    ),
+    responses((status = 200, body = BuildDurationReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn build_duration(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<BuildDurationReport>, ApiError> {
+    let params = params.only(PLUGIN_LIST)?;
+    let (range, limit) = (range(&params)?, limit(&params)?);
+    let rollups = rollups(&state, &caller, &params, &range, &[Facet::PluginDurations]).await?;
+    Ok(Json(reports::build_durations(&rollups, &range, limit)))
+}
+
+/// Failed steps per plugin with their top error categories.
+#[utoipa::path(get, path = "/api/reports/plugins/build-failures", tag = "reports",
+    params(
+        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
+        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
+        ("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20: the most failures first"),
+    ),
+    responses((status = 200, body = BuildFailureReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn build_failures(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    params: QueryParams,
+) -> Result<Json<BuildFailureReport>, ApiError> {
+    let params = params.only(PLUGIN_LIST)?;
+    let (range, limit) = (range(&params)?, limit(&params)?);
+    let rollups = rollups(&state, &caller, &params, &range, &[Facet::Plugins]).await?;
+    Ok(Json(reports::build_failures(&rollups, &range, limit)))
+}
