@@ -15,7 +15,7 @@ help:
 	@echo "make lint      cargo fmt --check and clippy -D warnings"
 	@echo "make validate  cfn-lint and checkov on every CloudFormation template"
 	@echo "make build     cargo lambda build --release for every function"
-	@echo "make bench     benchmarks: ingest, Lambda init, lookup, audit, compliance (figures for the README)"
+	@echo "make bench     benchmarks: ingest, Lambda init, lookup, audit, reports, compliance (figures for the README)"
 
 $(DEV_STAMP): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -54,6 +54,7 @@ bench: $(DEV_STAMP)
 	cargo build --profile bench -p pb-api -p pb-plugin-lookup -p pb-tests --bins
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_audit
+	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_reports
 	cargo run --quiet --profile bench -p pb-tests --bin bench_compliance
 
 clean:
