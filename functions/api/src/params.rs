@@ -43,10 +43,14 @@ impl QueryParams {
         match self.0.keys().find(|name| !allowed.contains(&name.as_str())) {
             Some(unknown) => Err(ApiError::InvalidParameter {
                 name: unknown.clone(),
-                message: format!(
-                    "unknown parameter; this route accepts {}",
-                    allowed.join(", ")
-                ),
+                message: if allowed.is_empty() {
+                    "unknown parameter; this route takes none".to_string()
+                } else {
+                    format!(
+                        "unknown parameter; this route accepts {}",
+                        allowed.join(", ")
+                    )
+                },
             }),
             None => Ok(self),
         }
