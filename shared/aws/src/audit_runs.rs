@@ -294,32 +294,14 @@ impl DriftEvents {
     }
 
     pub async fn publish(&self, event: &DriftEvent) -> Result<(), AwsError> {
-        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus_name)
-            .source(DRIFT_EVENT_SOURCE)
-            .detail_type(DRIFT_DETECTED)
-            .detail(&event.detail)
-            .build();
-        let output = self
-            .client
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|e| AwsError::classify("PutEvents", e))?;
-        match output.entries().first() {
-            Some(result) if result.error_code().is_some() => Err(AwsError::Rejected {
-                operation: "PutEvents",
-                code: result.error_code().unwrap_or_default().to_string(),
-                message: result.error_message().unwrap_or_default().to_string(),
-            }),
-            _ if output.failed_entry_count > 0 => Err(AwsError::Rejected {
-                operation: "PutEvents",
-                code: "FailedEntry".into(),
-                message: "the event bus did not accept the entry".into(),
-            }),
-            _ => Ok(()),
-        }
+        crate::publisher::put_event(
+            &self.client,
+            &self.bus_name,
+            DRIFT_EVENT_SOURCE,
+            DRIFT_DETECTED,
+            event.detail.clone(),
+        )
+        .await
     }
 }
 
