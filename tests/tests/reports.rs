@@ -1043,7 +1043,7 @@ async fn bad_parameters_are_problems_that_name_the_parameter() {
         let reply = problem(&api, &token, path).await;
         let detail = reply.body["detail"].as_str().unwrap();
         assert!(
-            detail.starts_with(&format!("query parameter '{parameter}'")),
+            detail.starts_with(&format!("parameter '{parameter}'")),
             "{path}: {detail}"
         );
     }

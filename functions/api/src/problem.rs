@@ -43,7 +43,7 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the request has {} invalid field(s)", .0.len())]
     Validation(Vec<FieldError>),
-    #[error("query parameter '{name}': {message}")]
+    #[error("parameter '{name}': {message}")]
     InvalidParameter { name: String, message: String },
     #[error("the cursor is not valid for this query")]
     InvalidCursor,

@@ -3,7 +3,9 @@
 //! other. Public pipelines are also indexed on GSI1 for the other orgs.
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use pb_domain::keys::{pipeline_pk, pipeline_sk, PIPELINE_SK_PREFIX};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{CancellationReason, ConditionCheck, Delete, TransactWriteItem};
+use pb_domain::keys::{pipeline_pk, pipeline_sk, registry_pk, PIPELINE_SK_PREFIX, REGISTRY_SK};
 use pb_domain::pipeline::{PinnedStep, PipelineSpec};
 use pb_domain::plugin::AccessModifier;
 use serde::{Deserialize, Serialize};
@@ -41,6 +43,8 @@ pub enum WriteError {
     NotFound,
     #[error("the pipeline changed since version {expected} was read")]
     Stale { expected: u64 },
+    #[error("the pipeline is registered as deployed")]
+    Registered,
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
@@ -112,37 +116,72 @@ impl PipelineStore {
         }
     }
 
-    /// Deletes a pipeline, at `expected_version` when given.
+    /// Deletes one of the org's pipelines. Unless `force`, the org's own registry entry for it
+    /// (a deployed stack) blocks the delete inside the same transaction, so an entry registered
+    /// between a check and the delete cannot be left pointing at nothing.
     pub async fn delete(
         &self,
         org: &str,
         id: &str,
         expected_version: Option<u64>,
+        force: bool,
     ) -> Result<(), WriteError> {
-        let mut request = self
+        let mut writes = vec![self.delete_write(org, id, expected_version)?];
+        if !force {
+            writes.push(self.unregistered_check(org, id)?);
+        }
+        let result = self
             .client
-            .delete_item()
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => match canceled_reasons(error.as_service_error()) {
+                Some(reasons) if reasons.get(1).is_some_and(is_condition_failure) => {
+                    Err(WriteError::Registered)
+                }
+                Some(reasons) if reasons.first().is_some_and(is_condition_failure) => {
+                    self.explain_condition_failure(org, id, expected_version.unwrap_or(0))
+                        .await
+                }
+                _ => Err(AwsError::classify("TransactWriteItems", error).into()),
+            },
+        }
+    }
+
+    fn delete_write(
+        &self,
+        org: &str,
+        id: &str,
+        expected_version: Option<u64>,
+    ) -> Result<TransactWriteItem, AwsError> {
+        let mut delete = Delete::builder()
             .table_name(&self.table)
             .key("PK", s(pipeline_pk(org)))
             .key("SK", s(pipeline_sk(id)));
-        request = match expected_version {
-            Some(version) => request
+        delete = match expected_version {
+            Some(version) => delete
                 .condition_expression("attribute_exists(PK) AND version = :expected")
                 .expression_attribute_values(":expected", n(version)),
-            None => request.condition_expression("attribute_exists(PK)"),
+            None => delete.condition_expression("attribute_exists(PK)"),
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.explain_condition_failure(org, id, expected_version.unwrap_or(0))
-                    .await
-            }
-            Err(error) => Err(AwsError::classify("DeleteItem", error).into()),
-        }
+        let delete = delete.build().map_err(build_error)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Another org's entry under the same id does not block: it names a stack of theirs.
+    fn unregistered_check(&self, org: &str, id: &str) -> Result<TransactWriteItem, AwsError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("PK", s(registry_pk(id)))
+            .key("SK", s(REGISTRY_SK))
+            .condition_expression("attribute_not_exists(PK) OR orgId <> :org")
+            .expression_attribute_values(":org", s(org))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     async fn explain_condition_failure(
@@ -229,4 +268,21 @@ async fn query_records(query: QueryFluentBuilder) -> Result<Vec<PipelineRecord>,
         .iter()
         .map(record_from_item)
         .collect()
+}
+
+fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> AwsError {
+    AwsError::local("TransactWriteItems", "Build", error)
+}
+
+fn canceled_reasons(error: Option<&TransactWriteItemsError>) -> Option<&[CancellationReason]> {
+    match error {
+        Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
+            Some(canceled.cancellation_reasons())
+        }
+        _ => None,
+    }
+}
+
+fn is_condition_failure(reason: &CancellationReason) -> bool {
+    reason.code() == Some("ConditionalCheckFailed")
 }

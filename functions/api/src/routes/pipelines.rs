@@ -280,16 +280,16 @@ pub async fn delete(
     let force = params.text("force") == Some("true");
     let expected = if_match(&headers)?.flatten();
     own(&state, &caller, &id).await?;
-    if !force && state.registry.org_of(&id).await?.is_some() {
-        return Err(ApiError::Conflict(format!(
-            "pipeline {id} is still registered as deployed; delete its registry entry first, or pass force=true"
-        )));
-    }
     state
         .pipelines
-        .delete(caller.org(), &id, expected)
+        .delete(caller.org(), &id, expected, force)
         .await
-        .map_err(write_error)?;
+        .map_err(|error| match error {
+            WriteError::Registered => ApiError::Conflict(format!(
+                "pipeline {id} is still registered as deployed; delete its registry entry first, or pass force=true"
+            )),
+            other => write_error(other),
+        })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -393,6 +393,9 @@ fn write_error(error: WriteError) -> ApiError {
     match error {
         WriteError::NotFound => ApiError::NotFound("pipeline".into()),
         WriteError::Stale { .. } => ApiError::PreconditionFailed,
+        WriteError::Registered => {
+            ApiError::Conflict("the pipeline is registered as deployed".into())
+        }
         WriteError::Aws(aws) => ApiError::Aws(aws),
     }
 }
