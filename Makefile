@@ -4,10 +4,12 @@ SHELL := /bin/bash
 VENV := .venv
 DEV_STAMP := $(VENV)/.dev-installed
 BUILD_STAMP := $(VENV)/.build-installed
+FUZZ_VENV := .venv-fuzz
+FUZZ_STAMP := $(FUZZ_VENV)/.installed
 ARCH ?= x86_64
 INFRA_TEMPLATES := infra/ec2/template.yaml infra/eks/network.yaml
 
-.PHONY: help test dev lint validate build bench clean
+.PHONY: help test dev lint validate build bench fuzz clean
 
 help:
 	@echo "make dev       run the backend locally against the moto emulator (Ctrl-C to stop)"
@@ -15,6 +17,7 @@ help:
 	@echo "make lint      cargo fmt --check and clippy -D warnings"
 	@echo "make validate  cfn-lint and checkov on every CloudFormation template"
 	@echo "make build     cargo lambda build --release for every function"
+	@echo "make fuzz      schemathesis against the local API (FUZZ_EXAMPLES, FUZZ_SEED)"
 	@echo "make bench     benchmarks: ingest, Lambda init, lookup, audit, reports, compliance (figures for the README)"
 
 $(DEV_STAMP): requirements-dev.txt
@@ -26,6 +29,11 @@ $(BUILD_STAMP): requirements-build.txt $(DEV_STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-build.txt
 	touch $@
 
+$(FUZZ_STAMP): requirements-fuzz.txt
+	python3 -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-fuzz.txt
+	touch $@
+
 test: $(DEV_STAMP)
 	cargo build --workspace --bins
 	scripts/with-moto.sh cargo test --workspace
@@ -33,6 +41,10 @@ test: $(DEV_STAMP)
 dev: $(DEV_STAMP)
 	cargo build --quiet -p pb-api -p pb-tests --bins
 	scripts/with-moto.sh --port $${MOTO_PORT:-4566} cargo run --quiet -p pb-tests --bin dev -- events
+
+fuzz: $(DEV_STAMP) $(FUZZ_STAMP)
+	cargo build --quiet -p pb-api -p pb-tests --bins
+	scripts/with-moto.sh cargo run --quiet -p pb-tests --bin fuzz -- $(FUZZ_VENV)/bin/schemathesis
 
 lint:
 	cargo fmt --all -- --check
@@ -59,4 +71,4 @@ bench: $(DEV_STAMP)
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .moto
+	rm -rf $(VENV) $(FUZZ_VENV) .moto

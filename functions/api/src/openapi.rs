@@ -1,7 +1,11 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
+
+use crate::problem::PROBLEM_JSON;
 
 use crate::routes::reports;
 use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, tokens};
@@ -64,7 +68,7 @@ use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, token
         reports::build_duration,
         reports::build_failures,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
 )]
 pub struct ApiDoc;
 
@@ -82,5 +86,128 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Error answers as the API really sends them: `application/problem+json`, on every status a
+/// route can answer, including those the shared extractors and middleware produce (so a client
+/// generated from the document, or a schema checker, sees no undocumented status).
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_path_params = path.contains('{');
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                problems_as_problem_json(operation);
+                add_shared_problems(operation, has_path_params);
+            }
+        }
+    }
+}
+
+fn problems_as_problem_json(operation: &mut Operation) {
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let (false, RefOr::T(response)) = (status.starts_with('2'), response) {
+            if let Some(content) = response.content.shift_remove("application/json") {
+                response.content.insert(PROBLEM_JSON.to_string(), content);
+            }
+        }
+    }
+}
+
+fn add_shared_problems(operation: &mut Operation, has_path_params: bool) {
+    let authenticated = operation.security.is_some();
+    let has_body = operation.request_body.is_some();
+    let shared = [
+        (
+            authenticated,
+            "400",
+            "A parameter is malformed, unknown or out of range",
+        ),
+        (
+            authenticated,
+            "401",
+            "Missing, malformed, expired or revoked bearer token",
+        ),
+        (
+            authenticated,
+            "403",
+            "The token lacks the permission this route requires",
+        ),
+        (
+            has_path_params && authenticated,
+            "404",
+            "No such resource in the caller's org",
+        ),
+        (has_body, "413", "The body exceeds the size limit"),
+        (has_body, "415", "The body's Content-Type is not accepted"),
+        (
+            authenticated,
+            "500",
+            "Internal error; the problem carries the request id",
+        ),
+        (
+            authenticated,
+            "503",
+            "AWS throttled or was unavailable; retry with backoff",
+        ),
+    ];
+    for (applies, status, description) in shared {
+        if applies && !operation.responses.responses.contains_key(status) {
+            operation
+                .responses
+                .responses
+                .insert(status.to_string(), RefOr::T(problem_response(description)));
+        }
+    }
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_answer_is_documented_as_problem_json() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut authenticated = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                for (status, response) in responses {
+                    if !status.starts_with('2') {
+                        let types: Vec<&String> =
+                            response["content"].as_object().unwrap().keys().collect();
+                        assert_eq!(types, [PROBLEM_JSON], "{method} {path} {status}");
+                    }
+                }
+                if operation.get("security").is_some() {
+                    authenticated += 1;
+                    for status in ["400", "401", "403", "500", "503"] {
+                        assert!(responses.contains_key(status), "{method} {path} {status}");
+                    }
+                }
+            }
+        }
+        assert!(authenticated >= 40, "{authenticated}");
     }
 }
