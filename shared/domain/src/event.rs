@@ -11,6 +11,8 @@ use thiserror::Error;
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 const SOURCE: &str = "aws.codepipeline";
+const MAX_NAME_CHARS: usize = 100;
+const MAX_EXECUTION_ID_CHARS: usize = 128;
 pub const PIPELINE_DETAIL_TYPE: &str = "CodePipeline Pipeline Execution State Change";
 pub const STAGE_DETAIL_TYPE: &str = "CodePipeline Stage Execution State Change";
 pub const ACTION_DETAIL_TYPE: &str = "CodePipeline Action Execution State Change";
@@ -36,6 +38,12 @@ pub enum ParseError {
     BadTimestamp { field: &'static str, value: String },
     #[error("pipeline-execution-attempt {0} is not a positive whole number")]
     BadAttempt(f64),
+    #[error("{field} {value:?} is not a CodePipeline name or id ({expected})")]
+    BadName {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 impl ParseError {
@@ -49,6 +57,7 @@ impl ParseError {
             ParseError::MissingField { .. } => "missing-field",
             ParseError::BadTimestamp { .. } => "bad-timestamp",
             ParseError::BadAttempt(_) => "bad-attempt",
+            ParseError::BadName { .. } => "bad-name",
         }
     }
 }
@@ -220,15 +229,18 @@ pub fn parse_event(body: &str) -> Result<ExecutionEvent, ParseError> {
             .filter(|v| !v.is_empty())
             .ok_or(ParseError::MissingField { field, detail_type })
     };
-    let pipeline_name = require(detail.pipeline, "detail.pipeline")?;
+    let pipeline_name = name(
+        require(detail.pipeline, "detail.pipeline")?,
+        "detail.pipeline",
+    )?;
     let scope = match detail_type {
         PIPELINE_DETAIL_TYPE => Scope::Pipeline,
         STAGE_DETAIL_TYPE => Scope::Stage {
-            stage: require(detail.stage, "detail.stage")?,
+            stage: name(require(detail.stage, "detail.stage")?, "detail.stage")?,
         },
         _ => Scope::Action {
-            stage: require(detail.stage, "detail.stage")?,
-            action: require(detail.action, "detail.action")?,
+            stage: name(require(detail.stage, "detail.stage")?, "detail.stage")?,
+            action: name(require(detail.action, "detail.action")?, "detail.action")?,
             action_type: detail.action_type,
             region: detail.region,
         },
@@ -250,7 +262,7 @@ pub fn parse_event(body: &str) -> Result<ExecutionEvent, ParseError> {
         event_id: raw.id,
         pipeline_arn,
         pipeline_name,
-        execution_id: require(detail.execution_id, "detail.execution-id")?,
+        execution_id: execution_id(require(detail.execution_id, "detail.execution-id")?)?,
         attempt: parse_attempt(detail.pipeline_execution_attempt)?,
         state: require(detail.state, "detail.state")?,
         time_ms: parse_timestamp(&raw.time, "time")?,
@@ -265,6 +277,40 @@ pub fn parse_event(body: &str) -> Result<ExecutionEvent, ParseError> {
 }
 
 /// Events from before retries existed carry no attempt: they are the first.
+/// Names become parts of DynamoDB keys (`EXEC#{id}#STAGE#{stage}#…`): CodePipeline's own
+/// charset and length for pipeline, stage and action names keeps `#` and oversized keys out.
+fn name(value: String, field: &'static str) -> Result<String, ParseError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".@_-".contains(c);
+    if value.len() <= MAX_NAME_CHARS && value.chars().all(allowed) {
+        Ok(value)
+    } else {
+        Err(ParseError::BadName {
+            field,
+            value: truncated(value),
+            expected: "1-100 of A-Z a-z 0-9 . @ _ -",
+        })
+    }
+}
+
+/// CodePipeline's execution ids are UUIDs; letters, digits and `-` up to 128 accepts them and
+/// keeps every key built from one well-formed.
+fn execution_id(value: String) -> Result<String, ParseError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    if value.len() <= MAX_EXECUTION_ID_CHARS && value.chars().all(allowed) {
+        Ok(value)
+    } else {
+        Err(ParseError::BadName {
+            field: "detail.execution-id",
+            value: truncated(value),
+            expected: "1-128 of A-Z a-z 0-9 -",
+        })
+    }
+}
+
+fn truncated(value: String) -> String {
+    value.chars().take(MAX_NAME_CHARS).collect()
+}
+
 fn parse_attempt(raw: Option<f64>) -> Result<u32, ParseError> {
     match raw {
         None => Ok(1),
@@ -370,5 +416,28 @@ mod tests {
         );
         let half = action_failed().replace("2.0", "2.5");
         assert_eq!(parse_event(&half).unwrap_err().reason(), "bad-attempt");
+    }
+
+    #[test]
+    fn refuses_names_and_ids_that_would_forge_or_overflow_a_key() {
+        let forged_stage = action_failed().replace("\"Build\"", "\"Build#00002\"");
+        assert_eq!(
+            parse_event(&forged_stage).unwrap_err(),
+            ParseError::BadName {
+                field: "detail.stage",
+                value: "Build#00002".into(),
+                expected: "1-100 of A-Z a-z 0-9 . @ _ -",
+            }
+        );
+        let forged_id = action_failed().replace("\"e-1\"", "\"e-1#STAGE#x\"");
+        assert_eq!(parse_event(&forged_id).unwrap_err().reason(), "bad-name");
+        let long_action = action_failed().replace("\"Unit\"", &format!("\"{}\"", "a".repeat(101)));
+        let refused = parse_event(&long_action).unwrap_err();
+        assert!(
+            matches!(&refused, ParseError::BadName { field: "detail.action", value, .. } if value.len() == 100),
+            "{refused:?}"
+        );
+        let hundred = action_failed().replace("\"Unit\"", &format!("\"{}\"", "a".repeat(100)));
+        assert!(parse_event(&hundred).is_ok());
     }
 }
