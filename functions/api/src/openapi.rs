@@ -1,10 +1,13 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use crate::paging::MAX_PAGE_SIZE;
+use crate::params::MAX_PATH_PARAM_BYTES;
 use crate::problem::PROBLEM_JSON;
 
 use crate::routes::reports;
@@ -68,7 +71,7 @@ use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, token
         reports::build_duration,
         reports::build_failures,
     ),
-    modifiers(&BearerAuth, &ProblemResponses),
+    modifiers(&BearerAuth, &ProblemResponses, &ParameterLimits),
 )]
 pub struct ApiDoc;
 
@@ -182,6 +185,49 @@ fn problem_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+/// The bounds the shared extractors enforce, stated on every parameter they apply to, so a
+/// request that satisfies the document is never refused for them.
+struct ParameterLimits;
+
+impl Modify for ParameterLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    limit_parameter(parameter);
+                }
+            }
+        }
+    }
+}
+
+fn limit_parameter(parameter: &mut Parameter) {
+    let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
+        return;
+    };
+    match (&parameter.parameter_in, parameter.name.as_str()) {
+        (ParameterIn::Path, _) => {
+            schema.min_length = Some(1);
+            schema.max_length = Some(MAX_PATH_PARAM_BYTES);
+            schema.pattern = Some("^[^#\\u0000-\\u001f\\u007f]+$".into());
+        }
+        (ParameterIn::Query, "limit") => {
+            schema.minimum = Some(1.into());
+            schema.maximum = Some(MAX_PAGE_SIZE.into());
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +255,27 @@ mod tests {
             }
         }
         assert!(authenticated >= 40, "{authenticated}");
+    }
+
+    #[test]
+    fn parameters_state_the_bounds_the_extractors_enforce() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let parameters = |path: &str, method: &str| {
+            document["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .clone()
+        };
+        let id = &parameters("/api/pipelines/{id}", "get")[0];
+        assert_eq!(id["schema"]["maxLength"], MAX_PATH_PARAM_BYTES);
+        assert_eq!(id["schema"]["pattern"], "^[^#\\u0000-\\u001f\\u007f]+$");
+        let limit = parameters("/api/pipelines", "get")
+            .into_iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(
+            (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+            (&serde_json::json!(1), &serde_json::json!(MAX_PAGE_SIZE))
+        );
     }
 }
