@@ -97,7 +97,7 @@ impl KeySet {
 /// One read at a time: requests that need a reload while one is under way wait for it and share
 /// its answer. When a read fails, the cached set keeps verifying for a grace period past its TTL
 /// (a Secrets Manager outage would otherwise lock every caller out), and the read is retried at
-/// most every [`RETRY_AFTER_FAILURE`].
+/// most every `RETRY_AFTER_FAILURE`.
 #[derive(Debug)]
 pub struct KeyStore {
     secrets: Secrets,
@@ -110,7 +110,7 @@ pub struct KeyStore {
 
 /// After a failed read the stale set is served without asking again for this long, so an outage
 /// costs one failing call per interval rather than one per request.
-pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 struct Cached {

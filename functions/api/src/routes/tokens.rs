@@ -183,7 +183,7 @@ pub async fn list(
     };
     let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
     let mut records = state.token_records.org_tokens(caller.org()).await?;
-    records.sort_by_key(|record| std::cmp::Reverse(listing_key(record)));
+    records.sort_by_cached_key(|record| std::cmp::Reverse(listing_key(record)));
     let order = Order {
         key: listing_key,
         is_after: |record: &TokenRecord, after: &str| listing_key(record).as_str() < after,
@@ -269,13 +269,9 @@ fn platform_grant(request: &TokenRequest, problems: &mut Vec<FieldError>) -> (St
             format!("a stored token's scope is always {PLATFORM_SCOPE}"),
         ));
     }
-    let mut platform: Vec<String> = PLATFORM_PERMS.iter().map(|p| p.to_string()).collect();
-    platform.sort();
+    let platform: Vec<String> = PLATFORM_PERMS.iter().map(|p| p.to_string()).collect();
     if let Some(requested) = &request.perms {
-        let mut requested = requested.clone();
-        requested.sort();
-        requested.dedup();
-        if requested != platform {
+        if as_set(requested) != as_set(&platform) {
             problems.push(field(
                 "perms",
                 format!(
@@ -286,6 +282,10 @@ fn platform_grant(request: &TokenRequest, problems: &mut Vec<FieldError>) -> (St
         }
     }
     (PLATFORM_SCOPE.to_string(), platform)
+}
+
+fn as_set(perms: &[String]) -> std::collections::BTreeSet<&str> {
+    perms.iter().map(String::as_str).collect()
 }
 
 fn requested_grant(
