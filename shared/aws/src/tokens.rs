@@ -28,9 +28,7 @@ pub struct TokenRecord {
     pub minted_by: String,
     /// Whether the token was also written to the org's platform secret.
     pub stored: bool,
-    #[serde(default)]
     pub revoked_at: Option<i64>,
-    #[serde(default)]
     pub revoked_by: Option<String>,
 }
 
