@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
@@ -12,6 +13,7 @@ use pb_api::keys::KeySet;
 use pb_api::tokens::{mint, random_id, Audience, Grant};
 use pb_api::{router, AppState};
 use pb_aws::config::{ApiConfig, TokenConfig};
+use pb_aws::resources::SourceBus;
 use pb_aws::secrets::Secrets;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -66,12 +68,21 @@ pub fn key_set_json(kids: &[&str]) -> anyhow::Result<(Value, Vec<String>)> {
 
 impl ApiBed {
     pub async fn new(label: &str) -> anyhow::Result<Self> {
-        let bed = TestBed::new(label).await?;
+        Self::configured(label, &[], |_| {}).await
+    }
+
+    /// A bed whose AWS clients run `interceptors` and whose configuration `adjust` changes.
+    pub async fn configured(
+        label: &str,
+        interceptors: &[SharedInterceptor],
+        adjust: impl FnOnce(&mut ApiConfig),
+    ) -> anyhow::Result<Self> {
+        let bed = TestBed::with_interceptors(label, interceptors, SourceBus::Dedicated).await?;
         let key_set_secret = format!("{}/api-keys", bed.prefix);
         let secrets = Secrets::new(bed.clients.secretsmanager.clone());
         let (keys, _) = key_set_json(&["k1"])?;
         secrets.write(&key_set_secret, &keys.to_string()).await?;
-        let config = ApiConfig {
+        let mut config = ApiConfig {
             catalog_table: bed.stack.catalog_table.clone(),
             executions_table: bed.stack.executions_table.clone(),
             tokens: TokenConfig {
@@ -80,9 +91,13 @@ impl ApiBed {
                 audience: AUDIENCE.into(),
                 // Every request re-reads the key set, so rotation tests see changes at once.
                 key_set_ttl: Duration::ZERO,
+                key_set_grace: Duration::from_secs(900),
+                // Revocations apply to the very next request.
+                revocation_cache_ttl: Duration::ZERO,
             },
             max_body_bytes: MAX_BODY_BYTES,
         };
+        adjust(&mut config);
         let state = AppState::new(&bed.clients, config);
         let router = router(state.clone());
         Ok(ApiBed {

@@ -20,6 +20,7 @@ fn claims(now: i64) -> Claims {
         org: ORG.into(),
         perms: vec!["plugins:read".into()],
         scope: None,
+        principal: None,
         jti: "test-jti".into(),
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
@@ -65,6 +66,8 @@ async fn jwt_matrix_accepts_only_well_formed_current_tokens() {
     not_yet.nbf = now + 3600;
     let mut wrong_iss = claims(now);
     wrong_iss.iss = "someone-else".into();
+    let mut blank_sub = claims(now);
+    blank_sub.sub = String::new();
     let mut wrong_aud = claims(now);
     wrong_aud.aud = "another-api".into();
     let (_, other_keys) = key_set_json(&["k1"]).unwrap();
@@ -113,6 +116,10 @@ async fn jwt_matrix_accepts_only_well_formed_current_tokens() {
             sign(&claims(now), Algorithm::HS256, Some("k9"), &key),
         ),
         ("no kid", sign(&claims(now), Algorithm::HS256, None, &key)),
+        (
+            "empty sub",
+            sign(&blank_sub, Algorithm::HS256, Some("k1"), &key),
+        ),
         ("tampered payload", tampered),
         ("garbage", "not.a.jwt".into()),
     ];
@@ -168,6 +175,7 @@ fn concrete(path: &str) -> String {
         .replace("{version}", "1.0.0")
         .replace("{id}", "pl-0123")
         .replace("{pipelineId}", "pl-0123")
+        .replace("{jti}", "0123456789abcdef0123456789abcdef")
 }
 
 #[tokio::test]

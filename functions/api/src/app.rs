@@ -15,11 +15,13 @@ use pb_aws::registry::Registry;
 use pb_aws::rollups::RollupStore;
 use pb_aws::rules::RuleStore;
 use pb_aws::secrets::Secrets;
+use pb_aws::tokens::TokenStore;
 use pb_aws::Clients;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::keys::KeyStore;
 use crate::problem::ApiError;
+use crate::revocation::Revocations;
 use crate::tokens::Audience;
 use crate::{request_id, routes};
 
@@ -35,6 +37,8 @@ pub struct AppState {
     pub secrets: Secrets,
     pub keys: Arc<KeyStore>,
     pub audience: Arc<Audience>,
+    pub token_records: TokenStore,
+    pub revocations: Arc<Revocations>,
 }
 
 impl AppState {
@@ -44,7 +48,9 @@ impl AppState {
             secrets.clone(),
             &config.tokens.key_set_secret_id,
             config.tokens.key_set_ttl,
+            config.tokens.key_set_grace,
         );
+        let token_records = TokenStore::new(clients.dynamodb.clone(), &config.catalog_table);
         AppState {
             audit_runs: AuditRunStore::new(clients.dynamodb.clone(), &config.catalog_table),
             catalog: PluginCatalog::new(clients.dynamodb.clone(), &config.catalog_table),
@@ -63,6 +69,11 @@ impl AppState {
                 audience: config.tokens.audience.clone(),
             }),
             keys: Arc::new(keys),
+            revocations: Arc::new(Revocations::new(
+                token_records.clone(),
+                config.tokens.revocation_cache_ttl,
+            )),
+            token_records,
             secrets,
             config: Arc::new(config),
         }

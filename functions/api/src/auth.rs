@@ -37,6 +37,9 @@ permissions! {
     PluginsPublish => "plugins:publish",
     PluginsUpdate => "plugins:update",
     TokensCreate => "tokens:create",
+    TokensStore => "tokens:store",
+    TokensRead => "tokens:read",
+    TokensRevoke => "tokens:revoke",
     PipelinesRead => "pipelines:read",
     PipelinesCreate => "pipelines:create",
     PipelinesUpdate => "pipelines:update",
@@ -57,12 +60,29 @@ pub struct Caller {
     pub claims: Claims,
 }
 
+/// Permissions a machine token never holds, whatever it lists: minting is for people, so a
+/// leaked machine token cannot mint itself successors.
+pub const NEVER_FOR_MACHINES: &[&str] = &[TokensCreate::NAME];
+
 impl Caller {
     pub fn org(&self) -> &str {
         &self.claims.org
     }
 
+    /// The person who answers for this caller: the root of its chain of minted tokens.
+    pub fn principal(&self) -> &str {
+        self.claims.principal()
+    }
+
+    /// Machine tokens carry the `scope` they were minted for; tokens of people carry none.
+    pub fn is_machine(&self) -> bool {
+        self.claims.scope.is_some()
+    }
+
     pub fn holds(&self, permission: &str) -> bool {
+        if self.is_machine() && NEVER_FOR_MACHINES.contains(&permission) {
+            return false;
+        }
         self.claims
             .perms
             .iter()
@@ -99,6 +119,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
     let claims = verify(token, &keys, &state.audience).map_err(ApiError::InvalidToken)?;
     if !is_valid_org_id(&claims.org) {
         return Err(ApiError::InvalidToken(TokenError::MissingClaim));
+    }
+    if state
+        .revocations
+        .is_revoked(&claims.org, &claims.jti)
+        .await?
+    {
+        return Err(ApiError::InvalidToken(TokenError::Revoked));
     }
     tracing::Span::current().record("org", claims.org.as_str());
     Ok(Caller { claims })

@@ -76,6 +76,10 @@ pub fn parse_mint_args(args: &[String]) -> Result<MintArgs, CliError> {
     let perms = perms
         .filter(|p| !p.is_empty())
         .ok_or_else(|| CliError::Usage("--perms is required".into()))?;
+    if subject.trim().is_empty() {
+        // The API refuses a blank subject; minting one would only hand out a dead token.
+        return Err(CliError::Usage("--subject must not be blank".into()));
+    }
     Ok(MintArgs {
         org,
         perms,
@@ -159,5 +163,8 @@ mod tests {
             let error = parse_mint_args(&args(bad)).unwrap_err().to_string();
             assert!(error.contains(says), "{bad}: {error}");
         }
+        let blank_subject = ["--org", "acme", "--perms", "*", "--subject", " "].map(String::from);
+        let error = parse_mint_args(&blank_subject).unwrap_err().to_string();
+        assert!(error.contains("--subject must not be blank"), "{error}");
     }
 }

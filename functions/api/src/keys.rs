@@ -94,27 +94,58 @@ impl KeySet {
 }
 
 /// The key set as read from Secrets Manager, cached for the warm container's lifetime with a TTL.
+/// One read at a time: requests that need a reload while one is under way wait for it and share
+/// its answer. When a read fails, the cached set keeps verifying for a grace period past its TTL
+/// (a Secrets Manager outage would otherwise lock every caller out), and the read is retried at
+/// most every `RETRY_AFTER_FAILURE`.
 #[derive(Debug)]
 pub struct KeyStore {
     secrets: Secrets,
     secret_id: String,
     ttl: Duration,
-    cached: Mutex<Option<(Instant, KeySet)>>,
+    grace: Duration,
+    cached: Mutex<Option<Cached>>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// After a failed read the stale set is served without asking again for this long, so an outage
+/// costs one failing call per interval rather than one per request.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+struct Cached {
+    keys: KeySet,
+    read_at: Instant,
+    failed_at: Option<Instant>,
+}
+
+impl Cached {
+    fn last_attempt(&self) -> Instant {
+        self.failed_at
+            .map_or(self.read_at, |failed| failed.max(self.read_at))
+    }
 }
 
 impl KeyStore {
-    pub fn new(secrets: Secrets, secret_id: impl Into<String>, ttl: Duration) -> Self {
+    pub fn new(
+        secrets: Secrets,
+        secret_id: impl Into<String>,
+        ttl: Duration,
+        grace: Duration,
+    ) -> Self {
         KeyStore {
             secrets,
             secret_id: secret_id.into(),
             ttl,
+            grace,
             cached: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The current key set, from the cache while it is fresh.
     pub async fn current(&self) -> Result<KeySet, KeySetError> {
-        match self.cached_younger_than(self.ttl) {
+        match self.usable(self.ttl) {
             Some(keys) => Ok(keys),
             None => self.reload().await,
         }
@@ -124,35 +155,82 @@ impl KeyStore {
     /// reloads the set (rate-limited) instead of failing until the TTL runs out.
     pub async fn for_kid(&self, kid: &str) -> Result<KeySet, KeySetError> {
         let keys = self.current().await?;
-        if keys.key(kid).is_some()
-            || self
-                .cached_younger_than(UNKNOWN_KID_RELOAD_INTERVAL)
-                .is_some()
-        {
+        if keys.key(kid).is_some() {
             return Ok(keys);
         }
-        self.reload().await
+        match self.usable(UNKNOWN_KID_RELOAD_INTERVAL) {
+            Some(keys) => Ok(keys),
+            None => self.reload().await,
+        }
     }
 
-    fn cached_younger_than(&self, age: Duration) -> Option<KeySet> {
-        let cached = self
-            .cached
+    fn lock_cached(&self) -> std::sync::MutexGuard<'_, Option<Cached>> {
+        self.cached
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        cached
-            .as_ref()
-            .filter(|(read_at, _)| read_at.elapsed() < age)
-            .map(|(_, keys)| keys.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The cached set if it needs no read now: read less than `fresh_for` ago, or kept through
+    /// a failed read too recent to retry.
+    fn usable(&self, fresh_for: Duration) -> Option<KeySet> {
+        let cached = self.lock_cached();
+        let cached = cached.as_ref()?;
+        let fresh = cached.read_at.elapsed() < fresh_for;
+        let backing_off = cached
+            .failed_at
+            .is_some_and(|failed| failed.elapsed() < RETRY_AFTER_FAILURE)
+            && self.within_grace(cached);
+        (fresh || backing_off).then(|| cached.keys.clone())
+    }
+
+    fn within_grace(&self, cached: &Cached) -> bool {
+        cached.read_at.elapsed() < self.ttl.saturating_add(self.grace)
     }
 
     async fn reload(&self) -> Result<KeySet, KeySetError> {
-        let keys = KeySet::parse(&self.secrets.read(&self.secret_id).await?)?;
-        let mut cached = self
-            .cached
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *cached = Some((Instant::now(), keys.clone()));
-        Ok(keys)
+        let asked_at = Instant::now();
+        let _only_reader = self.reloading.lock().await;
+        if let Some(keys) = self.answered_since(asked_at) {
+            return Ok(keys);
+        }
+        match self.read().await {
+            Ok(keys) => {
+                *self.lock_cached() = Some(Cached {
+                    keys: keys.clone(),
+                    read_at: Instant::now(),
+                    failed_at: None,
+                });
+                Ok(keys)
+            }
+            Err(KeySetError::Aws(error)) => self.stale_through(error),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The answer of a read that started after `asked_at` (while this caller waited its turn).
+    fn answered_since(&self, asked_at: Instant) -> Option<KeySet> {
+        let cached = self.lock_cached();
+        cached
+            .as_ref()
+            .filter(|c| c.last_attempt() >= asked_at && self.within_grace(c))
+            .map(|c| c.keys.clone())
+    }
+
+    async fn read(&self) -> Result<KeySet, KeySetError> {
+        KeySet::parse(&self.secrets.read(&self.secret_id).await?)
+    }
+
+    /// The cached set, while within its grace period, in place of a failed read.
+    fn stale_through(&self, error: AwsError) -> Result<KeySet, KeySetError> {
+        let mut cached = self.lock_cached();
+        match cached.as_mut() {
+            Some(stale) if self.within_grace(stale) => {
+                stale.failed_at = Some(Instant::now());
+                tracing::warn!(error = %error, "reading the key set failed; verifying with the cached set");
+                Ok(stale.keys.clone())
+            }
+            _ => Err(KeySetError::Aws(error)),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod paging;
 pub mod params;
 pub mod problem;
 pub mod request_id;
+pub mod revocation;
 pub mod routes;
 pub mod tokens;
 

@@ -25,6 +25,8 @@ use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, token
         meta::health,
         meta::openapi,
         tokens::create,
+        tokens::list,
+        tokens::revoke,
         plugins::list,
         plugins::publish,
         plugins::lookup,

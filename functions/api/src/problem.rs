@@ -24,6 +24,11 @@ pub enum ApiError {
     InvalidToken(TokenError),
     #[error("this request needs the permission '{0}'")]
     Forbidden(String),
+    #[error("a machine token cannot carry '{permission}' (requested as '{requested}')")]
+    NotForMachines {
+        requested: String,
+        permission: String,
+    },
     #[error("{0} was not found")]
     NotFound(String),
     #[error("no route matches this path")]
@@ -96,9 +101,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::MissingToken | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::ComplianceViolation(_) | ApiError::SelfApproval => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden(_)
+            | ApiError::NotForMachines { .. }
+            | ApiError::ComplianceViolation(_)
+            | ApiError::SelfApproval => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::MalformedBody { .. }
@@ -125,7 +131,7 @@ impl ApiError {
         match self {
             ApiError::MissingToken => "missing_token",
             ApiError::InvalidToken(_) => "invalid_token",
-            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Forbidden(_) | ApiError::NotForMachines { .. } => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",

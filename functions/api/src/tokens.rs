@@ -22,6 +22,10 @@ pub struct Claims {
     /// What a machine token is for; absent on tokens of people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The person at the root of a chain of minted tokens, who answers for what they do.
+    /// Absent on the roots themselves (and on tokens older than the claim): then it is `sub`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     pub jti: String,
     pub iss: String,
     pub aud: String,
@@ -68,6 +72,8 @@ pub enum TokenError {
     WrongIssuerOrAudience,
     #[error("the token lacks a required claim")]
     MissingClaim,
+    #[error("the token has been revoked")]
+    Revoked,
     #[error("token lifetime must be 1 to {MAX_LIFETIME_DAYS} days")]
     BadLifetime,
     #[error("the token could not be signed")]
@@ -91,26 +97,58 @@ pub fn grants(held: &str, wanted: &str) -> bool {
     }
 }
 
+impl Claims {
+    /// Who answers for this token: the person at the root of its chain.
+    pub fn principal(&self) -> &str {
+        self.principal.as_deref().unwrap_or(&self.sub)
+    }
+}
+
+/// A root token: one of a person (or the CLI's admin), answering for itself.
 pub fn mint(
     keys: &KeySet,
     audience: &Audience,
     grant: Grant,
     now: i64,
 ) -> Result<Minted, TokenError> {
+    sign(keys, audience, grant, None, now)
+}
+
+/// A token minted with another: it answers to the minter's principal and never outlives the
+/// minter, so a short-lived token cannot launder itself into a long-lived one.
+pub fn mint_delegated(
+    keys: &KeySet,
+    audience: &Audience,
+    grant: Grant,
+    minter: &Claims,
+    now: i64,
+) -> Result<Minted, TokenError> {
+    sign(keys, audience, grant, Some(minter), now)
+}
+
+fn sign(
+    keys: &KeySet,
+    audience: &Audience,
+    grant: Grant,
+    minter: Option<&Claims>,
+    now: i64,
+) -> Result<Minted, TokenError> {
     if grant.lifetime_days == 0 || grant.lifetime_days > MAX_LIFETIME_DAYS {
         return Err(TokenError::BadLifetime);
     }
+    let requested_exp = now + i64::from(grant.lifetime_days) * 86_400;
     let claims = Claims {
         sub: grant.sub,
         org: grant.org,
         perms: grant.perms,
         scope: grant.scope,
+        principal: minter.map(|m| m.principal().to_string()),
         jti: random_id().ok_or(TokenError::Signing)?,
         iss: audience.issuer.clone(),
         aud: audience.audience.clone(),
         iat: now,
         nbf: now,
-        exp: now + i64::from(grant.lifetime_days) * 86_400,
+        exp: minter.map_or(requested_exp, |m| requested_exp.min(m.exp)),
     };
     let mut header = Header::new(ALGORITHM);
     header.kid = Some(keys.active_kid().to_string());
@@ -145,9 +183,19 @@ pub fn verify(token: &str, keys: &KeySet, audience: &Audience) -> Result<Claims,
     validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
     validation.validate_nbf = true;
     validation.leeway = LEEWAY_SECONDS;
-    jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key), &validation)
+    let claims = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key), &validation)
         .map(|data| data.claims)
-        .map_err(|e| classify(e.kind()))
+        .map_err(|e| classify(e.kind()))?;
+    // A blank subject or principal would make every such token one and the same person to the
+    // four-eyes check.
+    if is_blank(&claims.sub) || claims.principal.as_deref().is_some_and(is_blank) {
+        return Err(TokenError::MissingClaim);
+    }
+    Ok(claims)
+}
+
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
 }
 
 fn classify(kind: &jsonwebtoken::errors::ErrorKind) -> TokenError {
@@ -173,6 +221,78 @@ pub fn random_id() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn keys() -> KeySet {
+        KeySet::parse(r#"{"active":"k1","k1":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#).unwrap()
+    }
+
+    fn audience() -> Audience {
+        Audience {
+            issuer: "iss".into(),
+            audience: "aud".into(),
+        }
+    }
+
+    fn grant(sub: &str, lifetime_days: u32) -> Grant {
+        Grant {
+            sub: sub.into(),
+            org: "acme".into(),
+            perms: vec!["plugins:read".into()],
+            scope: None,
+            lifetime_days,
+        }
+    }
+
+    #[test]
+    fn a_chain_answers_to_its_root_and_never_outlives_its_minter() {
+        let now = 1_800_000_000;
+        let root = mint(&keys(), &audience(), grant("alice", 1), now).unwrap();
+        assert_eq!(root.claims.principal, None);
+        assert_eq!(root.claims.principal(), "alice");
+        let machine = mint_delegated(
+            &keys(),
+            &audience(),
+            grant("machine:ci", 365),
+            &root.claims,
+            now + 60,
+        )
+        .unwrap();
+        assert_eq!(machine.claims.principal.as_deref(), Some("alice"));
+        assert_eq!(machine.claims.exp, now + 86_400);
+        let grandchild = mint_delegated(
+            &keys(),
+            &audience(),
+            grant("machine:deploy", 30),
+            &machine.claims,
+            now + 120,
+        )
+        .unwrap();
+        assert_eq!(grandchild.claims.principal(), "alice");
+        assert_eq!(grandchild.claims.exp, now + 86_400);
+    }
+
+    #[test]
+    fn blank_subjects_and_principals_are_refused() {
+        let now = chrono::Utc::now().timestamp();
+        for sub in ["", "  "] {
+            let minted = mint(&keys(), &audience(), grant(sub, 1), now).unwrap();
+            assert_eq!(
+                verify(&minted.token, &keys(), &audience()),
+                Err(TokenError::MissingClaim),
+                "sub {sub:?}"
+            );
+        }
+        let mut root = mint(&keys(), &audience(), grant("alice", 1), now)
+            .unwrap()
+            .claims;
+        root.principal = Some(String::new());
+        let blank_principal =
+            mint_delegated(&keys(), &audience(), grant("machine:x", 1), &root, now).unwrap();
+        assert_eq!(
+            verify(&blank_principal.token, &keys(), &audience()),
+            Err(TokenError::MissingClaim)
+        );
+    }
 
     #[test]
     fn wildcards_cover_their_resource_only() {

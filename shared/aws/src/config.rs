@@ -84,6 +84,10 @@ pub struct TokenConfig {
     pub audience: String,
     /// How long a warm container trusts its copy of the key set.
     pub key_set_ttl: Duration,
+    /// How long past its TTL the cached key set still verifies while Secrets Manager fails.
+    pub key_set_grace: Duration,
+    /// How long a warm container trusts an answer to "was this token revoked?".
+    pub revocation_cache_ttl: Duration,
 }
 
 impl TokenConfig {
@@ -98,6 +102,8 @@ impl TokenConfig {
             issuer: env.text("TOKEN_ISSUER", "pipeline-builder"),
             audience: env.text("TOKEN_AUDIENCE", "pipeline-builder-api"),
             key_set_ttl: env.seconds("KEY_SET_TTL_SECONDS", 300)?,
+            key_set_grace: env.seconds("KEY_SET_GRACE_SECONDS", 900)?,
+            revocation_cache_ttl: env.seconds("REVOCATION_CACHE_SECONDS", 30)?,
         })
     }
 }
@@ -279,6 +285,8 @@ mod tests {
         assert_eq!(api.tokens.issuer, "pipeline-builder");
         assert_eq!(api.tokens.audience, "pipeline-builder-api");
         assert_eq!(api.tokens.key_set_ttl, Duration::from_secs(300));
+        assert_eq!(api.tokens.key_set_grace, Duration::from_secs(900));
+        assert_eq!(api.tokens.revocation_cache_ttl, Duration::from_secs(30));
         assert_eq!(api.max_body_bytes, 262_144);
         assert_eq!(LookupConfig::from_lookup(env).unwrap().catalog_table, "c");
         assert_eq!(api.executions_table, "e");

@@ -19,6 +19,7 @@ pub mod rules;
 pub mod secrets;
 pub mod stacks;
 pub mod tags;
+pub mod tokens;
 
 pub use clients::Clients;
 pub use error::AwsError;

@@ -52,7 +52,8 @@ pub const CATALOG_TABLE: TableDef = TableDef {
             range: "GSI2SK",
         },
     ],
-    ttl_attribute: None,
+    // Token records expire with their tokens; other catalog items carry no numeric expiresAt.
+    ttl_attribute: Some("expiresAt"),
 };
 
 pub const EXECUTIONS_TABLE: TableDef = TableDef {

@@ -358,7 +358,7 @@ pub async fn create_exemption(
 ) -> Result<(StatusCode, Json<ExemptionView>), ApiError> {
     let now = chrono::Utc::now();
     let rule_id = request.rule_id.clone();
-    let exemption = Exemption::requested(new_id("exm")?, request, &caller.claims.sub, now)
+    let exemption = Exemption::requested(new_id("exm")?, request, caller.principal(), now)
         .map_err(ApiError::Validation)?;
     if !is_id(&rule_id) || state.rules.get(caller.org(), &rule_id).await?.is_none() {
         return Err(ApiError::Validation(vec![FieldError {
@@ -460,7 +460,7 @@ pub async fn approve_exemption(
         .ok_or_else(not_found)?;
     let now = chrono::Utc::now();
     let approved = exemption
-        .approve(&caller.claims.sub, now)
+        .approve(caller.principal(), now)
         .map_err(|error| match error {
             ApprovalError::SelfApproval => ApiError::SelfApproval,
             other => ApiError::Conflict(other.to_string()),

@@ -9,7 +9,7 @@ pub mod registry;
 pub mod reports;
 pub mod tokens;
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::app::AppState;
@@ -17,7 +17,7 @@ use crate::auth::{AuditRead, ReportsRead};
 use crate::auth::{
     ComplianceApprove, ComplianceRead, ComplianceWrite, Permission, PipelinesCreate,
     PipelinesDelete, PipelinesRead, PipelinesUpdate, PluginsCreate, PluginsRead, PluginsUpdate,
-    RegistryRead, RegistryWrite, TokensCreate,
+    RegistryRead, RegistryWrite, TokensCreate, TokensRead, TokensRevoke,
 };
 
 /// A route as documented: OpenAPI path syntax and the permission its handler requires.
@@ -46,6 +46,8 @@ pub const ROUTES: &[RouteDoc] = &[
     route("GET", "/health", None),
     route("GET", "/openapi.json", None),
     route("POST", "/api/tokens", Some(TokensCreate::NAME)),
+    route("GET", "/api/tokens", Some(TokensRead::NAME)),
+    route("DELETE", "/api/tokens/{jti}", Some(TokensRevoke::NAME)),
     route("GET", "/api/plugins", Some(PluginsRead::NAME)),
     route("POST", "/api/plugins", Some(PluginsCreate::NAME)),
     route("POST", "/api/plugins/lookup", Some(PluginsRead::NAME)),
@@ -197,7 +199,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(meta::health))
         .route("/openapi.json", get(meta::openapi))
-        .route("/api/tokens", post(tokens::create))
+        .route("/api/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/tokens/{jti}", delete(tokens::revoke))
         .route("/api/plugins", get(plugins::list).post(plugins::publish))
         .route("/api/plugins/lookup", post(plugins::lookup))
         .route("/api/plugins/{name}", get(plugins::versions))

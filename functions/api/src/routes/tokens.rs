@@ -1,34 +1,54 @@
-//! `POST /api/tokens`: machine tokens for the caller's org, optionally stored in Secrets Manager
-//! where the platform's event ingestion reads them (the seed's `store-token`).
+//! Machine tokens for the caller's org (`/api/tokens…`): minting, optionally storing one in
+//! Secrets Manager where the platform's pipeline stacks read it (the seed's `store-token`),
+//! listing what was minted and revoking it.
+//!
+//! A minted token answers to its minter's principal, never outlives its minter, never carries
+//! more than its minter holds and never carries `tokens:create`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use pb_aws::tokens::TokenRecord;
 use pb_domain::plugin::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::auth::{Authorized, Caller, TokensCreate};
+use crate::auth::{
+    Authorized, Caller, Permission, TokensCreate, TokensRead, TokensRevoke, TokensStore,
+    NEVER_FOR_MACHINES,
+};
 use crate::body::JsonBody;
+use crate::paging::{page, paging, Order, Page, Scope};
+use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
-use crate::tokens::{mint, Grant, Minted, MAX_LIFETIME_DAYS};
+use crate::tokens::{grants, mint_delegated, Grant, Minted, MAX_LIFETIME_DAYS};
 
 const DEFAULT_LIFETIME_DAYS: u32 = 30;
 const MAX_SCOPE_CHARS: usize = 64;
 const MAX_TOKEN_PERMISSIONS: usize = 50;
 
+/// The scope of every token stored for the platform, whatever the request says.
+pub const PLATFORM_SCOPE: &str = "events:ingest";
+/// The permissions of every token stored for the platform: a pipeline stack resolves its plugins
+/// with it. Its executions reach the platform through EventBridge and ingest reads the registry
+/// itself, so reporting events needs no API permission.
+pub const PLATFORM_PERMS: &[&str] = &["plugins:read"];
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenRequest {
-    /// What the token is for, e.g. `events:ingest`; becomes the `scope` claim.
-    pub scope: String,
-    /// Permissions of the token; each must be held by the caller.
-    pub perms: Vec<String>,
-    /// 1-365, default 30.
+    /// What the token is for, e.g. `deploy:ci`; becomes the `scope` claim. Required unless
+    /// `store`, whose scope is always `events:ingest`.
+    pub scope: Option<String>,
+    /// Permissions of the token; each must be held by the caller, none may grant
+    /// `tokens:create`. Required unless `store`, whose permissions are always `plugins:read`.
+    pub perms: Option<Vec<String>>,
+    /// 1-365, default 30; never past the caller's own token's expiry.
     pub expires_in_days: Option<u32>,
-    /// Also write the token to Secrets Manager at `pipeline-builder/{orgId}/platform`.
+    /// Mint the platform token and write it to Secrets Manager at
+    /// `pipeline-builder/{orgId}/platform` (needs `tokens:store`).
     #[serde(default)]
     pub store: bool,
 }
@@ -48,6 +68,8 @@ pub struct TokenResponse {
     pub token_type: String,
     pub jti: String,
     pub subject: String,
+    /// The person the token answers to: the root of the minting chain.
+    pub principal: String,
     pub scope: String,
     pub perms: Vec<String>,
     pub issued_at: String,
@@ -56,12 +78,47 @@ pub struct TokenResponse {
     pub stored: Option<StoredSecret>,
 }
 
+/// A minted token as listed: what it may do and who minted it, never the token.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    pub jti: String,
+    pub subject: String,
+    pub principal: String,
+    pub scope: Option<String>,
+    pub perms: Vec<String>,
+    pub issued_at: String,
+    pub expires_at: String,
+    pub minted_by: String,
+    pub stored: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenList {
+    /// Newest first.
+    pub items: Vec<TokenView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// What a checked request mints.
+struct Checked {
+    scope: String,
+    perms: Vec<String>,
+    lifetime_days: u32,
+}
+
 /// Mints a machine token for the caller's org.
 #[utoipa::path(post, path = "/api/tokens", tag = "tokens",
     request_body = TokenRequest,
     responses(
         (status = 201, body = TokenResponse),
-        (status = 403, body = Problem, description = "Missing tokens:create, or a requested permission the caller lacks"),
+        (status = 403, body = Problem, description = "Missing tokens:create (or tokens:store to store), a requested permission the caller lacks, or one no machine token may carry"),
         (status = 422, body = Problem),
     ),
     security(("bearer" = [])))]
@@ -70,57 +127,118 @@ pub async fn create(
     Authorized(caller, _): Authorized<TokensCreate>,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
-    let lifetime_days = check_request(&request)?;
-    refuse_escalation(&caller, &request.perms)?;
+    if request.store {
+        caller.require(TokensStore::NAME)?;
+    }
+    let checked = check_request(&request)?;
+    refuse_escalation(&caller, &checked.perms)?;
+    refuse_minting_power(&checked.perms)?;
     let keys = state.keys.current().await?;
     let grant = Grant {
-        sub: format!("machine:{}", request.scope),
+        sub: format!("machine:{}", checked.scope),
         org: caller.org().to_string(),
-        perms: request.perms.clone(),
-        scope: Some(request.scope.clone()),
-        lifetime_days,
+        perms: checked.perms,
+        scope: Some(checked.scope),
+        lifetime_days: checked.lifetime_days,
     };
-    let minted = mint(
-        &keys,
-        &state.audience,
-        grant,
-        chrono::Utc::now().timestamp(),
-    )
-    .map_err(|_| ApiError::Internal)?;
+    let now = chrono::Utc::now().timestamp();
+    let minted = mint_delegated(&keys, &state.audience, grant, &caller.claims, now)
+        .map_err(|_| ApiError::Internal)?;
+    // Recorded before it is handed out or stored, so every token in circulation can be revoked.
+    state
+        .token_records
+        .record(&record_of(&minted, &caller, request.store))
+        .await?;
     let stored = if request.store {
-        Some(store(&state, &minted).await?)
+        Some(store(&state, &caller, &minted).await?)
     } else {
         None
     };
-    tracing::info!(jti = %minted.claims.jti, scope = %request.scope, stored = request.store, "token minted");
+    tracing::info!(
+        jti = %minted.claims.jti,
+        scope = minted.claims.scope.as_deref().unwrap_or_default(),
+        principal = %caller.principal(),
+        minted_by = %caller.claims.sub,
+        stored = request.store,
+        "token minted"
+    );
     Ok((StatusCode::CREATED, Json(response(minted, stored))))
 }
 
-/// Every problem with the request at once; the lifetime in days when there is none.
-fn check_request(request: &TokenRequest) -> Result<u32, ApiError> {
+/// Pages through the tokens minted for the caller's org, newest first.
+#[utoipa::path(get, path = "/api/tokens", tag = "tokens",
+    params(("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = TokenList), (status = 400, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<TokensRead>,
+    params: QueryParams,
+) -> Result<Json<TokenList>, ApiError> {
+    let params = params.only(&["limit", "cursor"])?;
+    let keys = state.keys.current().await?;
+    let scope = Scope {
+        org: caller.org(),
+        query: "tokens",
+    };
+    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let mut records = state.token_records.org_tokens(caller.org()).await?;
+    records.sort_by_cached_key(|record| std::cmp::Reverse(listing_key(record)));
+    let order = Order {
+        key: listing_key,
+        is_after: |record: &TokenRecord, after: &str| listing_key(record).as_str() < after,
+    };
+    let Page { items, next_cursor } = page(records, order, &paging, &keys, scope);
+    Ok(Json(TokenList {
+        items: items.into_iter().map(view).collect(),
+        next_cursor,
+    }))
+}
+
+/// Revokes one of the org's minted tokens: it is refused from its next request on (in other
+/// warm containers once their revocation cache expires).
+#[utoipa::path(delete, path = "/api/tokens/{jti}", tag = "tokens",
+    params(("jti" = String, Path)),
+    responses((status = 204, description = "Revoked (also when it already was)"), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<TokensRevoke>,
+    PathParams(jti): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    let not_found = || ApiError::NotFound(format!("token '{jti}'"));
+    if !is_jti(&jti) {
+        return Err(not_found());
+    }
+    let now = chrono::Utc::now().timestamp();
+    state
+        .token_records
+        .revoke(caller.org(), &jti, caller.principal(), now)
+        .await?
+        .ok_or_else(not_found)?;
+    state.revocations.revoked(caller.org(), &jti);
+    tracing::info!(jti = %jti, principal = %caller.principal(), by = %caller.claims.sub, "token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Issuance time, then jti: unique, and ordered as the list is.
+fn listing_key(record: &TokenRecord) -> String {
+    format!("{:020}#{}", record.issued_at, record.jti)
+}
+
+/// Token ids are 128 random bits in hex; anything else names no token.
+fn is_jti(text: &str) -> bool {
+    text.len() == 32 && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Every problem with the request at once; what to mint when there is none.
+fn check_request(request: &TokenRequest) -> Result<Checked, ApiError> {
     let mut problems = Vec::new();
-    let scope_ok = |c: char| c.is_ascii_alphanumeric() || ":-_.".contains(c);
-    let scope_chars = request.scope.chars().count();
-    if scope_chars == 0 || scope_chars > MAX_SCOPE_CHARS || !request.scope.chars().all(scope_ok) {
-        problems.push(field(
-            "scope",
-            format!("1-{MAX_SCOPE_CHARS} characters of letters, digits and ':-_.'"),
-        ));
-    }
-    if request.perms.is_empty() || request.perms.len() > MAX_TOKEN_PERMISSIONS {
-        problems.push(field(
-            "perms",
-            format!("list 1 to {MAX_TOKEN_PERMISSIONS} permissions"),
-        ));
-    }
-    for (i, perm) in request.perms.iter().enumerate() {
-        if !is_permission_shape(perm) {
-            problems.push(field(
-                &format!("perms[{i}]"),
-                "must be resource:action, resource:* or *".into(),
-            ));
-        }
-    }
+    let (scope, perms) = if request.store {
+        platform_grant(request, &mut problems)
+    } else {
+        requested_grant(request, &mut problems)
+    };
     let days = request.expires_in_days.unwrap_or(DEFAULT_LIFETIME_DAYS);
     if days == 0 || days > MAX_LIFETIME_DAYS {
         problems.push(field(
@@ -129,10 +247,76 @@ fn check_request(request: &TokenRequest) -> Result<u32, ApiError> {
         ));
     }
     if problems.is_empty() {
-        Ok(days)
+        Ok(Checked {
+            scope,
+            perms,
+            lifetime_days: days,
+        })
     } else {
         Err(ApiError::Validation(problems))
     }
+}
+
+/// The fixed scope and permissions of a stored token; a request may restate them, not change them.
+fn platform_grant(request: &TokenRequest, problems: &mut Vec<FieldError>) -> (String, Vec<String>) {
+    if request
+        .scope
+        .as_deref()
+        .is_some_and(|s| s != PLATFORM_SCOPE)
+    {
+        problems.push(field(
+            "scope",
+            format!("a stored token's scope is always {PLATFORM_SCOPE}"),
+        ));
+    }
+    let platform: Vec<String> = PLATFORM_PERMS.iter().map(|p| p.to_string()).collect();
+    if let Some(requested) = &request.perms {
+        if as_set(requested) != as_set(&platform) {
+            problems.push(field(
+                "perms",
+                format!(
+                    "a stored token's permissions are always {}",
+                    PLATFORM_PERMS.join(", ")
+                ),
+            ));
+        }
+    }
+    (PLATFORM_SCOPE.to_string(), platform)
+}
+
+fn as_set(perms: &[String]) -> std::collections::BTreeSet<&str> {
+    perms.iter().map(String::as_str).collect()
+}
+
+fn requested_grant(
+    request: &TokenRequest,
+    problems: &mut Vec<FieldError>,
+) -> (String, Vec<String>) {
+    let scope = request.scope.clone().unwrap_or_default();
+    let scope_ok = |c: char| c.is_ascii_alphanumeric() || ":-_.".contains(c);
+    let scope_chars = scope.chars().count();
+    if scope_chars == 0 || scope_chars > MAX_SCOPE_CHARS || !scope.chars().all(scope_ok) {
+        problems.push(field(
+            "scope",
+            format!("1-{MAX_SCOPE_CHARS} characters of letters, digits and ':-_.'"),
+        ));
+    }
+    let perms = request.perms.clone().unwrap_or_default();
+    if perms.is_empty() || perms.len() > MAX_TOKEN_PERMISSIONS {
+        problems.push(field(
+            "perms",
+            format!("list 1 to {MAX_TOKEN_PERMISSIONS} permissions"),
+        ));
+    }
+    for (i, perm) in perms.iter().enumerate() {
+        if !is_permission_shape(perm) {
+            problems.push(field(
+                &format!("perms[{i}]"),
+                "must be resource:action, resource:* or *".into(),
+            ));
+        }
+    }
+    (scope, perms)
 }
 
 fn field(name: &str, message: String) -> FieldError {
@@ -158,7 +342,26 @@ fn refuse_escalation(caller: &Caller, perms: &[String]) -> Result<(), ApiError> 
     }
 }
 
-async fn store(state: &AppState, minted: &Minted) -> Result<StoredSecret, ApiError> {
+/// Machine tokens never mint: a permission that grants `tokens:create` (`*`, `tokens:*`) is
+/// refused, not trimmed, so the caller sees what the token will not hold.
+fn refuse_minting_power(perms: &[String]) -> Result<(), ApiError> {
+    for perm in perms {
+        if let Some(power) = NEVER_FOR_MACHINES.iter().find(|never| grants(perm, never)) {
+            return Err(ApiError::NotForMachines {
+                requested: perm.clone(),
+                permission: power.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes the platform token to the org's secret; every write is logged with who and the jti.
+async fn store(
+    state: &AppState,
+    caller: &Caller,
+    minted: &Minted,
+) -> Result<StoredSecret, ApiError> {
     let claims = &minted.claims;
     let secret_name = format!("pipeline-builder/{}/platform", claims.org);
     let value = json!({
@@ -173,10 +376,37 @@ async fn store(state: &AppState, minted: &Minted) -> Result<StoredSecret, ApiErr
         .secrets
         .write(&secret_name, &value.to_string())
         .await?;
+    tracing::info!(
+        jti = %claims.jti,
+        secret = %secret_name,
+        principal = %caller.principal(),
+        by = %caller.claims.sub,
+        by_jti = %caller.claims.jti,
+        result = result.as_str(),
+        "platform token stored"
+    );
     Ok(StoredSecret {
         secret_name,
         result: result.as_str().to_string(),
     })
+}
+
+fn record_of(minted: &Minted, caller: &Caller, stored: bool) -> TokenRecord {
+    let claims = &minted.claims;
+    TokenRecord {
+        org: claims.org.clone(),
+        jti: claims.jti.clone(),
+        sub: claims.sub.clone(),
+        principal: claims.principal().to_string(),
+        scope: claims.scope.clone(),
+        perms: claims.perms.clone(),
+        issued_at: claims.iat,
+        expires_at: claims.exp,
+        minted_by: caller.claims.sub.clone(),
+        stored,
+        revoked_at: None,
+        revoked_by: None,
+    }
 }
 
 fn response(minted: Minted, stored: Option<StoredSecret>) -> TokenResponse {
@@ -184,6 +414,7 @@ fn response(minted: Minted, stored: Option<StoredSecret>) -> TokenResponse {
     TokenResponse {
         token: minted.token,
         token_type: "Bearer".into(),
+        principal: claims.principal().to_string(),
         jti: claims.jti,
         subject: claims.sub,
         scope: claims.scope.unwrap_or_default(),
@@ -191,6 +422,22 @@ fn response(minted: Minted, stored: Option<StoredSecret>) -> TokenResponse {
         issued_at: rfc3339(claims.iat),
         expires_at: rfc3339(claims.exp),
         stored,
+    }
+}
+
+fn view(record: TokenRecord) -> TokenView {
+    TokenView {
+        jti: record.jti,
+        subject: record.sub,
+        principal: record.principal,
+        scope: record.scope,
+        perms: record.perms,
+        issued_at: rfc3339(record.issued_at),
+        expires_at: rfc3339(record.expires_at),
+        minted_by: record.minted_by,
+        stored: record.stored,
+        revoked_at: record.revoked_at.map(rfc3339),
+        revoked_by: record.revoked_by,
     }
 }
 
