@@ -22,6 +22,7 @@ pub const ISSUER: &str = "pipeline-builder";
 pub const AUDIENCE: &str = "pipeline-builder-api";
 /// Small enough that the body-limit tests stay quick.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_YAML_BODY_BYTES: usize = 32 * 1024;
 
 pub struct ApiBed {
     pub bed: TestBed,
@@ -82,6 +83,7 @@ impl ApiBed {
                 key_set_ttl: Duration::ZERO,
             },
             max_body_bytes: MAX_BODY_BYTES,
+            max_yaml_body_bytes: MAX_YAML_BODY_BYTES,
         };
         let state = AppState::new(&bed.clients, config);
         let router = router(state.clone());
