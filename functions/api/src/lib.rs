@@ -12,6 +12,7 @@ pub mod params;
 pub mod problem;
 pub mod request_id;
 pub mod routes;
+pub mod rule_cache;
 pub mod tokens;
 
 pub use app::{router, AppState};
