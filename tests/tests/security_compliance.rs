@@ -41,7 +41,8 @@ fn stage_cap(limit: u64) -> Value {
 async fn seed_rules(api: &ApiBed, specs: impl IntoIterator<Item = Value>) -> Vec<String> {
     let mut ids = Vec::new();
     for (index, spec) in specs.into_iter().enumerate() {
-        let id = format!("rule-seed{index:04}");
+        let target = spec["target"].as_str().unwrap_or_default().to_string();
+        let id = format!("rule-seed-{target}-{index:04}");
         let record = RuleRecord {
             org: ACME.into(),
             id: id.clone(),
@@ -227,7 +228,7 @@ async fn an_org_holds_at_most_200_active_rules() {
 }
 
 #[tokio::test]
-async fn plugin_publishes_compile_stored_rules_once_per_rule_version() {
+async fn writes_compile_stored_rules_once_per_rule_version() {
     let api = ApiBed::new("sec-cache").await.unwrap();
     let admin = api.token(ACME, &["*"]).await.unwrap();
     let ids = seed_rules(
@@ -280,6 +281,28 @@ async fn plugin_publishes_compile_stored_rules_once_per_rule_version() {
         49
     );
     assert_eq!(api.state.rule_cache.compilations(), 51);
+
+    // Pipeline writes evaluate through the same cache.
+    let heavy_pipeline_rules = (0..10).map(|i| {
+        json!({"name": format!("pipeline {i}"), "target": "pipeline", "severity": "warning",
+               "field": "name", "operator": "regex", "value": HEAVY})
+    });
+    seed_rules(&api, heavy_pipeline_rules).await;
+    for name in ["one", "two"] {
+        let pipeline = json!({"name": name, "project": "sec",
+            "source": {"type": "s3", "bucket": "acme-sources", "key": "k.zip"},
+            "stages": [{"name": "Build", "steps": [{"plugin": {"name": "first", "version": "1.0.0"}}]}]});
+        let created = api
+            .post_json("/api/pipelines", &admin, &pipeline)
+            .await
+            .unwrap();
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        assert_eq!(
+            created.body["complianceWarnings"].as_array().unwrap().len(),
+            10
+        );
+        assert_eq!(api.state.rule_cache.compilations(), 61);
+    }
 }
 
 #[tokio::test]
