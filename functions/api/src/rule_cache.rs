@@ -7,8 +7,9 @@ use std::sync::{Mutex, MutexGuard};
 use pb_aws::rules::RuleRecord;
 use pb_domain::compliance::{CompileBudget, Rule};
 
-/// Compiled regex bytes kept at most; the oldest entries make room for new ones.
-const CAPACITY_BYTES: usize = 64 * 1024 * 1024;
+/// Compiled regex bytes kept at most (eight orgs' worth of rules at the 4 MB per-target cap, an
+/// eighth of a 256 MB function); the oldest entries make room for new ones.
+const CAPACITY_BYTES: usize = 32 * 1024 * 1024;
 /// Rules kept at most (rules without regexes weigh nothing by bytes).
 const CAPACITY_RULES: usize = 4096;
 
