@@ -79,3 +79,83 @@ impl Entries {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(id: &str, version: u64, spec: serde_json::Value) -> RuleRecord {
+        RuleRecord {
+            org: "acme".into(),
+            id: id.into(),
+            version,
+            spec: serde_json::from_value(spec).unwrap(),
+            created_at: String::new(),
+            created_by: String::new(),
+            updated_at: String::new(),
+            updated_by: String::new(),
+        }
+    }
+
+    fn cap(id: usize) -> RuleRecord {
+        let spec = json!({"name": "cap", "target": "pipeline", "severity": "error",
+                          "field": "stageCount", "operator": "lte", "value": 3});
+        record(&format!("rule-{id}"), 1, spec)
+    }
+
+    #[test]
+    fn a_rule_compiles_once_per_version() {
+        let cache = RuleCache::default();
+        let mut budget = CompileBudget::per_request();
+        cache.compiled(&cap(1), &mut budget);
+        cache.compiled(&cap(1), &mut budget);
+        assert_eq!(cache.compilations(), 1);
+        cache.compiled(
+            &RuleRecord {
+                version: 2,
+                ..cap(1)
+            },
+            &mut budget,
+        );
+        assert_eq!(cache.compilations(), 2);
+    }
+
+    #[test]
+    fn the_oldest_rule_makes_room_past_the_capacity() {
+        let cache = RuleCache::default();
+        let mut budget = CompileBudget::per_request();
+        for id in 0..=CAPACITY_RULES {
+            cache.compiled(&cap(id), &mut budget);
+        }
+        assert_eq!(cache.lock().rules.len(), CAPACITY_RULES);
+        let compiled = cache.compilations();
+        cache.compiled(&cap(CAPACITY_RULES), &mut budget);
+        assert_eq!(cache.compilations(), compiled);
+        cache.compiled(&cap(0), &mut budget);
+        assert_eq!(cache.compilations(), compiled + 1);
+    }
+
+    #[test]
+    fn compiled_bytes_stay_under_the_capacity() {
+        let cache = RuleCache::default();
+        let heavy = |id: usize| {
+            let spec = json!({"name": "heavy", "target": "plugin", "severity": "warning",
+                              "field": "image", "operator": "regex", "value": "[a-zA-Z0-9]{400}"});
+            record(&format!("rule-{id}"), 1, spec)
+        };
+        let mut kept = 0;
+        for id in 0.. {
+            let rule = cache.compiled(&heavy(id), &mut CompileBudget::per_request());
+            kept += rule.compiled_bytes();
+            if kept > CAPACITY_BYTES {
+                break;
+            }
+        }
+        let entries = cache.lock();
+        assert!(entries.bytes <= CAPACITY_BYTES && entries.bytes > CAPACITY_BYTES / 2);
+        let counted: usize = entries.rules.values().map(Rule::compiled_bytes).sum();
+        assert_eq!(counted, entries.bytes);
+    }
+}
