@@ -24,6 +24,7 @@ pub const ISSUER: &str = "pipeline-builder";
 pub const AUDIENCE: &str = "pipeline-builder-api";
 /// Small enough that the body-limit tests stay quick.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_YAML_BODY_BYTES: usize = 32 * 1024;
 
 pub struct ApiBed {
     pub bed: TestBed,
@@ -96,6 +97,7 @@ impl ApiBed {
                 revocation_cache_ttl: Duration::ZERO,
             },
             max_body_bytes: MAX_BODY_BYTES,
+            max_yaml_body_bytes: MAX_YAML_BODY_BYTES,
         };
         adjust(&mut config);
         let state = AppState::new(&bed.clients, config);

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use serde_json::{json, Value};
+use pb_domain::yaml::{to_json, Limits, Tags};
+use serde_json::Value;
 
 /// The text of a file, by its path from the repository root.
 pub fn read_repo_file(relative: &str) -> String {
@@ -12,29 +13,22 @@ pub fn read_repo_file(relative: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{relative} is readable: {e}"))
 }
 
+/// Repository files are trusted and large (template.yaml has hundreds of resources); only the
+/// CloudFormation short-form tags need an option.
+const REPOSITORY: Limits = Limits {
+    max_depth: 64,
+    max_nodes: 1_000_000,
+    tags: Tags::ShortFormObjects,
+};
+
 /// A repository YAML file as JSON; CloudFormation short-form tags become `{"!Tag": value}`.
 pub fn repo_yaml(relative: &str) -> Value {
-    let parsed: serde_yaml::Value = serde_yaml::from_str(&read_repo_file(relative))
-        .unwrap_or_else(|e| panic!("{relative} is YAML: {e}"));
-    to_json(parsed)
+    to_json(&read_repo_file(relative), REPOSITORY)
+        .unwrap_or_else(|e| panic!("{relative} is YAML: {e}"))
 }
 
-fn to_json(value: serde_yaml::Value) -> Value {
-    match value {
-        serde_yaml::Value::Null => Value::Null,
-        serde_yaml::Value::Bool(b) => Value::Bool(b),
-        serde_yaml::Value::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
-        serde_yaml::Value::String(s) => Value::String(s),
-        serde_yaml::Value::Sequence(items) => {
-            Value::Array(items.into_iter().map(to_json).collect())
-        }
-        serde_yaml::Value::Mapping(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v)))
-                .collect(),
-        ),
-        serde_yaml::Value::Tagged(tagged) => {
-            json!({ format!("!{}", tagged.tag.to_string().trim_start_matches('!')): to_json(tagged.value) })
-        }
-    }
+/// A YAML sample (a plugin spec) as JSON, parsed the way the API parses request bodies.
+pub fn body_yaml(bytes: &[u8]) -> Value {
+    let text = std::str::from_utf8(bytes).expect("samples are UTF-8");
+    to_json(text, Limits::BODY).unwrap_or_else(|e| panic!("the sample is YAML: {e}"))
 }

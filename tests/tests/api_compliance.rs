@@ -92,10 +92,17 @@ async fn create_rule(api: &ApiBed, token: &str, rule: &Value) -> String {
     reply.body["id"].as_str().unwrap().to_string()
 }
 
-async fn put_rule(api: &ApiBed, token: &str, id: &str, rule: &Value) -> Reply {
-    api.send_json(Method::PUT, &format!("{RULES}/{id}"), token, rule)
-        .await
-        .unwrap()
+/// Replaces a rule; `etag` goes in If-Match.
+async fn put_rule(api: &ApiBed, token: &str, id: &str, etag: &str, rule: &Value) -> Reply {
+    let request = axum::http::Request::builder()
+        .method(Method::PUT)
+        .uri(format!("{RULES}/{id}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("if-match", etag)
+        .body(axum::body::Body::from(rule.to_string()))
+        .unwrap();
+    api.request(request).await.unwrap()
 }
 
 async fn validate(api: &ApiBed, token: &str, body: &Value) -> Reply {
@@ -158,8 +165,10 @@ async fn rules_are_created_read_listed_replaced_and_deleted() {
 
     let mut changed = stage_cap(6, "error");
     changed["active"] = json!(false);
-    let replaced = put_rule(&api, &editor, &id, &changed).await;
+    assert_eq!(read.headers["etag"], "\"1\"");
+    let replaced = put_rule(&api, &editor, &id, "\"1\"", &changed).await;
     assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
+    assert_eq!(replaced.headers["etag"], "\"2\"");
     assert_eq!(replaced.body["spec"]["value"], 6);
     assert_eq!(replaced.body["spec"]["active"], false);
     assert_eq!(
@@ -199,7 +208,7 @@ async fn rules_are_created_read_listed_replaced_and_deleted() {
             "{method}"
         );
     }
-    let put_gone = put_rule(&api, &editor, &id, &changed).await;
+    let put_gone = put_rule(&api, &editor, &id, "*", &changed).await;
     assert_eq!(put_gone.status, StatusCode::NOT_FOUND);
 }
 
@@ -357,7 +366,7 @@ async fn invalid_rules_are_refused_with_400_and_every_field_path() {
         .get(&format!("{RULES}/{id}"), Some(&admin))
         .await
         .unwrap();
-    let reply = put_rule(&api, &admin, &id, &unknown).await;
+    let reply = put_rule(&api, &admin, &id, "\"1\"", &unknown).await;
     assert_eq!(reply.code(), "invalid_rule");
     let after = api
         .get(&format!("{RULES}/{id}"), Some(&admin))
@@ -416,20 +425,18 @@ async fn every_sample_rule_is_accepted_and_judges_pipelines_and_plugins() {
     assert_eq!(reply.body["attributes"]["sourceBranch"], "develop");
 
     // The sample plugins are public but tag-pinned: the digest rule blocks them.
-    let scan: Value = serde_yaml::from_slice(
+    let scan: Value = pb_tests::yaml::body_yaml(
         &std::fs::read(samples("plugins").join("security-scan.yaml")).unwrap(),
-    )
-    .unwrap();
+    );
     let reply = validate(&api, &admin, &json!({"plugin": scan})).await;
     assert_eq!(reply.body["target"], "plugin");
     assert_eq!(
         fields_of(&reply.body["violations"], "field"),
         ["accessModifier", "image", "imageIsDigestPinned"]
     );
-    let approval: Value = serde_yaml::from_slice(
+    let approval: Value = pb_tests::yaml::body_yaml(
         &std::fs::read(samples("plugins").join("manual-approval.yaml")).unwrap(),
-    )
-    .unwrap();
+    );
     let reply = validate(&api, &admin, &json!({"plugin": approval})).await;
     assert_eq!(reply.body["compliant"], true, "{:?}", reply.body);
 }
@@ -787,7 +794,7 @@ async fn another_orgs_rules_and_exemptions_answer_404_and_stay_unchanged() {
     let before = api.get(&rule_path, Some(&acme)).await.unwrap();
 
     let get = api.get(&rule_path, Some(&globex)).await.unwrap();
-    let put = put_rule(&api, &globex, &rule, &stage_cap(50, "warning")).await;
+    let put = put_rule(&api, &globex, &rule, "*", &stage_cap(50, "warning")).await;
     let delete = api
         .send(Method::DELETE, &rule_path, Some(&globex), None)
         .await

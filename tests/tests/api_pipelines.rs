@@ -570,8 +570,7 @@ async fn compliance_rules_block_or_warn_on_pipeline_and_plugin_writes() {
     assert_eq!(warnings[0]["ruleName"], "tag the team");
 
     let mut plugin: Value =
-        serde_yaml::from_slice(&std::fs::read(samples_dir().join("node-build.yaml")).unwrap())
-            .unwrap();
+        pb_tests::yaml::body_yaml(&std::fs::read(samples_dir().join("node-build.yaml")).unwrap());
     plugin["version"] = json!("2.1.0");
     let refused = api
         .post_json("/api/plugins", &admin, &plugin)

@@ -57,7 +57,7 @@ async fn json_and_yaml_publish_the_same_plugin() {
     let acme = api.token(ACME, &["*"]).await.unwrap();
     let globex = api.token(GLOBEX, &["*"]).await.unwrap();
     let yaml = sample_yaml("rust-build");
-    let as_json: Value = serde_yaml::from_slice(&yaml).unwrap();
+    let as_json: Value = pb_tests::yaml::body_yaml(&yaml);
     let from_yaml = publish_yaml(&api, &acme, yaml).await;
     assert_eq!(
         from_yaml.status,

@@ -22,6 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::keys::KeyStore;
 use crate::problem::ApiError;
 use crate::revocation::Revocations;
+use crate::rule_cache::RuleCache;
 use crate::tokens::Audience;
 use crate::{request_id, routes};
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub rollups: RollupStore,
     pub registry: Arc<Registry>,
     pub rules: RuleStore,
+    /// Compiled compliance rules, per rule version, for the container's lifetime.
+    pub rule_cache: Arc<RuleCache>,
     pub secrets: Secrets,
     pub keys: Arc<KeyStore>,
     pub audience: Arc<Audience>,
@@ -57,6 +60,7 @@ impl AppState {
             pipelines: PipelineStore::new(clients.dynamodb.clone(), &config.catalog_table),
             rollups: RollupStore::new(clients.dynamodb.clone(), &config.executions_table),
             rules: RuleStore::new(clients.dynamodb.clone(), &config.catalog_table),
+            rule_cache: Arc::new(RuleCache::default()),
             // Registry answers must be current: an entry written a moment ago decides a delete.
             registry: Arc::new(Registry::new(
                 clients.dynamodb.clone(),

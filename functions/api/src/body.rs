@@ -5,7 +5,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use pb_domain::yaml::{self, Limits, Step};
 use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
 
 use crate::app::AppState;
 use crate::problem::ApiError;
@@ -46,7 +48,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonOrYaml<T> {
         let format = format_of(request.headers()).ok_or(ApiError::UnsupportedMediaType {
             expected: "application/json or application/yaml",
         })?;
-        let bytes = read_limited(request.into_body(), state.config.max_body_bytes).await?;
+        // YAML has its own, smaller limit: its events cost more to build than JSON's.
+        let limit = match format {
+            Format::Json => state.config.max_body_bytes,
+            Format::Yaml => state.config.max_yaml_body_bytes,
+        };
+        let bytes = read_limited(request.into_body(), limit).await?;
         match format {
             Format::Json => parse_json(&bytes),
             Format::Yaml => parse_yaml(&bytes),
@@ -95,18 +102,22 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// YAML through [`pb_domain::yaml`], which refuses anchors, aliases, deep nesting and oversized
+/// documents before building anything; the value then deserializes like a JSON body.
 fn parse_yaml<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_yaml::from_slice(bytes).map_err(|error| {
-        let (line, column) = error
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or_default();
-        let message = error.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_string();
+    let text = std::str::from_utf8(bytes).map_err(|error| not_utf8(bytes, error))?;
+    let value = yaml::to_json(text, Limits::BODY).map_err(|error| ApiError::MalformedBody {
+        format: "YAML",
+        line: error.line,
+        column: error.column,
+        message: error.problem.to_string(),
+    })?;
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let (line, column) = located(text, error.path()).unwrap_or((1, 1));
+        let message = match error.path().iter().next() {
+            Some(_) => format!("{}: {}", error.path(), error.inner()),
+            None => error.inner().to_string(),
+        };
         ApiError::MalformedBody {
             format: "YAML",
             line,
@@ -114,4 +125,29 @@ fn parse_yaml<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             message,
         }
     })
+}
+
+/// Where a field a type error names stands in the text: the value no longer knows.
+fn located(text: &str, path: &serde_path_to_error::Path) -> Option<(usize, usize)> {
+    let steps = path
+        .iter()
+        .map(|segment| match segment {
+            Segment::Seq { index } => Some(Step::Index(*index)),
+            Segment::Map { key } => Some(Step::Key(key)),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    yaml::locate(text, &steps)
+}
+
+fn not_utf8(bytes: &[u8], error: std::str::Utf8Error) -> ApiError {
+    let valid = &bytes[..error.valid_up_to()];
+    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = valid.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    ApiError::MalformedBody {
+        format: "YAML",
+        line,
+        column,
+        message: "the body is not UTF-8".into(),
+    }
 }

@@ -13,6 +13,7 @@ pub mod problem;
 pub mod request_id;
 pub mod revocation;
 pub mod routes;
+pub mod rule_cache;
 pub mod tokens;
 
 pub use app::{router, AppState};

@@ -62,6 +62,8 @@ pub enum ApiError {
     UnresolvedPlugins(Vec<FieldError>),
     #[error("the rule has {} invalid field(s)", .0.len())]
     InvalidRule(Vec<FieldError>),
+    #[error("the org already has {limit} active rules, the cap; deactivate or delete one first")]
+    TooManyRules { limit: usize },
     #[error("compliance rules block this write: {}", violation_summary(.0))]
     ComplianceViolation(Vec<Violation>),
     #[error("an exemption cannot be approved by the one who requested it")]
@@ -118,7 +120,7 @@ impl ApiError {
             }
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::TooManyRules { .. } => StatusCode::CONFLICT,
             ApiError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Aws(AwsError::Throttled { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Aws(_) | ApiError::KeySet(_) | ApiError::Internal => {
@@ -146,6 +148,7 @@ impl ApiError {
             ApiError::PreconditionRequired => "precondition_required",
             ApiError::UnresolvedPlugins(_) => "unresolved_plugins",
             ApiError::InvalidRule(_) => "invalid_rule",
+            ApiError::TooManyRules { .. } => "too_many_rules",
             ApiError::ComplianceViolation(_) => "compliance_violation",
             ApiError::SelfApproval => "self_approval",
             ApiError::Throttled | ApiError::Aws(AwsError::Throttled { .. }) => "throttled",

@@ -57,6 +57,8 @@ pub struct ApiConfig {
     pub executions_table: String,
     pub tokens: TokenConfig,
     pub max_body_bytes: usize,
+    /// YAML bodies have their own, smaller limit (see pb_domain::yaml).
+    pub max_yaml_body_bytes: usize,
 }
 
 impl ApiConfig {
@@ -71,6 +73,7 @@ impl ApiConfig {
             executions_table: env.required("EXECUTIONS_TABLE")?,
             tokens: TokenConfig::from_lookup(&lookup)?,
             max_body_bytes: env.number("MAX_BODY_BYTES", 256 * 1024)? as usize,
+            max_yaml_body_bytes: env.number("MAX_YAML_BODY_BYTES", 64 * 1024)? as usize,
         })
     }
 }
@@ -288,6 +291,7 @@ mod tests {
         assert_eq!(api.tokens.key_set_grace, Duration::from_secs(900));
         assert_eq!(api.tokens.revocation_cache_ttl, Duration::from_secs(30));
         assert_eq!(api.max_body_bytes, 262_144);
+        assert_eq!(api.max_yaml_body_bytes, 65_536);
         assert_eq!(LookupConfig::from_lookup(env).unwrap().catalog_table, "c");
         assert_eq!(api.executions_table, "e");
         assert_eq!(

@@ -2,6 +2,10 @@
 //! (`PK=ORG#{org}`, `SK=RULE#{id}` / `SK=EXEMPTION#{id}`), all reads consistent: a rule written a
 //! moment ago must already apply to the next pipeline write.
 //!
+//! Every rule carries a `version` (its ETag): replacing or deleting it can be conditioned on the
+//! version the caller read, so of two concurrent edits exactly one wins. Rules stored before
+//! versions existed read as version 1.
+//!
 //! Listings resume after the last id of the previous page with `SK BETWEEN`, so a page costs
 //! reads proportional to its size, not to the org's whole rule set.
 
@@ -13,7 +17,7 @@ use pb_domain::compliance::{Exemption, RuleSpec, Target};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::attributes::{from_item, s, to_item, Item};
+use crate::attributes::{from_item, n, s, to_item, Item};
 use crate::AwsError;
 
 /// A stored rule: the rule as written plus who wrote it when.
@@ -22,11 +26,28 @@ use crate::AwsError;
 pub struct RuleRecord {
     pub org: String,
     pub id: String,
+    /// 1 when created, one more on every replacement; the ETag.
+    #[serde(default = "first_version")]
+    pub version: u64,
     pub spec: RuleSpec,
     pub created_at: String,
     pub created_by: String,
     pub updated_at: String,
     pub updated_by: String,
+}
+
+fn first_version() -> u64 {
+    1
+}
+
+/// The outcome of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conditional {
+    Written,
+    /// There is no such rule.
+    Missing,
+    /// The rule is no longer at the expected version.
+    Stale,
 }
 
 /// One page of a listing; `more` when items follow the last one.
@@ -60,52 +81,77 @@ impl RuleStore {
         self.get_item(rule_pk(org), rule_sk(id)).await
     }
 
-    /// Replaces an existing rule; `false` when there is none to replace.
-    pub async fn replace(&self, record: &RuleRecord) -> Result<bool, AwsError> {
+    /// Replaces a rule still at `expected_version`; `record.version` must be the next one.
+    pub async fn replace(
+        &self,
+        record: &RuleRecord,
+        expected_version: u64,
+    ) -> Result<Conditional, AwsError> {
         let item = keyed_item(record, rule_pk(&record.org), rule_sk(&record.id))?;
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression(at_version(expected_version))
+            .expression_attribute_values(":expected", n(expected_version))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(Conditional::Written),
             Err(error)
                 if error
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Ok(false)
+                self.explain_condition_failure(&record.org, &record.id)
+                    .await
             }
             Err(error) => Err(AwsError::classify("PutItem", error)),
         }
     }
 
-    /// Deletes a rule; `false` when there was none.
-    pub async fn delete(&self, org: &str, id: &str) -> Result<bool, AwsError> {
-        let result = self
+    /// Deletes a rule, only at `expected_version` when given.
+    pub async fn delete(
+        &self,
+        org: &str,
+        id: &str,
+        expected_version: Option<u64>,
+    ) -> Result<Conditional, AwsError> {
+        let request = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("PK", s(rule_pk(org)))
-            .key("SK", s(rule_sk(id)))
-            .condition_expression("attribute_exists(PK)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
+            .key("SK", s(rule_sk(id)));
+        let request = match expected_version {
+            Some(version) => request
+                .condition_expression(at_version(version))
+                .expression_attribute_values(":expected", n(version)),
+            None => request.condition_expression("attribute_exists(PK)"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Conditional::Written),
             Err(error)
                 if error
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Ok(false)
+                self.explain_condition_failure(org, id).await
             }
             Err(error) => Err(AwsError::classify("DeleteItem", error)),
         }
+    }
+
+    async fn explain_condition_failure(
+        &self,
+        org: &str,
+        id: &str,
+    ) -> Result<Conditional, AwsError> {
+        Ok(match self.get(org, id).await? {
+            None => Conditional::Missing,
+            Some(_) => Conditional::Stale,
+        })
     }
 
     /// The org's rules in id order, starting after `after`, those that `keep` accepts.
@@ -129,6 +175,12 @@ impl RuleStore {
     ) -> Result<Vec<RuleRecord>, AwsError> {
         let keep = |r: &RuleRecord| r.spec.active && r.spec.target == target;
         self.all(rule_pk(org), RULE_SK_PREFIX, keep).await
+    }
+
+    /// The org's active rules of both targets (the per-org cap counts them all).
+    pub async fn active(&self, org: &str) -> Result<Vec<RuleRecord>, AwsError> {
+        self.all(rule_pk(org), RULE_SK_PREFIX, |r: &RuleRecord| r.spec.active)
+            .await
     }
 
     /// Stores a new exemption request; its id must be fresh.
@@ -318,6 +370,16 @@ impl RuleStore {
             }
         }
         Ok(kept)
+    }
+}
+
+/// The condition for a write at `version` (`:expected`); a rule stored before versions existed
+/// has none and is at version 1.
+fn at_version(version: u64) -> &'static str {
+    if version == first_version() {
+        "attribute_exists(PK) AND (version = :expected OR attribute_not_exists(version))"
+    } else {
+        "attribute_exists(PK) AND version = :expected"
     }
 }
 

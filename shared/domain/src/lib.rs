@@ -12,3 +12,4 @@ pub mod plugin;
 pub mod reports;
 pub mod rollup;
 pub mod scrub;
+pub mod yaml;

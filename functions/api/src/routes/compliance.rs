@@ -3,11 +3,13 @@
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use pb_aws::rules::{Page as StoredPage, RuleRecord};
+use pb_aws::rules::{Conditional, Page as StoredPage, RuleRecord};
 use pb_domain::compliance::{
-    evaluate, pipeline_attributes, plugin_attributes, ApprovalError, Evaluation, Exempted,
-    Exemption, ExemptionRequest, ExemptionStatus, Rule, RuleSpec, Target, Violation,
+    evaluate, pipeline_attributes, plugin_attributes, ApprovalError, CompileBudget, Evaluation,
+    Exempted, Exemption, ExemptionRequest, ExemptionStatus, Rule, RuleSpec, Target, Violation,
+    MAX_ACTIVE_RULES_PER_ORG, MAX_COMPILED_BYTES_PER_REQUEST, MAX_INLINE_RULES,
 };
 use pb_domain::pipeline::{pin_steps, plugin_references, resolve_templates, PipelineSpec};
 use pb_domain::plugin::{names_to_load, resolve_batch, FieldError, PluginSpec};
@@ -21,6 +23,7 @@ use crate::body::JsonBody;
 use crate::paging::{paging, seal, Scope};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
+use crate::routes::pipelines::{etag, if_match};
 use crate::routes::plugins::now_rfc3339;
 use crate::tokens::random_id;
 
@@ -60,9 +63,10 @@ async fn evaluate_stored(
     let (records, exemptions) =
         tokio::try_join!(state.rules.active_rules(org, target), exemptions)?;
     // A stored rule that no longer validates reports itself instead of failing the request.
+    let mut budget = CompileBudget::per_request();
     let rules: Vec<Rule> = records
         .iter()
-        .map(|r| Rule::from_stored(&r.id, &r.spec))
+        .map(|r| state.rule_cache.compiled(r, &mut budget))
         .collect();
     Ok(evaluate(
         &rules,
@@ -79,6 +83,8 @@ async fn evaluate_stored(
 #[serde(rename_all = "camelCase")]
 pub struct RuleView {
     pub id: String,
+    /// Also the `ETag`; give it back in `If-Match` to replace or delete this version.
+    pub version: u64,
     /// The rule as written; `PUT` takes this object back.
     pub spec: RuleSpec,
     pub created_at: String,
@@ -145,22 +151,24 @@ pub struct ValidateResponse {
 #[utoipa::path(post, path = "/api/compliance/rules", tag = "compliance",
     request_body = RuleSpec,
     responses(
-        (status = 201, body = RuleView, headers(("Location" = String))),
-        (status = 400, body = Problem, description = "The rule is invalid; `errors` names each field path"),
+        (status = 201, body = RuleView, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, body = Problem, description = "The rule is invalid; `errors` names each field path (also when the org's active rules of its target would compile to more than 4 MB)"),
         (status = 403, body = Problem, description = "Missing compliance:write"),
+        (status = 409, body = Problem, description = "too_many_rules: the org has 200 active rules"),
     ),
     security(("bearer" = [])))]
 pub async fn create_rule(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceWrite>,
     JsonBody(spec): JsonBody<RuleSpec>,
-) -> Result<(StatusCode, HeaderMap, Json<RuleView>), ApiError> {
+) -> Result<Response, ApiError> {
     let id = new_id("rule")?;
-    Rule::compile(&id, &spec).map_err(ApiError::InvalidRule)?;
+    check_org_caps(&state, caller.org(), &id, &spec).await?;
     let now = now_rfc3339();
     let record = RuleRecord {
         org: caller.org().to_string(),
         id,
+        version: 1,
         spec,
         created_at: now.clone(),
         created_by: caller.claims.sub.clone(),
@@ -168,11 +176,8 @@ pub async fn create_rule(
         updated_by: caller.claims.sub.clone(),
     };
     state.rules.create(&record).await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/compliance/rules/{}", record.id)) {
-        headers.insert(header::LOCATION, location);
-    }
-    Ok((StatusCode::CREATED, headers, Json(rule_view(record))))
+    let location = format!("/api/compliance/rules/{}", record.id);
+    Ok(rule_response(StatusCode::CREATED, Some(&location), record))
 }
 
 /// Lists the org's rules in id order.
@@ -220,63 +225,137 @@ pub async fn list_rules(
 
 #[utoipa::path(get, path = "/api/compliance/rules/{id}", tag = "compliance",
     params(("id" = String, Path)),
-    responses((status = 200, body = RuleView), (status = 404, body = Problem)),
+    responses((status = 200, body = RuleView, headers(("ETag" = String))), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_rule(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceRead>,
     PathParams(id): PathParams<String>,
-) -> Result<Json<RuleView>, ApiError> {
-    own_rule(&state, &caller, &id)
-        .await
-        .map(rule_view)
-        .map(Json)
+) -> Result<Response, ApiError> {
+    let record = own_rule(&state, &caller, &id).await?;
+    Ok(rule_response(StatusCode::OK, None, record))
 }
 
-/// Replaces a rule with a new version of it.
+/// Replaces a rule with a new version of it. `If-Match` with the current ETag is required.
 #[utoipa::path(put, path = "/api/compliance/rules/{id}", tag = "compliance",
-    params(("id" = String, Path)),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "ETag of the version being replaced")),
     request_body = RuleSpec,
     responses(
-        (status = 200, body = RuleView),
+        (status = 200, body = RuleView, headers(("ETag" = String))),
         (status = 400, body = Problem, description = "The rule is invalid"),
         (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "too_many_rules: activating it would exceed 200 active rules"),
+        (status = 412, body = Problem, description = "Changed since that ETag"),
+        (status = 428, body = Problem, description = "No If-Match"),
     ),
     security(("bearer" = [])))]
 pub async fn update_rule(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceWrite>,
     PathParams(id): PathParams<String>,
+    headers: HeaderMap,
     JsonBody(spec): JsonBody<RuleSpec>,
-) -> Result<Json<RuleView>, ApiError> {
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?.ok_or(ApiError::PreconditionRequired)?;
     let existing = own_rule(&state, &caller, &id).await?;
-    Rule::compile(&id, &spec).map_err(ApiError::InvalidRule)?;
+    let expected = expected.unwrap_or(existing.version);
+    if expected != existing.version {
+        return Err(ApiError::PreconditionFailed);
+    }
+    check_org_caps(&state, caller.org(), &id, &spec).await?;
     let record = RuleRecord {
+        version: existing.version + 1,
         spec,
         updated_at: now_rfc3339(),
         updated_by: caller.claims.sub.clone(),
         ..existing
     };
-    if !state.rules.replace(&record).await? {
-        return Err(rule_not_found(&id));
-    }
-    Ok(Json(rule_view(record)))
+    conditional_outcome(&id, state.rules.replace(&record, expected).await?)?;
+    Ok(rule_response(StatusCode::OK, None, record))
 }
 
+/// Deletes a rule; with `If-Match`, only the version it names.
 #[utoipa::path(delete, path = "/api/compliance/rules/{id}", tag = "compliance",
-    params(("id" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 404, body = Problem)),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, body = Problem),
+        (status = 412, body = Problem, description = "Changed since that ETag"),
+    ),
     security(("bearer" = [])))]
 pub async fn delete_rule(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceWrite>,
     PathParams(id): PathParams<String>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    if is_id(&id) && state.rules.delete(caller.org(), &id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(rule_not_found(&id))
+    let expected = if_match(&headers)?.flatten();
+    if !is_id(&id) {
+        return Err(rule_not_found(&id));
     }
+    conditional_outcome(&id, state.rules.delete(caller.org(), &id, expected).await?)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn conditional_outcome(id: &str, outcome: Conditional) -> Result<(), ApiError> {
+    match outcome {
+        Conditional::Written => Ok(()),
+        Conditional::Missing => Err(rule_not_found(id)),
+        Conditional::Stale => Err(ApiError::PreconditionFailed),
+    }
+}
+
+/// Validates a rule about to be stored as `id`, and, when it is active, the caps every write of
+/// the org pays for: at most [`MAX_ACTIVE_RULES_PER_ORG`] active rules (counted before anything
+/// compiles), and the org's active rules of the rule's target compiled within one request's
+/// budget, since every write of that target evaluates them all.
+async fn check_org_caps(
+    state: &AppState,
+    org: &str,
+    id: &str,
+    spec: &RuleSpec,
+) -> Result<(), ApiError> {
+    let mut budget = CompileBudget::per_request();
+    let rule = Rule::compile_within(id, spec, &mut budget).map_err(ApiError::InvalidRule)?;
+    if !spec.active {
+        return Ok(());
+    }
+    let others: Vec<RuleRecord> = state
+        .rules
+        .active(org)
+        .await?
+        .into_iter()
+        .filter(|r| r.id != id)
+        .collect();
+    if others.len() >= MAX_ACTIVE_RULES_PER_ORG {
+        return Err(ApiError::TooManyRules {
+            limit: MAX_ACTIVE_RULES_PER_ORG,
+        });
+    }
+    // Cached rules cost this request nothing but still count towards what evaluations hold.
+    let compiled_bytes: usize = others
+        .iter()
+        .filter(|r| r.spec.target == spec.target)
+        .map(|other| {
+            state
+                .rule_cache
+                .compiled(other, &mut budget)
+                .compiled_bytes()
+        })
+        .sum::<usize>()
+        + rule.compiled_bytes();
+    if budget.is_exhausted() || compiled_bytes > MAX_COMPILED_BYTES_PER_REQUEST {
+        return Err(ApiError::InvalidRule(vec![FieldError {
+            field: "active".into(),
+            message: format!(
+                "the org's active {} rules would compile to more than {} MB in all, the cap \
+                 per request; deactivate or simplify a rule",
+                spec.target.as_str(),
+                MAX_COMPILED_BYTES_PER_REQUEST / (1024 * 1024)
+            ),
+        }]));
+    }
+    Ok(())
 }
 
 /// Dry run: evaluates the org's rules (or the rules given) against a pipeline definition or a
@@ -285,7 +364,7 @@ pub async fn delete_rule(
     request_body = ValidateRequest,
     responses(
         (status = 200, body = ValidateResponse),
-        (status = 400, body = Problem, description = "A rule given in `rules` is invalid"),
+        (status = 400, body = Problem, description = "A rule given in `rules` is invalid, there are more than 20, or their regexes compile to more than 4 MB"),
         (status = 422, body = Problem, description = "Invalid definition, or unresolved plugins"),
     ),
     security(("bearer" = [])))]
@@ -503,12 +582,23 @@ async fn pipeline_attributes_of(
     Ok(pipeline_attributes(&resolved, &steps))
 }
 
-/// Rules given inline to the dry run, validated like stored ones; errors carry `rules[i].`.
+/// Rules given inline to the dry run, validated like stored ones; errors carry `rules[i].`. Too
+/// many are refused before any compiles; all compile within one request's budget.
 fn compile_given(specs: &[RuleSpec]) -> Result<Vec<Rule>, ApiError> {
+    if specs.len() > MAX_INLINE_RULES {
+        return Err(ApiError::InvalidRule(vec![FieldError {
+            field: "rules".into(),
+            message: format!(
+                "at most {MAX_INLINE_RULES} rules per request, the cap; {} given",
+                specs.len()
+            ),
+        }]));
+    }
+    let mut budget = CompileBudget::per_request();
     let mut rules = Vec::new();
     let mut problems = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
-        match Rule::compile(format!("rules[{index}]"), spec) {
+        match Rule::compile_within(format!("rules[{index}]"), spec, &mut budget) {
             Ok(rule) => rules.push(rule),
             Err(errors) => problems.extend(errors.into_iter().map(|e| FieldError {
                 field: format!("rules[{index}].{}", e.field),
@@ -587,9 +677,24 @@ fn parse_active(text: &str) -> Result<bool, ApiError> {
     }
 }
 
+/// A rule with its `ETag` (and `Location` when created).
+fn rule_response(status: StatusCode, location: Option<&str>, record: RuleRecord) -> Response {
+    let tag = etag(record.version);
+    let mut response = (status, Json(rule_view(record))).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        headers.insert(header::LOCATION, value);
+    }
+    response
+}
+
 fn rule_view(record: RuleRecord) -> RuleView {
     RuleView {
         id: record.id,
+        version: record.version,
         spec: record.spec,
         created_at: record.created_at,
         created_by: record.created_by,

@@ -355,7 +355,7 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<Pipeline
 
 /// `If-Match`: absent → `None`; `*` → `Some(None)` (any version); `"7"` → `Some(Some(7))`. A
 /// weak or unknown tag never matches (RFC 9110 strong comparison).
-fn if_match(headers: &HeaderMap) -> Result<Option<Option<u64>>, ApiError> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<Option<u64>>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -373,7 +373,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Option<u64>>, ApiError> {
         .ok_or(ApiError::PreconditionFailed)
 }
 
-fn etag(version: u64) -> String {
+pub(crate) fn etag(version: u64) -> String {
     format!("\"{version}\"")
 }
 

@@ -9,6 +9,7 @@
 //! everything.
 
 mod attributes;
+mod cost;
 mod evaluate;
 mod exemption;
 mod field;
@@ -21,6 +22,10 @@ pub use attributes::{
     pipeline_attributes, plugin_attributes, AttributeDoc, Kind, PIPELINE_ATTRIBUTES,
     PLUGIN_ATTRIBUTES, PRODUCTION_ENVIRONMENTS, SECURITY_CATEGORIES, TEST_CATEGORIES,
 };
+pub use cost::{
+    CompileBudget, MAX_ACTIVE_RULES_PER_ORG, MAX_COMPILED_BYTES_PER_REQUEST, MAX_INLINE_RULES,
+    MAX_REGEX_BYTES,
+};
 pub use evaluate::{evaluate, Evaluation, Exempted, Violation};
 pub use exemption::{
     ApprovalError, Exemption, ExemptionRequest, ExemptionStatus, MAX_EXEMPTION_DAYS,
@@ -28,7 +33,7 @@ pub use exemption::{
 };
 pub use field::COMPUTED_FIELDS;
 pub use field::MAX_FIELD_CHARS;
-pub use operator::{Operator, MAX_PATTERN_CHARS, MAX_REGEX_BYTES, MAX_SET_VALUES, MAX_VALUE_CHARS};
+pub use operator::{Operator, MAX_PATTERN_CHARS, MAX_SET_VALUES, MAX_VALUE_CHARS};
 pub use reference::reference_markdown;
 pub use rule::{
     Mode, Rule, RuleConditionSpec, RuleSpec, Severity, Target, MAX_CONDITIONS,

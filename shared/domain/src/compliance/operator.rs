@@ -5,16 +5,15 @@
 //! operators `neq`, `notContains`, `notIn` and `notExists`: "no image is not `latest`" holds,
 //! "no tag equals `payments`" does not.
 
-use regex::{Regex, RegexBuilder};
+use regex_automata::meta::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::attributes::Kind;
+use super::cost::{CompileBudget, MAX_REGEX_BYTES};
 
 /// Longest regex pattern accepted.
 pub const MAX_PATTERN_CHARS: usize = 512;
-/// Cap on a compiled regex; the `regex` crate matches in linear time, this bounds its memory.
-pub const MAX_REGEX_BYTES: usize = 256 * 1024;
 /// Most values an `in` / `notIn` list may hold.
 pub const MAX_SET_VALUES: usize = 100;
 /// Longest string value accepted.
@@ -148,6 +147,7 @@ pub(crate) fn expect(
     operator: Operator,
     kind: Kind,
     value: Option<&Value>,
+    budget: &mut CompileBudget,
 ) -> Result<Expected, String> {
     let value = value.filter(|v| !v.is_null());
     match operator {
@@ -163,7 +163,7 @@ pub(crate) fn expect(
         Operator::Contains | Operator::NotContains => {
             text(required(operator, value)?).map(|t| Expected::Text(t.to_string()))
         }
-        Operator::Regex => pattern(required(operator, value)?).map(Expected::Pattern),
+        Operator::Regex => pattern(required(operator, value)?, budget).map(Expected::Pattern),
         Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => required(operator, value)?
             .as_f64()
             .map(Expected::Number)
@@ -232,18 +232,32 @@ fn text(value: &Value) -> Result<&str, String> {
     }
 }
 
-fn pattern(value: &Value) -> Result<Regex, String> {
+/// Compiles a pattern with the linear-time engine of the `regex` crate (same syntax), within
+/// [`MAX_REGEX_BYTES`] and the request's budget; `meta::Regex` is used for its compiled size.
+fn pattern(value: &Value, budget: &mut CompileBudget) -> Result<Regex, String> {
     let source = value.as_str().ok_or("must be a string (a regex)")?;
     if source.chars().count() > MAX_PATTERN_CHARS {
         return Err(format!(
             "the pattern is longer than {MAX_PATTERN_CHARS} characters"
         ));
     }
-    RegexBuilder::new(source)
-        .size_limit(MAX_REGEX_BYTES)
-        .dfa_size_limit(MAX_REGEX_BYTES)
-        .build()
-        .map_err(|error| format!("not a valid regex: {error}"))
+    budget.check_room()?;
+    let config = Regex::config()
+        .nfa_size_limit(Some(MAX_REGEX_BYTES))
+        .onepass_size_limit(Some(MAX_REGEX_BYTES))
+        .hybrid_cache_capacity(MAX_REGEX_BYTES);
+    let regex = Regex::builder()
+        .configure(config)
+        .build(source)
+        .map_err(|error| match error.size_limit() {
+            Some(_) => format!(
+                "the regex compiles to more than {} KB, the cap per regex",
+                MAX_REGEX_BYTES / 1024
+            ),
+            None => format!("not a valid regex: {error}"),
+        })?;
+    budget.charge(regex.memory_usage())?;
+    Ok(regex)
 }
 
 fn one_of(value: &Value, kind: Kind) -> Result<Expected, String> {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::attributes::{AttributeDoc, PIPELINE_ATTRIBUTES, PLUGIN_ATTRIBUTES};
+use super::cost::CompileBudget;
 use super::field::Field;
 use super::operator::{applies_to, expect, Expected, Operator};
 use crate::plugin::FieldError;
@@ -175,11 +176,23 @@ pub struct Rule {
     effective_from: Option<DateTime<Utc>>,
     effective_until: Option<DateTime<Utc>>,
     pub(crate) body: Body,
+    compiled_bytes: usize,
 }
 
 impl Rule {
-    /// Validates a rule as written; every problem is reported with its JSON path.
+    /// Validates a rule as written, alone in its request; every problem is reported with its
+    /// JSON path.
     pub fn compile(id: impl Into<String>, spec: &RuleSpec) -> Result<Rule, Vec<FieldError>> {
+        Rule::compile_within(id, spec, &mut CompileBudget::per_request())
+    }
+
+    /// [`Rule::compile`] charging its regexes to the request's `budget`.
+    pub fn compile_within(
+        id: impl Into<String>,
+        spec: &RuleSpec,
+        budget: &mut CompileBudget,
+    ) -> Result<Rule, Vec<FieldError>> {
+        let spent_before = budget.spent();
         let mut problems = Problems::default();
         check_text("name", &spec.name, MAX_NAME_CHARS, true, &mut problems);
         check_text(
@@ -209,7 +222,7 @@ impl Rule {
             .written_conditions()
             .into_iter()
             .filter_map(|(path, written)| {
-                compile_condition(spec.target, &path, written, &mut problems)
+                compile_condition(spec.target, &path, written, budget, &mut problems)
             })
             .collect();
         if !problems.0.is_empty() {
@@ -227,14 +240,16 @@ impl Rule {
                 mode: spec.mode.unwrap_or_default(),
                 conditions,
             },
+            compiled_bytes: budget.spent() - spent_before,
         })
     }
 
-    /// A stored rule: validated like a new one, but one that no longer validates becomes an
-    /// unevaluable rule that reports itself instead of an error that would stop evaluation.
-    pub fn from_stored(id: impl Into<String>, spec: &RuleSpec) -> Rule {
+    /// A stored rule: validated like a new one, but one that no longer validates (or no longer
+    /// fits the request's budget) becomes an unevaluable rule that reports itself instead of an
+    /// error that would stop evaluation.
+    pub fn from_stored(id: impl Into<String>, spec: &RuleSpec, budget: &mut CompileBudget) -> Rule {
         let id = id.into();
-        Rule::compile(id.clone(), spec).unwrap_or_else(|problems| Rule {
+        Rule::compile_within(id.clone(), spec, budget).unwrap_or_else(|problems| Rule {
             id,
             name: spec.name.clone(),
             target: spec.target,
@@ -254,7 +269,18 @@ impl Rule {
                     .collect::<Vec<_>>()
                     .join("; "),
             },
+            compiled_bytes: 0,
         })
+    }
+
+    /// Whether the rule compiled; an unevaluable one only reports itself.
+    pub fn is_evaluable(&self) -> bool {
+        matches!(self.body, Body::Checks { .. })
+    }
+
+    /// Heap bytes of the rule's compiled regexes.
+    pub fn compiled_bytes(&self) -> usize {
+        self.compiled_bytes
     }
 
     /// Active, and `now` within the effective window (from inclusive, until exclusive).
@@ -320,6 +346,7 @@ fn compile_condition(
     target: Target,
     path: &str,
     written: RuleConditionSpec,
+    budget: &mut CompileBudget,
     problems: &mut Problems,
 ) -> Option<Condition> {
     let field = match Field::parse(&written.field, target.attributes(), target.as_str()) {
@@ -333,7 +360,12 @@ fn compile_condition(
         problems.add(format!("{path}operator"), message);
         return None;
     }
-    match expect(written.operator, field.kind(), written.value.as_ref()) {
+    match expect(
+        written.operator,
+        field.kind(),
+        written.value.as_ref(),
+        budget,
+    ) {
         Ok(expected) => Some(Condition {
             text: written.field,
             field,

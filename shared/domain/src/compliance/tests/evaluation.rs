@@ -196,7 +196,7 @@ fn a_stored_rule_that_no_longer_validates_reports_itself() {
         json!({"name": "Old rule", "target": "pipeline", "severity": "critical",
         "field": "timeoutInMinutes", "operator": "lte", "value": 60}),
     );
-    let rule = Rule::from_stored("old", &stale);
+    let rule = Rule::from_stored("old", &stale, &mut CompileBudget::per_request());
     let evaluation = evaluate_one(&rule, &attributes());
     assert_eq!(evaluation.violations.len(), 1);
     let violation = &evaluation.violations[0];
@@ -219,10 +219,17 @@ fn a_stored_rule_that_no_longer_validates_reports_itself() {
         "severity": "critical", "field": "timeoutInMinutes", "operator": "lte", "value": 60,
         "active": false}));
     assert_eq!(
-        evaluate_one(&Rule::from_stored("old", &inactive), &attributes()),
+        evaluate_one(
+            &Rule::from_stored("old", &inactive, &mut CompileBudget::per_request()),
+            &attributes()
+        ),
         Evaluation::default()
     );
-    let valid = Rule::from_stored("cap", &rule_spec(stage_cap()));
+    let valid = Rule::from_stored(
+        "cap",
+        &rule_spec(stage_cap()),
+        &mut CompileBudget::per_request(),
+    );
     assert_eq!(
         evaluate_one(&valid, &attributes()).violations[0].actual,
         json!(3)

@@ -1,6 +1,7 @@
 //! Fixtures shared by the compliance tests: a catalog like `samples/plugins`, a compliant
 //! pipeline resolved against it the way the API resolves one, and rule helpers.
 
+mod cost;
 mod evaluation;
 mod exemptions;
 mod operators;
