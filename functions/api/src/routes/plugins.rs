@@ -8,8 +8,8 @@ use axum::Json;
 use pb_aws::plugins::{PluginRecord, PublishError, StatusChange};
 use pb_domain::compliance::{plugin_attributes, Target, Violation};
 use pb_domain::plugin::{
-    names_to_load, resolve_batch, validate, AccessModifier, ComputeType, FieldError, LookupOutcome,
-    PluginSpec, PluginType, RequestedPlugin, MAX_LOOKUP_REFERENCES,
+    names_to_load, resolve_batch, validate_for_publisher, AccessModifier, ComputeType, FieldError,
+    LookupOutcome, PluginSpec, PluginType, RequestedPlugin, MAX_LOOKUP_REFERENCES,
 };
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -123,7 +123,7 @@ pub async fn publish(
     if spec.access_modifier == AccessModifier::Public {
         caller.require(<PluginsPublish as crate::auth::Permission>::NAME)?;
     }
-    validate(&spec).map_err(ApiError::Validation)?;
+    validate_for_publisher(&spec, caller.org()).map_err(ApiError::Validation)?;
     let warnings = compliance::check(
         &state,
         caller.org(),

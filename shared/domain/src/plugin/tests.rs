@@ -939,3 +939,108 @@ fn a_plugin_cannot_take_the_name_of_an_api_path() {
     assert_eq!(errors[0].field, "name");
     assert!(errors[0].message.contains("reserved"));
 }
+
+mod secret_namespace {
+    use super::*;
+
+    fn with_secrets(names: &[&str]) -> PluginSpec {
+        PluginSpec {
+            secrets: names
+                .iter()
+                .map(|name| SecretRef {
+                    name: name.to_string(),
+                    required: true,
+                })
+                .collect(),
+            ..build_spec("deploy-step", "1.0.0")
+        }
+    }
+
+    fn refused_as(org: &str, names: &[&str]) -> Vec<(String, String)> {
+        validate_for_publisher(&with_secrets(names), org)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|error| (error.field, error.message))
+            .collect()
+    }
+
+    #[test]
+    fn the_platforms_own_secrets_are_refused() {
+        let refused = refused_as(
+            ACME,
+            &[
+                "pipeline-builder/api-signing-keys",
+                "staging-backend/api-signing-keys",
+                "pipeline-builder/acme/platform",
+                "pipeline-builder/acme/platform-a1b2c3",
+                "pipeline-builder/cursor-key",
+            ],
+        );
+        let key_set = "names the platform's signing key set".to_string();
+        let token =
+            "'pipeline-builder/acme/platform' is the platform's token of the org".to_string();
+        assert_eq!(
+            refused,
+            vec![
+                ("secrets[0].name".into(), key_set.clone()),
+                ("secrets[1].name".into(), key_set),
+                ("secrets[2].name".into(), token.clone()),
+                ("secrets[3].name".into(), token),
+                (
+                    "secrets[4].name".into(),
+                    "'pipeline-builder/…' names are the platform's own".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn another_orgs_prefix_is_refused_including_its_platform_token() {
+        let refused = refused_as(
+            ACME,
+            &[
+                "pipeline-builder/globex/npm-token",
+                "pipeline-builder/globex/platform",
+            ],
+        );
+        let other = "is under another org's prefix 'pipeline-builder/globex/'".to_string();
+        assert_eq!(
+            refused,
+            vec![
+                ("secrets[0].name".into(), other.clone()),
+                ("secrets[1].name".into(), other),
+            ]
+        );
+    }
+
+    #[test]
+    fn own_org_shared_deploy_and_outside_names_are_accepted() {
+        let names = [
+            "pipeline-builder/acme/crates-io",
+            "pipeline-builder/deploy/notifications-webhook",
+            "prod/payments/db-password",
+        ];
+        assert_eq!(refused_as(ACME, &names), vec![]);
+        // The same spec from globex may not read acme's secret.
+        assert_eq!(
+            refused_as(GLOBEX, &names),
+            vec![(
+                "secrets[0].name".into(),
+                "is under another org's prefix 'pipeline-builder/acme/'".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn namespace_problems_come_with_the_other_field_problems() {
+        let mut spec = with_secrets(&["pipeline-builder/globex/npm-token"]);
+        spec.timeout_minutes = 1;
+        let fields: Vec<String> = validate_for_publisher(&spec, ACME)
+            .unwrap_err()
+            .into_iter()
+            .map(|error| error.field)
+            .collect();
+        assert_eq!(fields, ["timeoutMinutes", "secrets[0].name"]);
+    }
+}
