@@ -6,6 +6,7 @@
 
 mod lookup;
 mod namespace;
+mod ownership;
 mod range;
 mod resolve;
 mod spec;
@@ -15,6 +16,7 @@ pub use lookup::{
     names_to_load, resolve_batch, LookupOutcome, RequestedPlugin, ResolvedPlugin, UnresolvedPlugin,
     MAX_LOOKUP_REFERENCES,
 };
+pub use ownership::{plan_ownership_repair, public_name_owner, OwnershipRepair, PublicVersion};
 pub use range::{PluginRef, VersionRange};
 pub use resolve::{resolve, CatalogEntry, LookupError, Resolved, ResolvedFrom};
 pub use spec::{AccessModifier, ComputeType, FailureBehavior, PluginSpec, PluginType, SecretRef};

@@ -111,7 +111,7 @@ pub struct LookupRequest {
     responses(
         (status = 201, body = PluginVersion, description = "Published"),
         (status = 403, body = Problem, description = "Missing plugins:create, or plugins:publish for a public plugin, or a compliance rule blocks it"),
-        (status = 409, body = Problem, description = "This version already exists"),
+        (status = 409, body = Problem, description = "This version already exists, or another org owns this public name"),
         (status = 422, body = Problem, description = "Invalid fields"),
     ),
     security(("bearer" = [])))]
@@ -141,7 +141,9 @@ pub async fn publish(
         published_by: caller.claims.sub.clone(),
     };
     state.catalog.publish(&record).await.map_err(|e| match e {
-        PublishError::AlreadyExists { .. } => ApiError::Conflict(e.to_string()),
+        PublishError::AlreadyExists { .. } | PublishError::PublicNameTaken { .. } => {
+            ApiError::Conflict(e.to_string())
+        }
         PublishError::Aws(aws) => ApiError::Aws(aws),
     })?;
     let mut headers = HeaderMap::new();
