@@ -12,7 +12,10 @@ use pb_domain::keys::{
     PUBLIC_NAME_OWNER_SK, PUBLIC_PLUGINS_GSI1PK,
 };
 use pb_domain::plugin::{PluginSpec, ResolvedFrom};
-use pb_plugin_lookup::{https_client, Answer, PluginLookup, ResponseSender, RetryPolicy};
+use pb_plugin_lookup::{
+    https_client, Answer, PluginLookup, ResponseSender, ResponseTargets, RetryPolicy,
+    ANSWER_RESERVE,
+};
 use pb_tests::api::{ApiBed, Reply};
 use pb_tests::emulator::TestBed;
 use serde_json::{json, Value};
@@ -80,14 +83,19 @@ fn catalog(bed: &TestBed) -> PluginCatalog {
 fn plugin_lookup(bed: &TestBed) -> PluginLookup {
     PluginLookup::new(
         catalog(bed),
-        ResponseSender::new(https_client().unwrap(), RetryPolicy::default()),
+        ResponseSender::new(
+            https_client().unwrap(),
+            RetryPolicy::default(),
+            ResponseTargets::LoopbackForTests,
+        ),
     )
 }
 
 /// `(version, from, publisher)` that plugin-lookup's direct invoke answers for `org`.
 async fn lookup_direct(bed: &TestBed, org: &str, range: &str) -> (String, ResolvedFrom, String) {
     let payload = json!({"orgId": org, "plugins": [{"name": NAME, "version": range}]});
-    match plugin_lookup(bed).handle(payload).await.unwrap() {
+    let deadline = std::time::Instant::now() + ANSWER_RESERVE + std::time::Duration::from_secs(60);
+    match plugin_lookup(bed).handle(payload, deadline).await.unwrap() {
         Answer::Lookup(outcome) => {
             let found = &outcome.resolved[0];
             (
