@@ -258,7 +258,7 @@ pub async fn versions(
     }))
 }
 
-/// One version: the caller's own, else the public one.
+/// One version: the caller's own, else the public one of the name's owner.
 #[utoipa::path(get, path = "/api/plugins/{name}/{version}", tag = "plugins",
     params(("name" = String, Path), ("version" = String, Path, description = "Exact semver")),
     responses((status = 200, body = PluginVersion), (status = 404, body = Problem)),
@@ -277,8 +277,7 @@ pub async fn get_version(
             .public_versions(&name)
             .await?
             .into_iter()
-            .filter(|r| r.org != caller.org() && version_of(r) == parsed)
-            .min_by(|a, b| a.org.cmp(&b.org)),
+            .find(|r| r.org != caller.org() && version_of(r) == parsed),
     };
     found
         .map(|record| Json(version_view(&caller, record)))
@@ -371,17 +370,14 @@ async fn visible_versions(
     if !own.is_empty() {
         return Ok(own);
     }
-    let mut public: Vec<PluginRecord> = state
+    // Only the name's owner's versions: one org, so no version appears twice.
+    Ok(state
         .catalog
         .public_versions(name)
         .await?
         .into_iter()
         .filter(|r| r.org != caller.org())
-        .collect();
-    // The same version from several orgs: keep the one lookup would pick (smallest org id).
-    public.sort_by(|a, b| version_of(a).cmp(&version_of(b)).then(a.org.cmp(&b.org)));
-    public.dedup_by(|later, earlier| version_of(later) == version_of(earlier));
-    Ok(public)
+        .collect())
 }
 
 /// The version `latest` would resolve to (active, not a prerelease), or else the highest one, so
