@@ -1,5 +1,7 @@
 //! The plugin-lookup function against the emulator: real DynamoDB reads of a seeded catalog, and
-//! custom-resource answers PUT to a real local HTTP server standing in for the pre-signed S3 URL.
+//! custom-resource answers PUT to a real local HTTP server standing in for the pre-signed S3 URL
+//! (reachable only because these tests widen the ResponseURL targets to loopback addresses; the
+//! function itself answers CloudFormation's response bucket only).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -956,7 +958,11 @@ async fn a_lookup_still_running_at_the_answer_deadline_is_answered_failed() {
     // The lookup gets 300 ms; the reserve after it is left for the answer.
     let deadline = Instant::now() + ANSWER_RESERVE + Duration::from_millis(300);
 
-    let answered = catalog.lookup().handle(request, deadline).await.unwrap();
+    let answered =
+        tokio::time::timeout_at(deadline.into(), catalog.lookup().handle(request, deadline))
+            .await
+            .expect("no answer by the invocation's deadline")
+            .unwrap();
 
     // The lookup was really in flight against the silent catalog when it was abandoned.
     assert!(catalog.accepted.load(Ordering::SeqCst) >= 1);
