@@ -1,4 +1,4 @@
-//! DynamoDB key layout (DESIGN §3), shared by every reader and writer.
+//! DynamoDB key layout, shared by every reader and writer.
 
 pub fn registry_pk(pipeline_id: &str) -> String {
     format!("REG#{pipeline_id}")
