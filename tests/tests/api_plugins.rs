@@ -69,9 +69,14 @@ async fn json_and_yaml_publish_the_same_plugin() {
         from_yaml.headers["location"],
         "/api/plugins/rust-build/1.2.0"
     );
+    // The public name is acme's now, so globex publishes the same spec privately.
+    let mut as_json = as_json;
+    as_json["accessModifier"] = json!("private");
     let from_json = publish(&api, &globex, as_json).await;
     assert_eq!(from_json.status, StatusCode::CREATED);
-    assert_eq!(from_yaml.body["spec"], from_json.body["spec"]);
+    let mut expected = from_yaml.body["spec"].clone();
+    expected["accessModifier"] = json!("private");
+    assert_eq!(from_json.body["spec"], expected);
     assert_eq!(from_yaml.body["spec"]["timeoutMinutes"], 60);
     assert_eq!(from_yaml.body["spec"]["env"]["CARGO_TERM_COLOR"], "never");
     assert_eq!(from_yaml.body["publishedBy"], "user@acme");

@@ -779,6 +779,7 @@ async fn store_definition(bed: &TestBed, pipeline: &Pipeline) {
             requested: "^1".into(),
             version: "1.1.0".into(),
             category: "deploy".into(),
+            publisher_org: Some(ORG.into()),
         }],
         created_at: "2026-11-01T00:00:00Z".into(),
         created_by: "user@acme".into(),

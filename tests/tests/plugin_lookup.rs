@@ -1,8 +1,12 @@
 //! The plugin-lookup function against the emulator: real DynamoDB reads of a seeded catalog, and
-//! custom-resource answers PUT to a real local HTTP server standing in for the pre-signed S3 URL.
+//! custom-resource answers PUT to a real local HTTP server standing in for the pre-signed S3 URL
+//! (reachable only because these tests widen the ResponseURL targets to loopback addresses; the
+//! function itself answers CloudFormation's response bucket only).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use axum::body::Bytes;
@@ -15,8 +19,9 @@ use pb_domain::plugin::{
     AccessModifier, LookupOutcome, PluginSpec, ResolvedFrom, MAX_LOOKUP_REFERENCES,
 };
 use pb_plugin_lookup::{
-    https_client, Answer, CfnResponse, HandlerError, PluginLookup, RequestError, ResponseSender,
-    RetryPolicy, Status, RESPONSE_BODY_LIMIT,
+    https_client, Answer, CfnResponse, DeliveryError, HandlerError, PluginLookup, RefusedUrl,
+    RequestError, ResponseSender, ResponseTargets, RetryPolicy, Status, ANSWER_RESERVE,
+    RESPONSE_BODY_LIMIT,
 };
 use pb_tests::emulator::TestBed;
 use pb_tests::events::sample;
@@ -135,8 +140,17 @@ async fn seeded_bed(label: &str) -> TestBed {
 fn lookup_on(bed: &TestBed, table: &str) -> PluginLookup {
     PluginLookup::new(
         PluginCatalog::new(bed.clients.dynamodb.clone(), table),
-        ResponseSender::new(https_client().unwrap(), RetryPolicy::default()),
+        ResponseSender::new(
+            https_client().unwrap(),
+            RetryPolicy::default(),
+            ResponseTargets::LoopbackForTests,
+        ),
     )
+}
+
+/// Far enough for every test here except those about the deadline.
+fn deadline() -> Instant {
+    Instant::now() + ANSWER_RESERVE + Duration::from_secs(60)
 }
 
 fn lookup(bed: &TestBed) -> PluginLookup {
@@ -159,7 +173,7 @@ fn direct(references: &[(&str, &str)]) -> Value {
 }
 
 async fn outcome_of(lookup: &PluginLookup, payload: Value) -> LookupOutcome {
-    match lookup.handle(payload).await.unwrap() {
+    match lookup.handle(payload, deadline()).await.unwrap() {
         Answer::Lookup(outcome) => outcome,
         other => panic!("expected a lookup outcome, got {other:?}"),
     }
@@ -325,12 +339,15 @@ async fn bad_direct_payloads_are_typed_errors_before_any_catalog_read() {
         ),
     ];
     for (payload, expected) in cases {
-        match lookup.handle(payload.clone()).await {
+        match lookup.handle(payload.clone(), deadline()).await {
             Err(HandlerError::InvalidRequest(error)) => assert_eq!(error, expected, "{payload}"),
             other => panic!("{payload}: expected InvalidRequest, got {other:?}"),
         }
     }
-    let error = lookup.handle(json!({"orgId": ORG})).await.unwrap_err();
+    let error = lookup
+        .handle(json!({"orgId": ORG}), deadline())
+        .await
+        .unwrap_err();
     assert_eq!(
         (error.error_type(), error.to_string().as_str()),
         (
@@ -344,7 +361,7 @@ async fn bad_direct_payloads_are_typed_errors_before_any_catalog_read() {
 async fn an_unreadable_catalog_is_an_error_with_its_kind() {
     let bed = TestBed::new("lookup-no-table").await.unwrap();
     let error = lookup_on(&bed, &missing_table(&bed))
-        .handle(direct(&[("build", "^1")]))
+        .handle(direct(&[("build", "^1")]), deadline())
         .await
         .unwrap_err();
     assert!(
@@ -466,7 +483,7 @@ async fn record(
 }
 
 async fn answer(lookup: &PluginLookup, request: Value) -> CfnResponse {
-    match lookup.handle(request).await.unwrap() {
+    match lookup.handle(request, deadline()).await.unwrap() {
         Answer::CustomResource(response) => response,
         other => panic!("expected a custom-resource answer, got {other:?}"),
     }
@@ -741,7 +758,7 @@ async fn a_response_url_that_keeps_failing_is_an_error_after_the_retries() {
     let endpoint = ResponseEndpoint::answering(&[503]).await;
     let (request, _) = endpoint.request("create.json");
 
-    let error = lookup(&bed).handle(request).await.unwrap_err();
+    let error = lookup(&bed).handle(request, deadline()).await.unwrap_err();
 
     assert_eq!(
         endpoint.received().len(),
@@ -783,4 +800,193 @@ async fn a_throttled_catalog_fails_the_resource_after_the_sdk_retries() {
         "plugin catalog lookup failed (throttled): Query was throttled (ThrottlingException)"
     );
     assert_eq!(put["PhysicalResourceId"], SAMPLE_PHYSICAL_ID);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where answers may go, answering twice, and the deadline
+
+fn lookup_answering_to(bed: &TestBed, targets: ResponseTargets) -> PluginLookup {
+    PluginLookup::new(
+        catalog(bed),
+        ResponseSender::new(https_client().unwrap(), RetryPolicy::default(), targets),
+    )
+}
+
+fn in_us_east_1() -> ResponseTargets {
+    ResponseTargets::CloudFormation {
+        region: "us-east-1".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_response_url_that_is_not_cloudformations_bucket_is_refused_before_anything_is_sent() {
+    let bed = seeded_bed("cfn-refused").await;
+    let lookup = lookup_answering_to(&bed, in_us_east_1());
+    let endpoint = ResponseEndpoint::ok().await;
+    let (request, presigned_path) = endpoint.request("create.json");
+    let port = request["ResponseURL"]
+        .as_str()
+        .unwrap()
+        .parse::<Uri>()
+        .unwrap()
+        .port_u16()
+        .unwrap();
+    let bucket = "cloudformation-custom-resource-response-useast1.s3.amazonaws.com";
+    let cases = [
+        // The endpoint's own address: plain http, and https on its port.
+        (
+            request["ResponseURL"].as_str().unwrap().to_string(),
+            RefusedUrl::NotHttps,
+        ),
+        (
+            format!("https://127.0.0.1:{port}{presigned_path}"),
+            RefusedUrl::Port,
+        ),
+        (
+            "http://169.254.169.254/latest/meta-data/iam/security-credentials/".to_string(),
+            RefusedUrl::NotHttps,
+        ),
+        (
+            "https://169.254.169.254/latest/meta-data/iam/security-credentials/".to_string(),
+            RefusedUrl::NotCloudFormation {
+                host: "169.254.169.254".into(),
+                region: "us-east-1".into(),
+            },
+        ),
+        (
+            format!("https://hooks.evil.example{presigned_path}"),
+            RefusedUrl::NotCloudFormation {
+                host: "hooks.evil.example".into(),
+                region: "us-east-1".into(),
+            },
+        ),
+        (
+            format!("https://{bucket}@hooks.evil.example{presigned_path}"),
+            RefusedUrl::UserInfo,
+        ),
+    ];
+    for (url, reason) in cases {
+        let mut attack = request.clone();
+        attack["ResponseURL"] = json!(url);
+        match lookup.handle(attack, deadline()).await {
+            Err(HandlerError::ResponseNotDelivered(DeliveryError::Refused(refused))) => {
+                assert_eq!(refused, reason, "{url}")
+            }
+            other => panic!("{url}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(endpoint.received().len(), 0);
+    let mut imds = request.clone();
+    imds["ResponseURL"] = json!("https://169.254.169.254/latest/api/token");
+    let error = lookup.handle(imds, deadline()).await.unwrap_err();
+    assert_eq!(
+        (error.error_type(), error.to_string().as_str()),
+        (
+            "ResponseNotDelivered",
+            "custom-resource response not delivered: ResponseURL refused, nothing was sent: host \
+             '169.254.169.254' is not CloudFormation's response bucket on S3 in us-east-1"
+        )
+    );
+}
+
+#[tokio::test]
+async fn the_same_request_answered_twice_gets_the_same_answer() {
+    let bed = seeded_bed("cfn-twice").await;
+    let lookup = lookup(&bed);
+    let endpoint = ResponseEndpoint::ok().await;
+    let (request, _) = endpoint.request("create.json");
+
+    answer(&lookup, request.clone()).await;
+    answer(&lookup, request.clone()).await;
+
+    let received = endpoint.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].body, received[1].body);
+    assert_eq!(received[0].json()["PhysicalResourceId"], SAMPLE_PHYSICAL_ID);
+
+    // A retry after the catalog changed pins the new version, under the same resource id: a
+    // different id would make CloudFormation replace the resource.
+    publish(&catalog(&bed), ORG, build_step(ORG, "build", "1.4.9")).await;
+    answer(&lookup, request).await;
+    let third = endpoint.received()[2].json();
+    assert_eq!(
+        (&third["PhysicalResourceId"], &third["Data"]["Version"]),
+        (&json!(SAMPLE_PHYSICAL_ID), &json!("1.4.9"))
+    );
+}
+
+/// Stands in for a DynamoDB endpoint that accepts connections and never answers.
+struct SilentEndpoint {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl SilentEndpoint {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                open.push(socket);
+            }
+        });
+        SilentEndpoint { url, accepted }
+    }
+
+    fn lookup(&self) -> PluginLookup {
+        let dynamodb = aws_sdk_dynamodb::Client::new(&pb_tests::emulator::sdk_config(&self.url));
+        PluginLookup::new(
+            PluginCatalog::new(dynamodb, "catalog"),
+            ResponseSender::new(
+                https_client().unwrap(),
+                RetryPolicy::default(),
+                ResponseTargets::LoopbackForTests,
+            ),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_lookup_still_running_at_the_answer_deadline_is_answered_failed() {
+    let catalog = SilentEndpoint::start().await;
+    let endpoint = ResponseEndpoint::ok().await;
+    let (request, _) = endpoint.request("create.json");
+    // The lookup gets 300 ms; the reserve after it is left for the answer.
+    let deadline = Instant::now() + ANSWER_RESERVE + Duration::from_millis(300);
+
+    let answered =
+        tokio::time::timeout_at(deadline.into(), catalog.lookup().handle(request, deadline))
+            .await
+            .expect("no answer by the invocation's deadline")
+            .unwrap();
+
+    // The lookup was really in flight against the silent catalog when it was abandoned.
+    assert!(catalog.accepted.load(Ordering::SeqCst) >= 1);
+    let Answer::CustomResource(response) = answered else {
+        panic!("expected a custom-resource answer, got {answered:?}");
+    };
+    let put = endpoint.only_put().json();
+    assert_eq!(
+        (&put["Status"], &put["Reason"], &put["PhysicalResourceId"]),
+        (
+            &json!("FAILED"),
+            &json!(
+                "the plugin lookup did not finish in time; answered 8s before the function's \
+                 deadline instead of leaving the stack waiting"
+            ),
+            &json!(SAMPLE_PHYSICAL_ID)
+        )
+    );
+    assert_eq!(response.to_json(), put);
+
+    let direct = catalog
+        .lookup()
+        .handle(direct(&[("build", "^1")]), Instant::now() + ANSWER_RESERVE)
+        .await
+        .unwrap_err();
+    assert_eq!(direct.error_type(), "DeadlineExceeded");
 }

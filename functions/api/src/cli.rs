@@ -1,11 +1,14 @@
-//! What the `api` binary does outside Lambda: serve the router on a local port, and mint the
-//! first admin token from the key set in Secrets Manager (`api mint-token`).
+//! What the `api` binary does outside Lambda: serve the router on a local port, mint the
+//! first admin token from the key set in Secrets Manager (`api mint-token`), and give public
+//! plugin names published before ownership existed their owner (`api migrate-public-names`).
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use pb_aws::config::TokenConfig;
+use pb_aws::plugins::{OwnershipRepairReport, PluginCatalog};
 use pb_aws::secrets::Secrets;
+use pb_aws::{AwsError, Clients};
 use thiserror::Error;
 
 use crate::auth::is_valid_org_id;
@@ -114,6 +117,24 @@ pub async fn mint_token(
         lifetime_days: args.days,
     };
     Ok(mint(&keys, &audience, grant, now)?)
+}
+
+/// Where two orgs published one public name before names had owners, the earliest publisher
+/// keeps it and the other org's versions become private to it. Safe to run again: a second run
+/// reports nothing changed.
+pub async fn migrate_public_names(
+    clients: &Clients,
+    catalog_table: &str,
+) -> Result<OwnershipRepairReport, AwsError> {
+    let report = PluginCatalog::new(clients.dynamodb.clone(), catalog_table)
+        .repair_public_names()
+        .await?;
+    tracing::info!(
+        owners_recorded = report.owners_recorded.len(),
+        made_private = report.made_private.len(),
+        "public plugin names repaired"
+    );
+    Ok(report)
 }
 
 /// Serves `router` on `address` until Ctrl-C.

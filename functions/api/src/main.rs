@@ -1,10 +1,11 @@
 //! The `api` binary: in Lambda it serves API Gateway; elsewhere it serves the same router on a
-//! local port (`api serve`, the default) or mints a token (`api mint-token …`).
+//! local port (`api serve`, the default), mints a token (`api mint-token …`) or repairs public
+//! plugin names published before they had owners (`api migrate-public-names`).
 
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use pb_api::cli::{mint_token, parse_mint_args, serve_local};
+use pb_api::cli::{migrate_public_names, mint_token, parse_mint_args, serve_local};
 use pb_api::{router, AppState};
 use pb_aws::clients::load_sdk_config;
 use pb_aws::config::{ApiConfig, TokenConfig};
@@ -23,8 +24,11 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("mint-token") => mint(&args[1..]).await,
+        Some("migrate-public-names") => migrate().await,
         Some("serve") | None => serve().await,
-        Some(other) => anyhow::bail!("unknown command {other:?}; use `serve` or `mint-token`"),
+        Some(other) => anyhow::bail!(
+            "unknown command {other:?}; use `serve`, `mint-token` or `migrate-public-names`"
+        ),
     }
 }
 
@@ -57,5 +61,13 @@ async fn mint(args: &[String]) -> anyhow::Result<()> {
     let secrets = Secrets::new(clients.secretsmanager.clone());
     let minted = mint_token(parsed, &secrets, &config, chrono::Utc::now().timestamp()).await?;
     println!("{}", minted.token);
+    Ok(())
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let table = std::env::var("CATALOG_TABLE").context("CATALOG_TABLE must name the catalog")?;
+    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let report = migrate_public_names(&clients, &table).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -5,7 +5,10 @@ use pb_aws::clients::load_sdk_config;
 use pb_aws::config::LookupConfig;
 use pb_aws::plugins::PluginCatalog;
 use pb_aws::Clients;
-use pb_plugin_lookup::{https_client, PluginLookup, ResponseSender, RetryPolicy};
+use pb_plugin_lookup::{
+    deadline_from_epoch_millis, https_client, PluginLookup, ResponseSender, ResponseTargets,
+    RetryPolicy,
+};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -24,10 +27,19 @@ async fn main() -> Result<(), Error> {
     let https = https_client().inspect_err(|e| {
         tracing::error!(error = %e, "cannot build the ResponseURL client");
     })?;
-    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let sdk_config = load_sdk_config().await;
+    let Some(region) = sdk_config.region().map(|region| region.to_string()) else {
+        tracing::error!("no AWS region configured: the ResponseURL allowlist needs it");
+        return Err("no AWS region configured".into());
+    };
+    let clients = Clients::new(&sdk_config, &[]);
     let lookup = PluginLookup::new(
         PluginCatalog::new(clients.dynamodb.clone(), config.catalog_table),
-        ResponseSender::new(https, RetryPolicy::default()),
+        ResponseSender::new(
+            https,
+            RetryPolicy::default(),
+            ResponseTargets::CloudFormation { region },
+        ),
     );
     let function_name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "plugin-lookup".to_string());
@@ -39,7 +51,11 @@ async fn main() -> Result<(), Error> {
             request_id = %event.context.request_id,
             function = function_name
         );
-        lookup.handle(event.payload).instrument(span).await
+        let deadline = deadline_from_epoch_millis(event.context.deadline);
+        lookup
+            .handle(event.payload, deadline)
+            .instrument(span)
+            .await
     }))
     .await
 }

@@ -1,4 +1,4 @@
-//! DynamoDB key layout (DESIGN §3), shared by every reader and writer.
+//! DynamoDB key layout, shared by every reader and writer.
 
 pub fn registry_pk(pipeline_id: &str) -> String {
     format!("REG#{pipeline_id}")
@@ -75,6 +75,19 @@ pub fn public_plugin_gsi1sk(name: &str, version: &semver::Version, org_id: &str)
 
 pub fn public_plugin_gsi1sk_prefix(name: &str) -> String {
     format!("{name}#")
+}
+
+/// The owner record of a public plugin name: which org may publish public versions of it.
+pub fn public_name_pk(name: &str) -> String {
+    format!("PUBLICNAME#{name}")
+}
+
+pub const PUBLIC_NAME_OWNER_SK: &str = "OWNER";
+
+/// Beside the name's public versions on GSI1, so one query returns a name's owner with its
+/// versions. Versions sort by a zero-padded number there, so `OWNER` never falls among them.
+pub fn public_name_owner_gsi1sk(name: &str) -> String {
+    format!("{name}#{PUBLIC_NAME_OWNER_SK}")
 }
 
 fn sortable_version(version: &semver::Version) -> String {

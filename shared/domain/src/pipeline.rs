@@ -75,6 +75,7 @@ pub fn pin_steps(
             requested: found.requested.clone(),
             version: found.version.clone(),
             category: found.spec.category.clone(),
+            publisher_org: Some(found.publisher_org.clone()),
         });
         resolved.push(ResolvedStep {
             stage_index: i,

@@ -1,10 +1,12 @@
 //! Plugins: the published step specs of the catalog and how a pipeline's reference to one is
-//! resolved (DESIGN §6).
+//! resolved.
 //!
 //! Everything here is pure: the caller loads the catalog entries it may need (the caller org's
 //! and the public ones) and hands them in; nothing is fetched.
 
 mod lookup;
+mod namespace;
+mod ownership;
 mod range;
 mod resolve;
 mod spec;
@@ -14,10 +16,11 @@ pub use lookup::{
     names_to_load, resolve_batch, LookupOutcome, RequestedPlugin, ResolvedPlugin, UnresolvedPlugin,
     MAX_LOOKUP_REFERENCES,
 };
+pub use ownership::{plan_ownership_repair, public_name_owner, OwnershipRepair, PublicVersion};
 pub use range::{PluginRef, VersionRange};
 pub use resolve::{resolve, CatalogEntry, LookupError, Resolved, ResolvedFrom};
 pub use spec::{AccessModifier, ComputeType, FailureBehavior, PluginSpec, PluginType, SecretRef};
-pub use validate::{validate, FieldError, Limits, LIMITS};
+pub use validate::{validate, validate_for_publisher, FieldError, Limits, LIMITS};
 
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,8 @@ use axum::Json;
 use pb_aws::plugins::{PluginRecord, PublishError, StatusChange};
 use pb_domain::compliance::{plugin_attributes, Target, Violation};
 use pb_domain::plugin::{
-    names_to_load, resolve_batch, validate, AccessModifier, ComputeType, FieldError, LookupOutcome,
-    PluginSpec, PluginType, RequestedPlugin, MAX_LOOKUP_REFERENCES,
+    names_to_load, resolve_batch, validate_for_publisher, AccessModifier, ComputeType, FieldError,
+    LookupOutcome, PluginSpec, PluginType, RequestedPlugin, MAX_LOOKUP_REFERENCES,
 };
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -111,7 +111,7 @@ pub struct LookupRequest {
     responses(
         (status = 201, body = PluginVersion, description = "Published"),
         (status = 403, body = Problem, description = "Missing plugins:create, or plugins:publish for a public plugin, or a compliance rule blocks it"),
-        (status = 409, body = Problem, description = "This version already exists"),
+        (status = 409, body = Problem, description = "This version already exists, or another org owns this public name"),
         (status = 422, body = Problem, description = "Invalid fields"),
     ),
     security(("bearer" = [])))]
@@ -123,7 +123,7 @@ pub async fn publish(
     if spec.access_modifier == AccessModifier::Public {
         caller.require(<PluginsPublish as crate::auth::Permission>::NAME)?;
     }
-    validate(&spec).map_err(ApiError::Validation)?;
+    validate_for_publisher(&spec, caller.org()).map_err(ApiError::Validation)?;
     let warnings = compliance::check(
         &state,
         caller.org(),
@@ -141,7 +141,9 @@ pub async fn publish(
         published_by: caller.claims.sub.clone(),
     };
     state.catalog.publish(&record).await.map_err(|e| match e {
-        PublishError::AlreadyExists { .. } => ApiError::Conflict(e.to_string()),
+        PublishError::AlreadyExists { .. } | PublishError::PublicNameTaken { .. } => {
+            ApiError::Conflict(e.to_string())
+        }
         PublishError::Aws(aws) => ApiError::Aws(aws),
     })?;
     let mut headers = HeaderMap::new();
@@ -256,7 +258,7 @@ pub async fn versions(
     }))
 }
 
-/// One version: the caller's own, else the public one.
+/// One version: the caller's own, else the public one of the name's owner.
 #[utoipa::path(get, path = "/api/plugins/{name}/{version}", tag = "plugins",
     params(("name" = String, Path), ("version" = String, Path, description = "Exact semver")),
     responses((status = 200, body = PluginVersion), (status = 404, body = Problem)),
@@ -275,8 +277,7 @@ pub async fn get_version(
             .public_versions(&name)
             .await?
             .into_iter()
-            .filter(|r| r.org != caller.org() && version_of(r) == parsed)
-            .min_by(|a, b| a.org.cmp(&b.org)),
+            .find(|r| r.org != caller.org() && version_of(r) == parsed),
     };
     found
         .map(|record| Json(version_view(&caller, record)))
@@ -369,17 +370,14 @@ async fn visible_versions(
     if !own.is_empty() {
         return Ok(own);
     }
-    let mut public: Vec<PluginRecord> = state
+    // Only the name's owner's versions: one org, so no version appears twice.
+    Ok(state
         .catalog
         .public_versions(name)
         .await?
         .into_iter()
         .filter(|r| r.org != caller.org())
-        .collect();
-    // The same version from several orgs: keep the one lookup would pick (smallest org id).
-    public.sort_by(|a, b| version_of(a).cmp(&version_of(b)).then(a.org.cmp(&b.org)));
-    public.dedup_by(|later, earlier| version_of(later) == version_of(earlier));
-    Ok(public)
+        .collect())
 }
 
 /// The version `latest` would resolve to (active, not a prerelease), or else the highest one, so

@@ -56,6 +56,7 @@ mod tests {
             requested: "^1".into(),
             version: version.into(),
             category: "build".into(),
+            publisher_org: None,
         }
     }
 

@@ -124,4 +124,7 @@ pub struct PinnedStep {
     pub requested: String,
     pub version: String,
     pub category: String,
+    /// The org whose version was pinned. Definitions stored before it was recorded lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_org: Option<String>,
 }

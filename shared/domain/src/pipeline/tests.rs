@@ -255,3 +255,12 @@ fn unknown_source_fields_are_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn a_pin_stored_before_publishers_were_recorded_still_loads() {
+    let stored = json!({"stage": "Prod", "step": "approve", "plugin": "manual-approval",
+        "requested": "^1", "version": "1.0.0", "category": "approval"});
+    let pin: PinnedStep = serde_json::from_value(stored.clone()).unwrap();
+    assert_eq!(pin.publisher_org, None);
+    assert_eq!(serde_json::to_value(&pin).unwrap(), stored);
+}

@@ -31,6 +31,8 @@ pub struct ResolvedPlugin {
     pub requested: String,
     pub version: String,
     pub from: ResolvedFrom,
+    /// The org that published the resolved version.
+    pub publisher_org: String,
     pub spec: PluginSpec,
 }
 
@@ -74,6 +76,7 @@ pub fn resolve_batch(
                 requested: request.version.clone(),
                 version: found.version.to_string(),
                 from: found.from,
+                publisher_org: found.entry.org.clone(),
                 spec: found.entry.spec.clone(),
             }),
             Err(error) => outcome.unresolved.push(unresolved(index, request, &error)),

@@ -53,7 +53,8 @@ impl LookupError {
     }
 }
 
-/// Resolves `reference` for `caller_org` among `candidates` (DESIGN §6).
+/// Resolves `reference` for `caller_org` among `candidates`. Of another org's public name the
+/// catalog hands in only the owner's versions (see [`public_name_owner`](super::public_name_owner)).
 ///
 /// - The name must match exactly: no substring, no case folding.
 /// - Inactive versions, versions outside the range, and other orgs' private plugins are never

@@ -939,3 +939,222 @@ fn a_plugin_cannot_take_the_name_of_an_api_path() {
     assert_eq!(errors[0].field, "name");
     assert!(errors[0].message.contains("reserved"));
 }
+
+mod secret_namespace {
+    use super::*;
+
+    fn with_secrets(names: &[&str]) -> PluginSpec {
+        PluginSpec {
+            secrets: names
+                .iter()
+                .map(|name| SecretRef {
+                    name: name.to_string(),
+                    required: true,
+                })
+                .collect(),
+            ..build_spec("deploy-step", "1.0.0")
+        }
+    }
+
+    fn refused_as(org: &str, names: &[&str]) -> Vec<(String, String)> {
+        validate_for_publisher(&with_secrets(names), org)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|error| (error.field, error.message))
+            .collect()
+    }
+
+    #[test]
+    fn the_platforms_own_secrets_are_refused() {
+        let refused = refused_as(
+            ACME,
+            &[
+                "pipeline-builder/api-signing-keys",
+                "staging-backend/api-signing-keys",
+                "pipeline-builder/acme/platform",
+                "pipeline-builder/acme/platform-a1b2c3",
+                "pipeline-builder/cursor-key",
+            ],
+        );
+        let key_set = "names the platform's signing key set".to_string();
+        let token =
+            "'pipeline-builder/acme/platform' is the platform's token of the org".to_string();
+        assert_eq!(
+            refused,
+            vec![
+                ("secrets[0].name".into(), key_set.clone()),
+                ("secrets[1].name".into(), key_set),
+                ("secrets[2].name".into(), token.clone()),
+                ("secrets[3].name".into(), token),
+                (
+                    "secrets[4].name".into(),
+                    "'pipeline-builder/…' names are the platform's own".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn another_orgs_prefix_is_refused_including_its_platform_token() {
+        let refused = refused_as(
+            ACME,
+            &[
+                "pipeline-builder/globex/npm-token",
+                "pipeline-builder/globex/platform",
+            ],
+        );
+        let other = "is under another org's prefix 'pipeline-builder/globex/'".to_string();
+        assert_eq!(
+            refused,
+            vec![
+                ("secrets[0].name".into(), other.clone()),
+                ("secrets[1].name".into(), other),
+            ]
+        );
+    }
+
+    #[test]
+    fn own_org_shared_deploy_and_outside_names_are_accepted() {
+        let names = [
+            "pipeline-builder/acme/crates-io",
+            "pipeline-builder/deploy/notifications-webhook",
+            "prod/payments/db-password",
+        ];
+        assert_eq!(refused_as(ACME, &names), vec![]);
+        // The same spec from globex may not read acme's secret.
+        assert_eq!(
+            refused_as(GLOBEX, &names),
+            vec![(
+                "secrets[0].name".into(),
+                "is under another org's prefix 'pipeline-builder/acme/'".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn namespace_problems_come_with_the_other_field_problems() {
+        let mut spec = with_secrets(&["pipeline-builder/globex/npm-token"]);
+        spec.timeout_minutes = 1;
+        let fields: Vec<String> = validate_for_publisher(&spec, ACME)
+            .unwrap_err()
+            .into_iter()
+            .map(|error| error.field)
+            .collect();
+        assert_eq!(fields, ["timeoutMinutes", "secrets[0].name"]);
+    }
+}
+
+mod ownership {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn published<'a>(org: &'a str, version: &'a str, at: &'a str) -> PublicVersion<'a> {
+        PublicVersion {
+            name: "manual-approval",
+            org,
+            version,
+            published_at: at,
+        }
+    }
+
+    #[test]
+    fn the_recorded_owner_keeps_the_name_whoever_published_first() {
+        let versions = [
+            published(GLOBEX, "1.0.0", "2026-01-01T00:00:00Z"),
+            published(ACME, "1.0.0", "2026-02-01T00:00:00Z"),
+        ];
+        assert_eq!(public_name_owner(Some(ACME), &versions), Some(ACME));
+    }
+
+    #[test]
+    fn without_a_record_the_earliest_publisher_owns_the_name_not_the_highest_version() {
+        let versions = [
+            published(GLOBEX, "1.999.0", "2026-03-01T12:00:00Z"),
+            published(ACME, "1.0.0", "2026-03-01T11:59:59Z"),
+            published(ACME, "1.1.0", "2026-03-02T00:00:00Z"),
+        ];
+        assert_eq!(public_name_owner(None, &versions), Some(ACME));
+        // Same instant in another offset: still acme's first.
+        let offsets = [
+            published(GLOBEX, "1.0.0", "2026-03-01T12:00:00Z"),
+            published(ACME, "1.0.0", "2026-03-01T13:00:00+02:00"),
+        ];
+        assert_eq!(public_name_owner(None, &offsets), Some(ACME));
+    }
+
+    #[test]
+    fn ties_go_to_the_smallest_org_and_unreadable_times_never_win() {
+        let tie = [
+            published(INITECH, "1.0.0", "2026-03-01T12:00:00Z"),
+            published(GLOBEX, "1.0.0", "2026-03-01T12:00:00Z"),
+        ];
+        assert_eq!(public_name_owner(None, &tie), Some(GLOBEX));
+        let unreadable = [
+            published(ACME, "1.0.0", "yesterday"),
+            published(INITECH, "1.0.0", "2026-03-01T12:00:00Z"),
+        ];
+        assert_eq!(public_name_owner(None, &unreadable), Some(INITECH));
+        assert_eq!(public_name_owner(None, &[]), None);
+    }
+
+    #[test]
+    fn the_repair_records_missing_owners_and_privatizes_the_other_orgs_versions() {
+        let lint = PublicVersion {
+            name: "lint",
+            ..published(INITECH, "3.0.0", "2026-01-05T00:00:00Z")
+        };
+        let scan = PublicVersion {
+            name: "scan",
+            ..published(GLOBEX, "1.0.0", "2026-01-01T00:00:00Z")
+        };
+        let public = [
+            published(GLOBEX, "1.999.0", "2026-02-01T00:00:00Z"),
+            published(ACME, "1.0.0", "2026-01-01T00:00:00Z"),
+            published(GLOBEX, "1.0.0", "2026-01-02T00:00:00Z"),
+            lint,
+            scan,
+        ];
+        let recorded = BTreeMap::from([("scan", GLOBEX)]);
+        let repair = plan_ownership_repair(&public, &recorded);
+        assert_eq!(
+            repair.owners_to_record,
+            vec![("lint", INITECH), ("manual-approval", ACME)]
+        );
+        assert_eq!(repair.versions_to_make_private, vec![public[0], public[2]]);
+        // Applied: globex's versions are private, owners recorded; nothing is left to do.
+        let after = [public[1], lint, scan];
+        let recorded_after = BTreeMap::from([
+            ("scan", GLOBEX),
+            ("lint", INITECH),
+            ("manual-approval", ACME),
+        ]);
+        assert!(plan_ownership_repair(&after, &recorded_after).is_empty());
+    }
+
+    #[test]
+    fn a_recorded_owner_wins_the_repair_too() {
+        let public = [
+            published(GLOBEX, "1.0.0", "2026-01-01T00:00:00Z"),
+            published(ACME, "2.0.0", "2026-02-01T00:00:00Z"),
+        ];
+        let repair = plan_ownership_repair(&public, &BTreeMap::from([("manual-approval", ACME)]));
+        assert_eq!(repair.owners_to_record, vec![]);
+        assert_eq!(repair.versions_to_make_private, vec![public[0]]);
+    }
+}
+
+#[test]
+fn a_resolved_reference_names_its_publisher() {
+    let catalog = [public(GLOBEX, "lint", "3.2.0")];
+    let outcome = resolve_batch(
+        &[RequestedPlugin {
+            name: "lint".into(),
+            version: "^3".into(),
+        }],
+        ACME,
+        &catalog,
+    );
+    assert_eq!(outcome.resolved[0].publisher_org, GLOBEX);
+}

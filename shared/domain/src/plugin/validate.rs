@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Serialize;
 
+use super::namespace::secret_namespace_problems;
 use super::spec::{PluginSpec, SecretRef};
 
 /// One problem with one field of a spec.
@@ -104,6 +105,18 @@ pub fn validate(spec: &PluginSpec) -> Result<(), Vec<FieldError>> {
         check_approval_step_runs_nothing(spec, &mut problems);
     }
     problems.into_result()
+}
+
+/// [`validate`] and the checks that depend on who publishes: the secrets `publisher_org` may
+/// reference: its own org's and names outside the platform's namespace, never the platform's own
+/// secrets nor another org's. Every problem is reported at once.
+pub fn validate_for_publisher(
+    spec: &PluginSpec,
+    publisher_org: &str,
+) -> Result<(), Vec<FieldError>> {
+    let mut problems = validate(spec).err().unwrap_or_default();
+    problems.extend(secret_namespace_problems(&spec.secrets, publisher_org));
+    Problems(problems).into_result()
 }
 
 #[derive(Default)]
