@@ -147,6 +147,10 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
+/// Secret namespaces under `pipeline-builder/` that belong to no org: `deploy` holds the shared
+/// deployment secrets plugins may name, so an org by that name would own them.
+pub const RESERVED_ORG_IDS: &[&str] = &["deploy"];
+
 /// Org ids become key prefixes and secret names (`pipeline-builder/{org}/platform`), so they are
 /// held to a charset in which no id can reach into another's namespace.
 pub fn is_valid_org_id(org: &str) -> bool {
@@ -154,4 +158,19 @@ pub fn is_valid_org_id(org: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && org.len() <= 64
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !RESERVED_ORG_IDS.contains(&org)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_ids_cannot_reach_into_shared_or_other_namespaces() {
+        assert!(is_valid_org_id("acme"));
+        assert!(is_valid_org_id("acme-2_eu"));
+        for refused in ["", "deploy", "-acme", "acme/x", "acme#x", &"a".repeat(65)] {
+            assert!(!is_valid_org_id(refused), "{refused:?}");
+        }
+    }
 }

@@ -73,7 +73,8 @@ pub fn parse_mint_args(args: &[String]) -> Result<MintArgs, CliError> {
     let org = org.ok_or_else(|| CliError::Usage("--org is required".into()))?;
     if !is_valid_org_id(&org) {
         return Err(CliError::Usage(format!(
-            "--org {org:?} must be 1-64 letters, digits, '-' or '_'"
+            "--org {org:?} must be 1-64 letters, digits, '-' or '_', and not a reserved id ({})",
+            crate::auth::RESERVED_ORG_IDS.join(", ")
         )));
     }
     let perms = perms
