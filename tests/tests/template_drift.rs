@@ -432,3 +432,29 @@ fn role_statement<'a>(template: &'a Value, role: &str, sid: &str) -> &'a Value {
         .find(|s| s["Sid"] == sid)
         .unwrap_or_else(|| panic!("{role} has no statement {sid}"))
 }
+
+#[test]
+fn every_sdk_call_times_out_well_inside_its_functions_lambda_timeout() {
+    use pb_aws::clients::SdkTimeouts;
+    let template = template();
+    let global = template["Globals"]["Function"]["Timeout"].as_u64();
+    for (function, timeouts) in [
+        ("ApiFunction", SdkTimeouts::API),
+        ("IngestFunction", SdkTimeouts::INGEST),
+        ("PluginLookupFunction", SdkTimeouts::PLUGIN_LOOKUP),
+        ("AuditFunction", SdkTimeouts::AUDIT),
+    ] {
+        let lambda_seconds = properties(&template, function)["Timeout"]
+            .as_u64()
+            .or(global)
+            .unwrap_or_else(|| panic!("{function} has no Timeout"));
+        let lambda = std::time::Duration::from_secs(lambda_seconds);
+        assert!(
+            timeouts.operation * 2 <= lambda,
+            "{function}: one SDK call may take {:?} of the {lambda:?} Lambda timeout",
+            timeouts.operation
+        );
+        assert!(timeouts.attempt < timeouts.operation, "{function}");
+        assert!(timeouts.connect < timeouts.attempt, "{function}");
+    }
+}

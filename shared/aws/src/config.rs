@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::clients::SdkTimeouts;
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
@@ -152,6 +154,34 @@ impl AuditConfig {
     }
 }
 
+/// The SDK timeouts of a function: its `defaults`, each overridable in milliseconds by
+/// `SDK_OPERATION_TIMEOUT_MS`, `SDK_ATTEMPT_TIMEOUT_MS` and `SDK_CONNECT_TIMEOUT_MS`.
+pub fn sdk_timeouts(
+    lookup: impl Fn(&str) -> Option<String>,
+    defaults: SdkTimeouts,
+) -> Result<SdkTimeouts, ConfigError> {
+    let env = Env(&lookup);
+    let millis = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+        match env.number(name, default.as_millis() as u64)? {
+            0 => Err(ConfigError::Invalid {
+                name,
+                value: "0".into(),
+                expected: "a positive number of milliseconds",
+            }),
+            ms => Ok(Duration::from_millis(ms)),
+        }
+    };
+    Ok(SdkTimeouts {
+        operation: millis("SDK_OPERATION_TIMEOUT_MS", defaults.operation)?,
+        attempt: millis("SDK_ATTEMPT_TIMEOUT_MS", defaults.attempt)?,
+        connect: millis("SDK_CONNECT_TIMEOUT_MS", defaults.connect)?,
+    })
+}
+
+pub fn sdk_timeouts_from_env(defaults: SdkTimeouts) -> Result<SdkTimeouts, ConfigError> {
+    sdk_timeouts(|name| std::env::var(name).ok(), defaults)
+}
+
 /// Typed reads of environment variables; an empty value counts as unset.
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
@@ -290,5 +320,23 @@ mod tests {
             LookupConfig::from_lookup(|_| Some(String::new())),
             Err(ConfigError::Missing("CATALOG_TABLE"))
         );
+    }
+
+    #[test]
+    fn sdk_timeouts_default_per_function_and_refuse_zero() {
+        let none = |_: &str| None;
+        assert_eq!(sdk_timeouts(none, SdkTimeouts::API), Ok(SdkTimeouts::API));
+        let env = |name: &str| (name == "SDK_ATTEMPT_TIMEOUT_MS").then(|| "250".to_string());
+        let read = sdk_timeouts(env, SdkTimeouts::INGEST).unwrap();
+        assert_eq!(read.attempt, Duration::from_millis(250));
+        assert_eq!(read.operation, SdkTimeouts::INGEST.operation);
+        let zero = |name: &str| (name == "SDK_CONNECT_TIMEOUT_MS").then(|| "0".to_string());
+        assert!(matches!(
+            sdk_timeouts(zero, SdkTimeouts::API),
+            Err(ConfigError::Invalid {
+                name: "SDK_CONNECT_TIMEOUT_MS",
+                ..
+            })
+        ));
     }
 }

@@ -31,7 +31,7 @@ pub enum RunStatus {
 pub struct RunError {
     /// The region whose stacks could not be listed; `None` when the registry could not be read.
     pub region: Option<String>,
-    /// `access-denied`, `throttled`, `network`, `unavailable` or `rejected`.
+    /// `access-denied`, `throttled`, `timeout`, `network`, `unavailable` or `rejected`.
     pub kind: String,
     pub message: String,
 }
