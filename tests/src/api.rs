@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use pb_api::keys::KeySet;
 use pb_api::tokens::{mint, random_id, Audience, Grant};
 use pb_api::{router, AppState};
-use pb_aws::config::{ApiConfig, TokenConfig};
+use pb_aws::config::{ApiConfig, RegionConfig, TokenConfig};
 use pb_aws::secrets::Secrets;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -82,6 +82,7 @@ impl ApiBed {
                 key_set_ttl: Duration::ZERO,
             },
             max_body_bytes: MAX_BODY_BYTES,
+            deploy_regions: RegionConfig::default(),
         };
         let state = AppState::new(&bed.clients, config);
         let router = router(state.clone());

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use pb_domain::region::RegionPolicy;
+
 use crate::clients::SdkTimeouts;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -59,6 +61,8 @@ pub struct ApiConfig {
     pub executions_table: String,
     pub tokens: TokenConfig,
     pub max_body_bytes: usize,
+    /// Regions a registry entry may name.
+    pub deploy_regions: RegionConfig,
 }
 
 impl ApiConfig {
@@ -73,6 +77,7 @@ impl ApiConfig {
             executions_table: env.required("EXECUTIONS_TABLE")?,
             tokens: TokenConfig::from_lookup(&lookup)?,
             max_body_bytes: env.number("MAX_BODY_BYTES", 256 * 1024)? as usize,
+            deploy_regions: RegionConfig::from_lookup(&lookup)?,
         })
     }
 }
@@ -131,6 +136,8 @@ pub struct AuditConfig {
     /// Regions scanned besides those the registry names (`AUDIT_REGIONS`, comma-separated),
     /// where stacks may exist that no entry points to.
     pub regions: Vec<String>,
+    /// Regions the audit may scan; an entry naming another is its org's failed part.
+    pub deploy_regions: RegionConfig,
 }
 
 impl AuditConfig {
@@ -144,6 +151,7 @@ impl AuditConfig {
             catalog_table: env.required("CATALOG_TABLE")?,
             event_bus_name: env.get("EVENT_BUS_NAME"),
             regions: env.regions("AUDIT_REGIONS")?,
+            deploy_regions: RegionConfig::from_lookup(&lookup)?,
         })
     }
 
@@ -151,6 +159,28 @@ impl AuditConfig {
         self.event_bus_name
             .as_deref()
             .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))
+    }
+}
+
+/// Where the platform may deploy: the partition of the region the function runs in
+/// (`AWS_REGION`), or the `ALLOWED_REGIONS` allowlist (comma-separated) when it is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionConfig {
+    pub home_region: Option<String>,
+    pub allowed: Vec<String>,
+}
+
+impl RegionConfig {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        Ok(RegionConfig {
+            home_region: env.get("AWS_REGION"),
+            allowed: env.regions("ALLOWED_REGIONS")?,
+        })
+    }
+
+    pub fn policy(&self) -> RegionPolicy {
+        RegionPolicy::new(self.home_region.as_deref(), &self.allowed)
     }
 }
 
@@ -335,6 +365,30 @@ mod tests {
             sdk_timeouts(zero, SdkTimeouts::API),
             Err(ConfigError::Invalid {
                 name: "SDK_CONNECT_TIMEOUT_MS",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_region_policy_follows_the_home_partition_or_the_allowlist() {
+        let gov =
+            RegionConfig::from_lookup(|n| (n == "AWS_REGION").then(|| "us-gov-west-1".into()))
+                .unwrap();
+        assert!(gov.policy().is_allowed("us-gov-east-1"));
+        assert!(!gov.policy().is_allowed("us-east-1"));
+        let listed = RegionConfig::from_lookup(|n| match n {
+            "AWS_REGION" => Some("us-east-1".into()),
+            "ALLOWED_REGIONS" => Some("us-east-1, sa-west-1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(listed.policy().is_allowed("sa-west-1"));
+        assert!(!listed.policy().is_allowed("eu-west-1"));
+        assert!(matches!(
+            RegionConfig::from_lookup(|n| (n == "ALLOWED_REGIONS").then(|| "us-east-1;x".into())),
+            Err(ConfigError::Invalid {
+                name: "ALLOWED_REGIONS",
                 ..
             })
         ));
