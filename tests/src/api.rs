@@ -83,6 +83,7 @@ impl ApiBed {
             },
             max_body_bytes: MAX_BODY_BYTES,
             deploy_regions: RegionConfig::default(),
+            platform_secret_prefix: "pipeline-builder".into(),
         };
         let state = AppState::new(&bed.clients, config);
         let router = router(state.clone());

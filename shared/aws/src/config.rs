@@ -63,6 +63,9 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Regions a registry entry may name.
     pub deploy_regions: RegionConfig,
+    /// First segment of the stored platform token secrets' names (`{prefix}/{org}/platform`):
+    /// the stack name, so two stacks in one account never write each other's secrets.
+    pub platform_secret_prefix: String,
 }
 
 impl ApiConfig {
@@ -78,6 +81,7 @@ impl ApiConfig {
             tokens: TokenConfig::from_lookup(&lookup)?,
             max_body_bytes: env.number("MAX_BODY_BYTES", 256 * 1024)? as usize,
             deploy_regions: RegionConfig::from_lookup(&lookup)?,
+            platform_secret_prefix: env.text("PLATFORM_SECRET_PREFIX", "pipeline-builder"),
         })
     }
 }

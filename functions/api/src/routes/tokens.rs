@@ -160,7 +160,10 @@ fn refuse_escalation(caller: &Caller, perms: &[String]) -> Result<(), ApiError> 
 
 async fn store(state: &AppState, minted: &Minted) -> Result<StoredSecret, ApiError> {
     let claims = &minted.claims;
-    let secret_name = format!("pipeline-builder/{}/platform", claims.org);
+    let secret_name = format!(
+        "{}/{}/platform",
+        state.config.platform_secret_prefix, claims.org
+    );
     let value = json!({
         "username": claims.org,
         "password": minted.token,
