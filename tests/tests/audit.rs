@@ -1025,3 +1025,25 @@ fn the_audit_configuration_reads_the_table_bus_and_extra_regions() {
     };
     assert!(AuditConfig::from_lookup(bad).is_err());
 }
+
+#[tokio::test]
+async fn another_orgs_stack_named_like_an_entry_does_not_hide_its_missing_stack() {
+    let bed = AuditBed::new("audit-name-squat").await;
+    bed.register("pl-pay", "acme", "pay", EAST).await;
+    // globex deploys a stack with acme's registered stack name and no pipeline id.
+    bed.create_stack(EAST, "pay", &[(PLATFORM_TAG, "true"), (ORG_TAG, "globex")])
+        .await;
+
+    let run = bed.auditor().run(&request(None)).await;
+
+    assert_eq!(
+        rows(&run.findings),
+        [
+            row("orphaned-stack", "", "pay", EAST, "CREATE_COMPLETE"),
+            row("missing-stack", "pl-pay", "pay", EAST, ""),
+        ]
+    );
+    assert_eq!(run.findings[0].org.as_deref(), Some("globex"));
+    assert_eq!(run.findings[1].org.as_deref(), Some("acme"));
+    assert_eq!(run.summary.matched, 0);
+}
