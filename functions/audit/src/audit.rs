@@ -12,7 +12,7 @@ use pb_aws::{AwsError, Clients};
 use pb_domain::drift::{
     detect, AuditRun, Coverage, DeployedStack, DriftReport, RegisteredPipeline, RunError, RunScope,
 };
-use pb_domain::region::RegionPolicy;
+use pb_domain::region::{RegionNotAllowed, RegionPolicy};
 
 /// What one run is asked to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,13 +68,9 @@ impl Auditor {
         if scope.regions.is_empty() {
             tracing::warn!("no region to scan: the registry names none and none is configured");
         }
-        let (scannable, refused): (Vec<String>, Vec<String>) = scope
-            .regions
-            .iter()
-            .cloned()
-            .partition(|r| self.allowed_regions.is_allowed(r));
+        let (scannable, refused) = self.allowed_or_refused(&scope.regions);
         let (stacks, mut errors) = self.scan(&scannable).await;
-        errors.extend(refused.iter().map(|region| self.refused_region(region)));
+        errors.extend(refused);
         attribute_to_orgs(&mut errors, &entries);
         let unscanned: Vec<String> = errors.iter().filter_map(|e| e.region.clone()).collect();
         let registered: Vec<RegisteredPipeline> = entries.iter().map(registered).collect();
@@ -86,22 +82,17 @@ impl Auditor {
         AuditRun::new(started_at, now(), scope, report, errors)
     }
 
-    /// A region no client is built for: its name would become a CloudFormation endpoint.
-    fn refused_region(&self, region: &str) -> RunError {
-        let message = match self.allowed_regions.check(region) {
-            Err(refused) => refused.to_string(),
-            Ok(()) => format!("{region} was not scanned"),
-        };
-        tracing::error!(
-            region,
-            "the registry names a region the platform does not deploy to"
-        );
-        RunError {
-            region: Some(region.to_string()),
-            kind: "invalid-region".into(),
-            message,
-            orgs: Vec::new(),
+    /// The regions a client may be built for, and an error for each other one.
+    fn allowed_or_refused(&self, regions: &[String]) -> (Vec<String>, Vec<RunError>) {
+        let mut allowed = Vec::new();
+        let mut refused = Vec::new();
+        for region in regions {
+            match self.allowed_regions.check(region) {
+                Ok(()) => allowed.push(region.clone()),
+                Err(not_allowed) => refused.push(refused_region(not_allowed)),
+            }
         }
+        (allowed, refused)
     }
 
     /// Scans the regions concurrently; pages within a region follow each other.
@@ -168,6 +159,20 @@ pub fn regions_to_scan(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
+}
+
+/// A region no client is built for: its name would become a CloudFormation endpoint host.
+fn refused_region(not_allowed: RegionNotAllowed) -> RunError {
+    tracing::error!(
+        region = not_allowed.region,
+        "a region the platform does not deploy to is not scanned"
+    );
+    RunError {
+        region: Some(not_allowed.region.clone()),
+        kind: "invalid-region".into(),
+        message: not_allowed.to_string(),
+        orgs: Vec::new(),
+    }
 }
 
 /// Names in each region's error the orgs whose entries it leaves unjudged.

@@ -379,16 +379,16 @@ mod tests {
         let gov =
             RegionConfig::from_lookup(|n| (n == "AWS_REGION").then(|| "us-gov-west-1".into()))
                 .unwrap();
-        assert!(gov.policy().is_allowed("us-gov-east-1"));
-        assert!(!gov.policy().is_allowed("us-east-1"));
+        assert!(gov.policy().check("us-gov-east-1").is_ok());
+        assert!(gov.policy().check("us-east-1").is_err());
         let listed = RegionConfig::from_lookup(|n| match n {
             "AWS_REGION" => Some("us-east-1".into()),
             "ALLOWED_REGIONS" => Some("us-east-1, sa-west-1".into()),
             _ => None,
         })
         .unwrap();
-        assert!(listed.policy().is_allowed("sa-west-1"));
-        assert!(!listed.policy().is_allowed("eu-west-1"));
+        assert!(listed.policy().check("sa-west-1").is_ok());
+        assert!(listed.policy().check("eu-west-1").is_err());
         assert!(matches!(
             RegionConfig::from_lookup(|n| (n == "ALLOWED_REGIONS").then(|| "us-east-1;x".into())),
             Err(ConfigError::Invalid {

@@ -104,10 +104,6 @@ impl RegionPolicy {
             })
         }
     }
-
-    pub fn is_allowed(&self, region: &str) -> bool {
-        self.allowed.contains(region)
-    }
 }
 
 #[cfg(test)]
@@ -130,15 +126,15 @@ mod tests {
     #[test]
     fn only_the_home_partitions_regions_are_allowed() {
         let commercial = RegionPolicy::new(Some("eu-west-1"), &[]);
-        assert!(!commercial.is_allowed("cn-north-1"));
-        assert!(!commercial.is_allowed("us-gov-west-1"));
+        assert!(commercial.check("cn-north-1").is_err());
+        assert!(commercial.check("us-gov-west-1").is_err());
         let china = RegionPolicy::new(Some("cn-northwest-1"), &[]);
-        assert!(china.is_allowed("cn-north-1"));
-        assert!(!china.is_allowed("us-east-1"));
+        assert!(china.check("cn-north-1").is_ok());
+        assert!(china.check("us-east-1").is_err());
         let gov = RegionPolicy::new(Some("us-gov-west-1"), &[]);
-        assert!(gov.is_allowed("us-gov-east-1"));
-        assert!(!gov.is_allowed("us-east-1"));
-        assert!(RegionPolicy::new(None, &[]).is_allowed("us-east-1"));
+        assert!(gov.check("us-gov-east-1").is_ok());
+        assert!(gov.check("us-east-1").is_err());
+        assert!(RegionPolicy::new(None, &[]).check("us-east-1").is_ok());
     }
 
     #[test]
@@ -147,8 +143,8 @@ mod tests {
             Some("us-east-1"),
             &["us-east-1".to_string(), "sa-west-1".to_string()],
         );
-        assert!(policy.is_allowed("sa-west-1"));
-        assert!(!policy.is_allowed("eu-west-1"));
+        assert!(policy.check("sa-west-1").is_ok());
+        assert!(policy.check("eu-west-1").is_err());
         assert_eq!(
             policy.check("eu-west-1").unwrap_err().allowed,
             ["sa-west-1", "us-east-1"]
