@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use pb_api::keys::KeySet;
 use pb_api::tokens::{mint, random_id, Audience, Grant};
 use pb_api::{router, AppState};
-use pb_aws::config::{ApiConfig, TokenConfig};
+use pb_aws::config::{ApiConfig, RegionConfig, TokenConfig};
 use pb_aws::resources::SourceBus;
 use pb_aws::secrets::Secrets;
 use serde_json::{json, Value};
@@ -98,6 +98,8 @@ impl ApiBed {
             },
             max_body_bytes: MAX_BODY_BYTES,
             max_yaml_body_bytes: MAX_YAML_BODY_BYTES,
+            deploy_regions: RegionConfig::default(),
+            platform_secret_prefix: "pipeline-builder".into(),
         };
         adjust(&mut config);
         let state = AppState::new(&bed.clients, config);

@@ -25,9 +25,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
-use pb_audit::{AuditError, AuditFunction, AuditRequest, Auditor, ScheduledAudit};
+use pb_audit::{AuditFunction, AuditRequest, Auditor, ScheduledAudit};
 use pb_aws::audit_runs::AuditRunStore;
-use pb_aws::config::AuditConfig;
+use pb_aws::config::{AuditConfig, RegionConfig};
 use pb_aws::metrics::RequestCounter;
 use pb_aws::queue::QueueConsumer;
 use pb_aws::registry::{Registry, RegistryEntry};
@@ -155,6 +155,7 @@ impl AuditBed {
                 catalog_table: local.catalog_table,
                 event_bus_name: Some(local.event_bus_name),
                 regions: Vec::new(),
+                deploy_regions: RegionConfig::default(),
             },
             prefix,
         }
@@ -730,7 +731,7 @@ impl Intercept for DenyDescribeStacksIn {
 }
 
 #[tokio::test]
-async fn a_region_that_cannot_be_scanned_fails_the_run_and_is_stored_as_failed() {
+async fn a_region_that_cannot_be_scanned_fails_only_the_part_of_the_orgs_registered_there() {
     let bed = AuditBed::with_interceptors(
         "audit-denied",
         &[SharedInterceptor::new(DenyDescribeStacksIn(WEST))],
@@ -738,17 +739,17 @@ async fn a_region_that_cannot_be_scanned_fails_the_run_and_is_stored_as_failed()
     .await;
     let events = capture_audit_events(&bed).await;
     bed.register("pl-east", "acme", "east", EAST).await;
-    bed.register("pl-west", "acme", "west", WEST).await;
-    bed.deploy(WEST, "west", "acme", "pl-west").await;
+    bed.register("pl-ok", "acme", "ok", EAST).await;
+    bed.deploy(EAST, "ok", "acme", "pl-ok").await;
+    bed.register("pl-west", "globex", "west", WEST).await;
+    bed.deploy(WEST, "west", "globex", "pl-west").await;
 
     let (result, metrics) = function(&bed).handle(nightly()).await;
 
-    let error = result.unwrap_err();
-    assert!(
-        matches!(&error, AuditError::Incomplete { unread, .. } if unread == "eu-west-1 (access-denied)"),
-        "{error}"
-    );
-    assert_eq!(metrics.run_failed, 1);
+    let response = result.expect("one org's failed region does not fail the run");
+    assert_eq!(response.status, RunStatus::Partial);
+    assert_eq!(metrics.run_failed, 0);
+    assert_eq!(metrics.org_parts_failed, 1);
     assert_eq!(metrics.read_failures, 1);
     assert_eq!(metrics.regions_scanned, 1);
     let stored = bed
@@ -756,21 +757,63 @@ async fn a_region_that_cannot_be_scanned_fails_the_run_and_is_stored_as_failed()
         .latest()
         .await
         .unwrap()
-        .expect("the failed run is stored");
-    assert_eq!(stored.status, RunStatus::Failed);
+        .expect("the run is stored");
+    assert_eq!(stored.status, RunStatus::Partial);
     assert_eq!(stored.errors.len(), 1);
     assert_eq!(stored.errors[0].region.as_deref(), Some(WEST));
     assert_eq!(stored.errors[0].kind, "access-denied");
-    // The east entry is judged; the west one is not called missing on a failed scan.
+    assert_eq!(stored.errors[0].orgs, ["globex"]);
+    assert!(stored.errors[0].concerns("globex"));
+    assert!(!stored.errors[0].concerns("acme"));
+    // acme's part is judged whole; globex's west entry is not called missing on a failed scan.
     assert_eq!(
         rows(&stored.findings),
         [row("missing-stack", "pl-east", "east", EAST, "")]
     );
+    assert_eq!(stored.summary.matched, 1);
     assert_eq!(stored.summary.unchecked_entries, 1);
     let published = drain(&events).await;
     assert_eq!(published.len(), 1);
-    assert_eq!(published[0]["detail"]["status"], "failed");
+    assert_eq!(published[0]["detail"]["status"], "partial");
     assert_eq!(published[0]["detail"]["errors"][0]["region"], WEST);
+    assert_eq!(
+        published[0]["detail"]["errors"][0]["orgs"],
+        json!(["globex"])
+    );
+}
+
+#[tokio::test]
+async fn a_registry_entry_in_a_made_up_region_fails_its_orgs_part_without_a_scan() {
+    let bed = AuditBed::new("audit-bogus-region").await;
+    bed.register("pl-ok", "acme", "ok", EAST).await;
+    bed.deploy(EAST, "ok", "acme", "pl-ok").await;
+    bed.register("pl-gone", "acme", "gone", EAST).await;
+    // Written before the API checked regions.
+    bed.register("pl-bogus", "globex", "bogus", "zz-fake-9")
+        .await;
+
+    let run = bed.auditor().run(&request(None)).await;
+
+    assert_eq!(run.status, RunStatus::Partial);
+    assert_eq!(run.regions, ["us-east-1", "zz-fake-9"]);
+    assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
+    let refused = &run.errors[0];
+    assert_eq!(refused.region.as_deref(), Some("zz-fake-9"));
+    // Refused before any client was built for it: not a network or DNS failure.
+    assert_eq!(refused.kind, "invalid-region");
+    assert_eq!(refused.orgs, ["globex"]);
+    assert!(
+        refused.message.starts_with(
+            "\"zz-fake-9\" is not a region the platform deploys to; allowed: af-south-1,"
+        ),
+        "{}",
+        refused.message
+    );
+    assert_eq!(
+        rows(&run.findings),
+        [row("missing-stack", "pl-gone", "gone", EAST, "")]
+    );
+    assert_eq!(run.summary.unchecked_entries, 1);
 }
 
 #[tokio::test]
@@ -981,4 +1024,26 @@ fn the_audit_configuration_reads_the_table_bus_and_extra_regions() {
         _ => None,
     };
     assert!(AuditConfig::from_lookup(bad).is_err());
+}
+
+#[tokio::test]
+async fn another_orgs_stack_named_like_an_entry_does_not_hide_its_missing_stack() {
+    let bed = AuditBed::new("audit-name-squat").await;
+    bed.register("pl-pay", "acme", "pay", EAST).await;
+    // globex deploys a stack with acme's registered stack name and no pipeline id.
+    bed.create_stack(EAST, "pay", &[(PLATFORM_TAG, "true"), (ORG_TAG, "globex")])
+        .await;
+
+    let run = bed.auditor().run(&request(None)).await;
+
+    assert_eq!(
+        rows(&run.findings),
+        [
+            row("orphaned-stack", "", "pay", EAST, "CREATE_COMPLETE"),
+            row("missing-stack", "pl-pay", "pay", EAST, ""),
+        ]
+    );
+    assert_eq!(run.findings[0].org.as_deref(), Some("globex"));
+    assert_eq!(run.findings[1].org.as_deref(), Some("acme"));
+    assert_eq!(run.summary.matched, 0);
 }

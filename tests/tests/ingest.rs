@@ -967,3 +967,43 @@ async fn an_unreadable_definition_leaves_the_events_counted_but_unattributed() {
     );
     assert_eq!(rollup(&bed, &pipeline.id).await["af#Build/UnitTests"], 1);
 }
+
+#[tokio::test]
+async fn a_pipeline_tagged_with_another_orgs_id_never_reaches_that_orgs_executions_or_rollups() {
+    let mut bed = TestBed::new("borrowed-id").await.unwrap();
+    let victim = registered_pipeline(&bed, "victim").await;
+    // Another org's CodePipeline, tagged with acme's pipeline id.
+    let attacker = format!("{}-attacker", bed.prefix);
+    bed.create_pipeline(&attacker, Some(&victim.id))
+        .await
+        .unwrap();
+    let forged = bodies(&failed_execution_events(&attacker), "forged");
+
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let (failures, summary) = deliver(&ingest, &forged).await;
+
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!((summary.mismatched, summary.stored), (3, 0));
+    assert!(items(&bed, &victim.id, FAILED_EXECUTION).await.is_empty());
+    assert!(rollup(&bed, &victim.id).await.is_empty());
+
+    bed.config.quarantine_unregistered = true;
+    let quarantining = Ingest::new(&bed.clients, &bed.config);
+    let (failures, summary) = deliver(&quarantining, &forged[..1]).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!((summary.quarantined, summary.stored), (1, 0));
+    let dead = dead_letters(&bed).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message_attributes["reason"], "mismatched");
+
+    // The registered pipeline itself is still recorded under the same id.
+    let (failures, summary) = deliver(
+        &ingest,
+        &bodies(&failed_execution_events(&victim.name), "own"),
+    )
+    .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!((summary.stored, summary.mismatched), (3, 0));
+    assert_eq!(items(&bed, &victim.id, FAILED_EXECUTION).await.len(), 3);
+    assert_eq!(rollup(&bed, &victim.id).await["n#FAILED"], 1);
+}

@@ -336,7 +336,7 @@ fn the_api_role_reads_its_key_set_and_writes_only_platform_token_secrets() {
                 let expected = if action == "secretsmanager:GetSecretValue" {
                     json!({"!Ref": "ApiKeySet"}).to_string()
                 } else {
-                    "pipeline-builder/*/platform-??????".to_string()
+                    "${AWS::StackName}/*/platform-??????".to_string()
                 };
                 assert!(resource.contains(&expected), "{action} on {resource}");
             }
@@ -431,4 +431,205 @@ fn role_statement<'a>(template: &'a Value, role: &str, sid: &str) -> &'a Value {
         .iter()
         .find(|s| s["Sid"] == sid)
         .unwrap_or_else(|| panic!("{role} has no statement {sid}"))
+}
+
+#[test]
+fn every_sdk_call_times_out_well_inside_its_functions_lambda_timeout() {
+    use pb_aws::clients::SdkTimeouts;
+    let template = template();
+    let global = template["Globals"]["Function"]["Timeout"].as_u64();
+    for (function, timeouts) in [
+        ("ApiFunction", SdkTimeouts::API),
+        ("IngestFunction", SdkTimeouts::INGEST),
+        ("PluginLookupFunction", SdkTimeouts::PLUGIN_LOOKUP),
+        ("AuditFunction", SdkTimeouts::AUDIT),
+    ] {
+        let lambda_seconds = properties(&template, function)["Timeout"]
+            .as_u64()
+            .or(global)
+            .unwrap_or_else(|| panic!("{function} has no Timeout"));
+        let lambda = std::time::Duration::from_secs(lambda_seconds);
+        assert!(
+            timeouts.operation * 2 <= lambda,
+            "{function}: one SDK call may take {:?} of the {lambda:?} Lambda timeout",
+            timeouts.operation
+        );
+        assert!(timeouts.attempt < timeouts.operation, "{function}");
+        assert!(timeouts.connect < timeouts.attempt, "{function}");
+    }
+}
+
+/// `*` any run of characters, `?` exactly one: IAM's resource and StringLike wildcards.
+fn iam_glob_matches(pattern: &str, text: &str) -> bool {
+    match pattern.chars().next() {
+        None => text.is_empty(),
+        Some('*') => (0..=text.len())
+            .filter(|&i| text.is_char_boundary(i))
+            .any(|i| iam_glob_matches(&pattern[1..], &text[i..])),
+        Some('?') => text
+            .chars()
+            .next()
+            .is_some_and(|c| iam_glob_matches(&pattern[1..], &text[c.len_utf8()..])),
+        Some(p) => {
+            text.starts_with(p) && iam_glob_matches(&pattern[p.len_utf8()..], &text[p.len_utf8()..])
+        }
+    }
+}
+
+#[test]
+fn the_api_writes_token_secrets_only_under_its_own_stacks_prefix() {
+    let template = template();
+    let variables = &properties(&template, "ApiFunction")["Environment"]["Variables"];
+    assert_eq!(
+        variables["PLATFORM_SECRET_PREFIX"],
+        json!({"!Ref": "AWS::StackName"})
+    );
+    let store = role_statement(&template, "ApiFunctionRole", "StorePlatformTokens");
+    let arn_pattern = store["Resource"]["!Sub"].as_str().unwrap();
+    let secret_pattern = arn_pattern
+        .rsplit_once(":secret:")
+        .unwrap()
+        .1
+        .replace("${AWS::StackName}", "pipeline-builder-staging");
+    let config = ApiConfig::from_lookup(|name| match name {
+        "PLATFORM_SECRET_PREFIX" => Some("pipeline-builder-staging".into()),
+        "CATALOG_TABLE" | "EXECUTIONS_TABLE" | "KEY_SET_SECRET_ID" => Some("set".into()),
+        _ => None,
+    })
+    .unwrap();
+    // Secrets Manager appends "-" and six random characters to the name in the ARN.
+    let own = format!("{}/acme/platform-AbC123", config.platform_secret_prefix);
+    assert!(
+        iam_glob_matches(&secret_pattern, &own),
+        "{secret_pattern} vs {own}"
+    );
+    for foreign in [
+        "pipeline-builder/acme/platform-AbC123",
+        "pipeline-builder-prod/acme/platform-AbC123",
+        "pipeline-builder-staging/acme/other-AbC123",
+    ] {
+        assert!(
+            !iam_glob_matches(&secret_pattern, foreign),
+            "{secret_pattern} lets the API write {foreign}"
+        );
+    }
+}
+
+#[test]
+fn the_api_role_writes_only_org_and_registry_partitions_of_the_catalog() {
+    use pb_domain::keys::{
+        audit_run_sk, pipeline_pk, plugin_pk, registry_pk, rule_pk, AUDIT_RUN_PK,
+    };
+    let template = template();
+    let writes = role_statement(
+        &template,
+        "ApiFunctionRole",
+        "CatalogTableWriteOrgAndRegistryItems",
+    );
+    assert_eq!(writes["Resource"], json!({"!GetAtt": "CatalogTable.Arn"}));
+    let leading = writes["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    let allowed = |key: &str| leading.iter().any(|p| iam_glob_matches(p, key));
+    let plugin_version = plugin_pk("acme", "node-build");
+    for key in [
+        pipeline_pk("acme"),
+        rule_pk("acme"),
+        plugin_version.as_str().to_string(),
+        registry_pk("pl-1"),
+    ] {
+        assert!(allowed(&key), "the API cannot write {key}");
+    }
+    for key in [
+        AUDIT_RUN_PK.to_string(),
+        format!("AUDIT#{}", audit_run_sk("x")),
+        "PIPE#pl-1".into(),
+    ] {
+        assert!(!allowed(&key), "the API may write {key}");
+    }
+    let conditioned_resource = writes["Resource"].to_string();
+    for (actions, resource) in role_statements(&template, "ApiFunction") {
+        let writes_catalog = resource.contains("CatalogTable")
+            && actions.iter().any(|a| {
+                matches!(
+                    a.as_str(),
+                    "dynamodb:PutItem" | "dynamodb:UpdateItem" | "dynamodb:DeleteItem"
+                )
+            });
+        assert!(
+            !writes_catalog || resource == conditioned_resource,
+            "{actions:?} on {resource} without the leading-keys condition"
+        );
+    }
+}
+
+#[test]
+fn the_api_has_reserved_concurrency() {
+    let template = template();
+    assert_eq!(
+        properties(&template, "ApiFunction")["ReservedConcurrentExecutions"],
+        json!({"!Ref": "ApiReservedConcurrency"})
+    );
+    let parameter = &template["Parameters"]["ApiReservedConcurrency"];
+    assert_eq!(parameter["MinValue"], 1);
+    assert!(parameter["Default"].as_u64().is_some_and(|d| d >= 1));
+}
+
+#[test]
+fn only_this_account_and_cloudformation_for_it_may_invoke_the_lookup() {
+    let template = template();
+    let permissions: Vec<&Value> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Permission")
+        .map(|r| &r["Properties"])
+        .filter(|p| {
+            p["FunctionName"]
+                .to_string()
+                .contains("PluginLookupFunction")
+        })
+        .collect();
+    let mut principals: Vec<String> = permissions
+        .iter()
+        .map(|p| p["Principal"].to_string())
+        .collect();
+    principals.sort();
+    assert_eq!(
+        principals,
+        [
+            json!("cloudformation.amazonaws.com").to_string(),
+            json!({"!Ref": "AWS::AccountId"}).to_string()
+        ]
+    );
+    for permission in &permissions {
+        assert_eq!(permission["Action"], "lambda:InvokeFunction");
+        if permission["Principal"].is_string() {
+            assert_eq!(
+                permission["SourceAccount"],
+                json!({"!Ref": "AWS::AccountId"}),
+                "CloudFormation may invoke the lookup only for this account's stacks"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_audit_queries_only_the_registry_partition_of_gsi1() {
+    let template = template();
+    let read = role_statement(&template, "AuditFunctionRole", "ReadRegistry");
+    assert_eq!(read["Action"], json!(["dynamodb:Query"]));
+    assert_eq!(
+        read["Resource"],
+        json!({"!Sub": "${CatalogTable.Arn}/index/GSI1"})
+    );
+    assert_eq!(
+        read["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"],
+        json!([pb_domain::keys::REGISTRY_GSI1PK])
+    );
+    let alarm = properties(&template, "AuditRunFailedAlarm");
+    assert_eq!(alarm["MetricName"], "ReadFailures");
 }

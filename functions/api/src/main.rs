@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use pb_api::cli::{migrate_public_names, mint_token, parse_mint_args, serve_local};
 use pb_api::{router, AppState};
-use pb_aws::clients::load_sdk_config;
-use pb_aws::config::{ApiConfig, TokenConfig};
+use pb_aws::clients::{load_sdk_config, SdkTimeouts};
+use pb_aws::config::{sdk_timeouts_from_env, ApiConfig, TokenConfig};
 use pb_aws::secrets::Secrets;
 use pb_aws::Clients;
 
@@ -34,7 +34,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve() -> anyhow::Result<()> {
     let config = ApiConfig::from_env().context("API configuration")?;
-    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let timeouts = sdk_timeouts_from_env(SdkTimeouts::API).context("API configuration")?;
+    let clients = Clients::new(&load_sdk_config(timeouts).await, &[]);
     let state = AppState::new(&clients, config);
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         // The first TLS handshake and key read happen during init, not in the first request.
@@ -57,7 +58,8 @@ async fn serve() -> anyhow::Result<()> {
 async fn mint(args: &[String]) -> anyhow::Result<()> {
     let parsed = parse_mint_args(args)?;
     let config = TokenConfig::from_env().context("token configuration")?;
-    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let timeouts = sdk_timeouts_from_env(SdkTimeouts::API).context("token configuration")?;
+    let clients = Clients::new(&load_sdk_config(timeouts).await, &[]);
     let secrets = Secrets::new(clients.secretsmanager.clone());
     let minted = mint_token(parsed, &secrets, &config, chrono::Utc::now().timestamp()).await?;
     println!("{}", minted.token);
@@ -66,7 +68,9 @@ async fn mint(args: &[String]) -> anyhow::Result<()> {
 
 async fn migrate() -> anyhow::Result<()> {
     let table = std::env::var("CATALOG_TABLE").context("CATALOG_TABLE must name the catalog")?;
-    let clients = Clients::new(&load_sdk_config().await, &[]);
+    // A batch over the whole catalog: the audit's longer per-call budget, not a request's.
+    let timeouts = sdk_timeouts_from_env(SdkTimeouts::AUDIT).context("SDK timeouts")?;
+    let clients = Clients::new(&load_sdk_config(timeouts).await, &[]);
     let report = migrate_public_names(&clients, &table).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -1,6 +1,7 @@
 //! One audit run (DESIGN §7): read the registry, scan every region it names plus the configured
-//! and requested ones, compare. Failures do not abort the run: they are recorded in it, and a run
-//! with any is `failed`, never clean.
+//! and requested ones, compare. Failures do not abort the run: they are recorded in it. An
+//! unreadable registry fails the run; a region that cannot be scanned (or is not a region the
+//! platform deploys to) fails only the part of the orgs with entries there, never clean.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +12,7 @@ use pb_aws::{AwsError, Clients};
 use pb_domain::drift::{
     detect, AuditRun, Coverage, DeployedStack, DriftReport, RegisteredPipeline, RunError, RunScope,
 };
+use pb_domain::region::{RegionNotAllowed, RegionPolicy};
 
 /// What one run is asked to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,6 +29,7 @@ pub struct Auditor {
     registry: Registry,
     stacks: StackLister,
     configured_regions: Vec<String>,
+    allowed_regions: RegionPolicy,
 }
 
 impl Auditor {
@@ -41,6 +44,7 @@ impl Auditor {
             ),
             stacks: StackLister::new(&clients.cloudformation),
             configured_regions: config.regions.clone(),
+            allowed_regions: config.deploy_regions.policy(),
         }
     }
 
@@ -64,7 +68,10 @@ impl Auditor {
         if scope.regions.is_empty() {
             tracing::warn!("no region to scan: the registry names none and none is configured");
         }
-        let (stacks, errors) = self.scan(&scope.regions).await;
+        let (scannable, refused) = self.allowed_or_refused(&scope.regions);
+        let (stacks, mut errors) = self.scan(&scannable).await;
+        errors.extend(refused);
+        attribute_to_orgs(&mut errors, &entries);
         let unscanned: Vec<String> = errors.iter().filter_map(|e| e.region.clone()).collect();
         let registered: Vec<RegisteredPipeline> = entries.iter().map(registered).collect();
         let coverage = Coverage {
@@ -73,6 +80,19 @@ impl Auditor {
         };
         let report = detect(&registered, &stacks, coverage);
         AuditRun::new(started_at, now(), scope, report, errors)
+    }
+
+    /// The regions a client may be built for, and an error for each other one.
+    fn allowed_or_refused(&self, regions: &[String]) -> (Vec<String>, Vec<RunError>) {
+        let mut allowed = Vec::new();
+        let mut refused = Vec::new();
+        for region in regions {
+            match self.allowed_regions.check(region) {
+                Ok(()) => allowed.push(region.clone()),
+                Err(not_allowed) => refused.push(refused_region(not_allowed)),
+            }
+        }
+        (allowed, refused)
     }
 
     /// Scans the regions concurrently; pages within a region follow each other.
@@ -104,6 +124,7 @@ impl Auditor {
                         region: Some(region),
                         kind: "internal".into(),
                         message: panicked.to_string(),
+                        orgs: Vec::new(),
                     });
                 }
             }
@@ -140,6 +161,37 @@ pub fn regions_to_scan(
         .collect()
 }
 
+/// A region no client is built for: its name would become a CloudFormation endpoint host.
+fn refused_region(not_allowed: RegionNotAllowed) -> RunError {
+    tracing::error!(
+        region = not_allowed.region,
+        "a region the platform does not deploy to is not scanned"
+    );
+    RunError {
+        region: Some(not_allowed.region.clone()),
+        kind: "invalid-region".into(),
+        message: not_allowed.to_string(),
+        orgs: Vec::new(),
+    }
+}
+
+/// Names in each region's error the orgs whose entries it leaves unjudged.
+fn attribute_to_orgs(errors: &mut [RunError], entries: &[RegistryEntry]) {
+    for error in errors.iter_mut() {
+        let Some(region) = &error.region else {
+            continue;
+        };
+        error.orgs = entries
+            .iter()
+            .filter(|e| &e.region == region)
+            .map(|e| e.org_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+    }
+    errors.sort_by(|a, b| a.region.cmp(&b.region));
+}
+
 fn registered(entry: &RegistryEntry) -> RegisteredPipeline {
     RegisteredPipeline {
         pipeline_id: entry.pipeline_id.clone(),
@@ -154,6 +206,7 @@ fn run_error(region: Option<&str>, error: &AwsError) -> RunError {
         region: region.map(str::to_string),
         kind: error.kind().to_string(),
         message: error.to_string(),
+        orgs: Vec::new(),
     }
 }
 

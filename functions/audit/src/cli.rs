@@ -123,7 +123,7 @@ pub fn exit_code(status: RunStatus) -> u8 {
     match status {
         RunStatus::Clean => 0,
         RunStatus::Drift => 1,
-        RunStatus::Failed => 2,
+        RunStatus::Partial | RunStatus::Failed => 2,
     }
 }
 
@@ -206,8 +206,27 @@ fn verdict(run: &AuditRun) -> String {
                 counts.join(", ")
             )
         }
+        RunStatus::Partial => {
+            let orgs: std::collections::BTreeSet<&str> = run
+                .errors
+                .iter()
+                .flat_map(|e| e.orgs.iter().map(String::as_str))
+                .collect();
+            format!(
+                "Audit partly failed: {} findings; not judged for {}.",
+                run.summary.findings,
+                if orgs.is_empty() {
+                    "stacks no registry entry names in the unread regions".to_string()
+                } else {
+                    format!(
+                        "org {}",
+                        orgs.into_iter().collect::<Vec<_>>().join(", org ")
+                    )
+                }
+            )
+        }
         RunStatus::Failed => {
-            "Audit failed: not everything could be read, so these results are partial.".to_string()
+            "Audit failed: the registry could not be read, so nothing was judged.".to_string()
         }
     }
 }
@@ -261,6 +280,7 @@ mod tests {
     fn exit_codes_follow_the_run_status() {
         assert_eq!(exit_code(RunStatus::Clean), 0);
         assert_eq!(exit_code(RunStatus::Drift), 1);
+        assert_eq!(exit_code(RunStatus::Partial), 2);
         assert_eq!(exit_code(RunStatus::Failed), 2);
     }
 

@@ -1,5 +1,7 @@
 //! The scheduled Lambda: run the audit, store the run, publish its `Stack Drift Detected` event,
-//! and fail the invocation when the run could not read everything.
+//! and fail the invocation when the run could not read the registry. A region that could not be
+//! scanned fails only its orgs' part: the run is stored `partial` and alarmed through its
+//! metrics, and retrying the whole run would not judge the other orgs any better.
 
 use pb_aws::audit_runs::{AuditRunStore, DriftEvents};
 use pb_aws::config::AuditConfig;
@@ -120,6 +122,12 @@ impl AuditFunction {
             tracing::warn!(
                 trimmed = event.findings_trimmed,
                 "findings left out of the drift event to fit EventBridge's entry limit; the stored run has them all"
+            );
+        }
+        if run.status == RunStatus::Partial {
+            tracing::error!(
+                unread = unread(run),
+                "regions could not be scanned; their orgs' part of the run failed"
             );
         }
         if run.status == RunStatus::Failed {

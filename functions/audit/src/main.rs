@@ -5,12 +5,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use pb_audit::cli::{self, Command, EXIT_USAGE, USAGE};
 use pb_audit::{AuditFunction, Auditor, ScheduledAudit};
-use pb_aws::clients::load_sdk_config;
-use pb_aws::config::AuditConfig;
+use pb_aws::clients::{load_sdk_config, sdk_config_loader, SdkTimeouts};
+use pb_aws::config::{sdk_timeouts_from_env, AuditConfig};
 use pb_aws::Clients;
 use tracing::Instrument;
 
@@ -44,7 +43,10 @@ async fn lambda() -> Result<(), Error> {
     let event_bus = config.required_event_bus().inspect_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
     })?;
-    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let timeouts = sdk_timeouts_from_env(SdkTimeouts::AUDIT).inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let clients = Clients::new(&load_sdk_config(timeouts).await, &[]);
     let function = AuditFunction::new(&clients, &config, event_bus);
     let function_name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "audit".to_string());
@@ -104,7 +106,14 @@ async fn command_line(args: &[String]) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let timeouts = match sdk_timeouts_from_env(SdkTimeouts::AUDIT) {
+        Ok(timeouts) => timeouts,
+        Err(error) => {
+            eprintln!("audit: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut loader = sdk_config_loader(timeouts);
     if let Some(profile) = &args.profile {
         loader = loader.profile_name(profile);
     }

@@ -12,7 +12,10 @@ pub struct RunMetrics {
     pub regions_scanned: u64,
     /// Regions whose stacks could not be listed, plus one when the registry could not be read.
     pub read_failures: u64,
+    /// The registry could not be read: nothing was judged.
     pub run_failed: u64,
+    /// Orgs with entries in a region that could not be scanned.
+    pub org_parts_failed: u64,
     pub findings: u64,
     pub orphaned: u64,
     pub missing: u64,
@@ -35,6 +38,12 @@ impl RunMetrics {
                 .saturating_sub(run.errors.iter().filter(|e| e.region.is_some()).count() as u64),
             read_failures,
             run_failed: u64::from(run.status == RunStatus::Failed),
+            org_parts_failed: run
+                .errors
+                .iter()
+                .flat_map(|e| &e.orgs)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as u64,
             findings: run.summary.findings as u64,
             orphaned: count(FindingType::OrphanedStack),
             missing: count(FindingType::MissingStack),
@@ -46,13 +55,14 @@ impl RunMetrics {
         }
     }
 
-    fn metrics(&self) -> [(&'static str, u64); 13] {
+    fn metrics(&self) -> [(&'static str, u64); 14] {
         [
             ("RegistryEntries", self.registry_entries),
             ("PipelineStacks", self.pipeline_stacks),
             ("RegionsScanned", self.regions_scanned),
             ("ReadFailures", self.read_failures),
             ("RunFailed", self.run_failed),
+            ("OrgPartsFailed", self.org_parts_failed),
             ("Findings", self.findings),
             ("OrphanedStacks", self.orphaned),
             ("MissingStacks", self.missing),
@@ -142,10 +152,12 @@ mod tests {
                 region: Some("eu-west-1".into()),
                 kind: "access-denied".into(),
                 message: "DescribeStacks was denied".into(),
+                orgs: vec!["acme".into(), "globex".into()],
             }],
         );
         let emf = RunMetrics::of(&run, 0).emf("audit", 1_700_000_000_000);
-        assert_eq!(emf["RunFailed"], 1);
+        assert_eq!(emf["RunFailed"], 0);
+        assert_eq!(emf["OrgPartsFailed"], 2);
         assert_eq!(emf["ReadFailures"], 1);
         assert_eq!(emf["RegionsScanned"], 1);
         assert_eq!(emf["MissingStacks"], 2);
@@ -156,7 +168,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            13
+            14
         );
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],

@@ -9,7 +9,7 @@ use pb_aws::executions::{CommitError, ExecutionStore};
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::publisher::Publisher;
 use pb_aws::queue::DeadLetters;
-use pb_aws::registry::Registry;
+use pb_aws::registry::{Registration, Registry};
 use pb_aws::tags::TagResolver;
 use pb_aws::{AwsError, Clients};
 use pb_domain::event::{parse_event, ExecutionEvent, ParseError};
@@ -32,8 +32,15 @@ pub enum Outcome {
     Duplicate,
     Untagged,
     Unregistered,
-    Quarantined { reason: &'static str },
-    Retry { reason: String },
+    /// The pipeline carries a registered id, but is not the CodePipeline registered for it
+    /// (another org tagging its own pipeline with someone else's id): never written.
+    Mismatched,
+    Quarantined {
+        reason: &'static str,
+    },
+    Retry {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Error)]
@@ -43,6 +50,11 @@ enum RecordError {
     Permanent(#[from] ParseError),
     #[error("pipeline is not in the registry")]
     UnregisteredQuarantined,
+    #[error("pipeline {event_pipeline} carries the id of {registered}")]
+    MismatchedQuarantined {
+        event_pipeline: String,
+        registered: String,
+    },
     /// SQS redelivers the record after the visibility timeout.
     #[error("{0}")]
     Transient(#[from] AwsError),
@@ -57,6 +69,7 @@ impl RecordError {
         match self {
             RecordError::Permanent(e) => Some(e.reason()),
             RecordError::UnregisteredQuarantined => Some("unregistered"),
+            RecordError::MismatchedQuarantined { .. } => Some("mismatched"),
             RecordError::Transient(e) if e.is_permanent() => Some("rejected"),
             RecordError::Transient(_)
             | RecordError::Contention
@@ -173,12 +186,16 @@ impl Ingest {
         let Some(pipeline_id) = lookup? else {
             return Ok(Outcome::Untagged);
         };
-        let Some(org_id) = self.registry.org_of(&pipeline_id).await? else {
+        let Some(registration) = self.registry.registration(&pipeline_id).await? else {
             if self.quarantine_unregistered {
                 return Err(RecordError::UnregisteredQuarantined);
             }
             return Ok(Outcome::Unregistered);
         };
+        if !is_registered_pipeline(&event, &registration) {
+            return self.mismatched(&event, &registration, &pipeline_id);
+        }
+        let org_id = registration.org_id;
         let attribution = self.steps.attribute(&org_id, &pipeline_id, &event).await?;
         let ctx = Context {
             org_id: &org_id,
@@ -192,6 +209,29 @@ impl Ingest {
             batch.summary.unattributed += 1;
         }
         Ok(outcome)
+    }
+
+    fn mismatched(
+        &self,
+        event: &ExecutionEvent,
+        registration: &Registration,
+        pipeline_id: &str,
+    ) -> Result<Outcome, RecordError> {
+        tracing::warn!(
+            pipeline_id,
+            event_pipeline = %event.pipeline_name,
+            event_region = pipeline_region(&event.pipeline_arn).unwrap_or_default(),
+            registered_pipeline = %registration.pipeline_name,
+            registered_region = %registration.region,
+            "a pipeline carries a registered id it was not registered with; not recorded"
+        );
+        if self.quarantine_unregistered {
+            return Err(RecordError::MismatchedQuarantined {
+                event_pipeline: event.pipeline_name.clone(),
+                registered: format!("{} in {}", registration.pipeline_name, registration.region),
+            });
+        }
+        Ok(Outcome::Mismatched)
     }
 
     /// Read, plan, conditionally write; on a concurrent change, read again.
@@ -248,6 +288,19 @@ struct BatchState {
     failed_lookups: HashSet<String>,
 }
 
+/// The registry entry is the authority on which CodePipeline a pipeline id stands for: the
+/// `PIPELINE_EVENT_ID` tag can be set by whoever controls a pipeline, but only one pipeline of a
+/// name exists per account and region, and the rule only sees this account's pipelines.
+fn is_registered_pipeline(event: &ExecutionEvent, registration: &Registration) -> bool {
+    event.pipeline_name == registration.pipeline_name
+        && pipeline_region(&event.pipeline_arn) == Some(registration.region.as_str())
+}
+
+/// `arn:aws:codepipeline:us-east-1:123456789012:payments` → `us-east-1`.
+fn pipeline_region(pipeline_arn: &str) -> Option<&str> {
+    pipeline_arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
 /// Grows with each attempt, jittered so that concurrent writers of one execution spread out.
 fn conflict_backoff(attempt: usize) -> Duration {
     let jitter = SystemTime::now()
@@ -255,4 +308,52 @@ fn conflict_backoff(attempt: usize) -> Duration {
         .map(|d| u64::from(d.subsec_nanos() % 20))
         .unwrap_or_default();
     Duration::from_millis(10 * attempt as u64 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started() -> ExecutionEvent {
+        parse_event(include_str!(
+            "../../../events/eventbridge/pipeline-started.json"
+        ))
+        .unwrap()
+    }
+
+    fn registered(pipeline_name: &str, region: &str) -> Registration {
+        Registration {
+            org_id: "acme".into(),
+            pipeline_name: pipeline_name.into(),
+            region: region.into(),
+        }
+    }
+
+    #[test]
+    fn only_the_registered_pipeline_in_the_registered_region_counts_for_the_id() {
+        let event = started();
+        assert_eq!(event.pipeline_name, "payments-service");
+        assert!(is_registered_pipeline(
+            &event,
+            &registered("payments-service", "us-east-1")
+        ));
+        assert!(!is_registered_pipeline(
+            &event,
+            &registered("ledger", "us-east-1")
+        ));
+        assert!(!is_registered_pipeline(
+            &event,
+            &registered("payments-service", "eu-west-1")
+        ));
+    }
+
+    #[test]
+    fn the_region_is_the_arns_fourth_field() {
+        assert_eq!(
+            pipeline_region("arn:aws-cn:codepipeline:cn-north-1:123456789012:pay"),
+            Some("cn-north-1")
+        );
+        assert_eq!(pipeline_region("arn:aws:codepipeline::123:pay"), None);
+        assert_eq!(pipeline_region("not-an-arn"), None);
+    }
 }

@@ -4,8 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use pb_aws::clients::load_sdk_config;
-use pb_aws::config::IngestConfig;
+use pb_aws::clients::{load_sdk_config, SdkTimeouts};
+use pb_aws::config::{sdk_timeouts_from_env, IngestConfig};
 use pb_aws::Clients;
 use pb_ingest::Ingest;
 use tracing::Instrument;
@@ -22,7 +22,10 @@ async fn main() -> Result<(), Error> {
     let config = IngestConfig::from_env().inspect_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
     })?;
-    let clients = Clients::new(&load_sdk_config().await, &[]);
+    let timeouts = sdk_timeouts_from_env(SdkTimeouts::INGEST).inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let clients = Clients::new(&load_sdk_config(timeouts).await, &[]);
     let ingest = Ingest::new(&clients, &config);
     let function_name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ingest".to_string());

@@ -13,6 +13,8 @@ pub struct BatchSummary {
     pub duplicate: u64,
     pub untagged: u64,
     pub unregistered: u64,
+    /// Events whose pipeline carries a registered id but is not the CodePipeline registered.
+    pub mismatched: u64,
     pub quarantined: u64,
     pub retried: u64,
     /// Action events of pipelines without a stored definition: counted, but for no plugin.
@@ -27,6 +29,7 @@ impl BatchSummary {
             Outcome::Duplicate => self.duplicate += 1,
             Outcome::Untagged => self.untagged += 1,
             Outcome::Unregistered => self.unregistered += 1,
+            Outcome::Mismatched => self.mismatched += 1,
             Outcome::Quarantined { .. } => self.quarantined += 1,
             Outcome::Retry { .. } => self.retried += 1,
         }
@@ -38,18 +41,20 @@ impl BatchSummary {
         self.duplicate += other.duplicate;
         self.untagged += other.untagged;
         self.unregistered += other.unregistered;
+        self.mismatched += other.mismatched;
         self.quarantined += other.quarantined;
         self.retried += other.retried;
         self.unattributed += other.unattributed;
     }
 
-    fn metrics(&self) -> [(&'static str, u64); 8] {
+    fn metrics(&self) -> [(&'static str, u64); 9] {
         [
             ("Received", self.received),
             ("Stored", self.stored),
             ("Duplicate", self.duplicate),
             ("Untagged", self.untagged),
             ("Unregistered", self.unregistered),
+            ("Mismatched", self.mismatched),
             ("Quarantined", self.quarantined),
             ("Retried", self.retried),
             ("Unattributed", self.unattributed),
@@ -85,6 +90,7 @@ impl BatchSummary {
             duplicate = self.duplicate,
             untagged = self.untagged,
             unregistered = self.unregistered,
+            mismatched = self.mismatched,
             quarantined = self.quarantined,
             retried = self.retried,
             unattributed = self.unattributed,
@@ -105,9 +111,11 @@ mod tests {
         summary.count(&Outcome::Quarantined {
             reason: "malformed",
         });
+        summary.count(&Outcome::Mismatched);
         summary.unattributed = 1;
         let emf = summary.emf("ingest", 1_700_000_000_000);
-        assert_eq!(emf["Received"], 2);
+        assert_eq!(emf["Received"], 3);
+        assert_eq!(emf["Mismatched"], 1);
         assert_eq!(emf["Unattributed"], 1);
         assert_eq!(emf["Stored"], 1);
         assert_eq!(emf["Quarantined"], 1);
@@ -116,7 +124,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            8
+            9
         );
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],

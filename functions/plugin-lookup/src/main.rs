@@ -1,8 +1,8 @@
 //! Lambda entry point: wires configuration and clients to the handler.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use pb_aws::clients::load_sdk_config;
-use pb_aws::config::LookupConfig;
+use pb_aws::clients::{load_sdk_config, SdkTimeouts};
+use pb_aws::config::{sdk_timeouts_from_env, LookupConfig};
 use pb_aws::plugins::PluginCatalog;
 use pb_aws::Clients;
 use pb_plugin_lookup::{
@@ -27,7 +27,10 @@ async fn main() -> Result<(), Error> {
     let https = https_client().inspect_err(|e| {
         tracing::error!(error = %e, "cannot build the ResponseURL client");
     })?;
-    let sdk_config = load_sdk_config().await;
+    let timeouts = sdk_timeouts_from_env(SdkTimeouts::PLUGIN_LOOKUP).inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let sdk_config = load_sdk_config(timeouts).await;
     let Some(region) = sdk_config.region().map(|region| region.to_string()) else {
         tracing::error!("no AWS region configured: the ResponseURL allowlist needs it");
         return Err("no AWS region configured".into());

@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use pb_domain::region::RegionPolicy;
+
+use crate::clients::SdkTimeouts;
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
@@ -59,6 +63,11 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// YAML bodies have their own, smaller limit (see pb_domain::yaml).
     pub max_yaml_body_bytes: usize,
+    /// Regions a registry entry may name.
+    pub deploy_regions: RegionConfig,
+    /// First segment of the stored platform token secrets' names (`{prefix}/{org}/platform`):
+    /// the stack name, so two stacks in one account never write each other's secrets.
+    pub platform_secret_prefix: String,
 }
 
 impl ApiConfig {
@@ -74,6 +83,8 @@ impl ApiConfig {
             tokens: TokenConfig::from_lookup(&lookup)?,
             max_body_bytes: env.number("MAX_BODY_BYTES", 256 * 1024)? as usize,
             max_yaml_body_bytes: env.number("MAX_YAML_BODY_BYTES", 64 * 1024)? as usize,
+            deploy_regions: RegionConfig::from_lookup(&lookup)?,
+            platform_secret_prefix: env.text("PLATFORM_SECRET_PREFIX", "pipeline-builder"),
         })
     }
 }
@@ -138,6 +149,8 @@ pub struct AuditConfig {
     /// Regions scanned besides those the registry names (`AUDIT_REGIONS`, comma-separated),
     /// where stacks may exist that no entry points to.
     pub regions: Vec<String>,
+    /// Regions the audit may scan; an entry naming another is its org's failed part.
+    pub deploy_regions: RegionConfig,
 }
 
 impl AuditConfig {
@@ -151,6 +164,7 @@ impl AuditConfig {
             catalog_table: env.required("CATALOG_TABLE")?,
             event_bus_name: env.get("EVENT_BUS_NAME"),
             regions: env.regions("AUDIT_REGIONS")?,
+            deploy_regions: RegionConfig::from_lookup(&lookup)?,
         })
     }
 
@@ -159,6 +173,56 @@ impl AuditConfig {
             .as_deref()
             .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))
     }
+}
+
+/// Where the platform may deploy: the partition of the region the function runs in
+/// (`AWS_REGION`), or the `ALLOWED_REGIONS` allowlist (comma-separated) when it is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionConfig {
+    pub home_region: Option<String>,
+    pub allowed: Vec<String>,
+}
+
+impl RegionConfig {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        Ok(RegionConfig {
+            home_region: env.get("AWS_REGION"),
+            allowed: env.regions("ALLOWED_REGIONS")?,
+        })
+    }
+
+    pub fn policy(&self) -> RegionPolicy {
+        RegionPolicy::new(self.home_region.as_deref(), &self.allowed)
+    }
+}
+
+/// The SDK timeouts of a function: its `defaults`, each overridable in milliseconds by
+/// `SDK_OPERATION_TIMEOUT_MS`, `SDK_ATTEMPT_TIMEOUT_MS` and `SDK_CONNECT_TIMEOUT_MS`.
+pub fn sdk_timeouts(
+    lookup: impl Fn(&str) -> Option<String>,
+    defaults: SdkTimeouts,
+) -> Result<SdkTimeouts, ConfigError> {
+    let env = Env(&lookup);
+    let millis = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+        match env.number(name, default.as_millis() as u64)? {
+            0 => Err(ConfigError::Invalid {
+                name,
+                value: "0".into(),
+                expected: "a positive number of milliseconds",
+            }),
+            ms => Ok(Duration::from_millis(ms)),
+        }
+    };
+    Ok(SdkTimeouts {
+        operation: millis("SDK_OPERATION_TIMEOUT_MS", defaults.operation)?,
+        attempt: millis("SDK_ATTEMPT_TIMEOUT_MS", defaults.attempt)?,
+        connect: millis("SDK_CONNECT_TIMEOUT_MS", defaults.connect)?,
+    })
+}
+
+pub fn sdk_timeouts_from_env(defaults: SdkTimeouts) -> Result<SdkTimeouts, ConfigError> {
+    sdk_timeouts(|name| std::env::var(name).ok(), defaults)
 }
 
 /// Typed reads of environment variables; an empty value counts as unset.
@@ -302,5 +366,47 @@ mod tests {
             LookupConfig::from_lookup(|_| Some(String::new())),
             Err(ConfigError::Missing("CATALOG_TABLE"))
         );
+    }
+
+    #[test]
+    fn sdk_timeouts_default_per_function_and_refuse_zero() {
+        let none = |_: &str| None;
+        assert_eq!(sdk_timeouts(none, SdkTimeouts::API), Ok(SdkTimeouts::API));
+        let env = |name: &str| (name == "SDK_ATTEMPT_TIMEOUT_MS").then(|| "250".to_string());
+        let read = sdk_timeouts(env, SdkTimeouts::INGEST).unwrap();
+        assert_eq!(read.attempt, Duration::from_millis(250));
+        assert_eq!(read.operation, SdkTimeouts::INGEST.operation);
+        let zero = |name: &str| (name == "SDK_CONNECT_TIMEOUT_MS").then(|| "0".to_string());
+        assert!(matches!(
+            sdk_timeouts(zero, SdkTimeouts::API),
+            Err(ConfigError::Invalid {
+                name: "SDK_CONNECT_TIMEOUT_MS",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_region_policy_follows_the_home_partition_or_the_allowlist() {
+        let gov =
+            RegionConfig::from_lookup(|n| (n == "AWS_REGION").then(|| "us-gov-west-1".into()))
+                .unwrap();
+        assert!(gov.policy().check("us-gov-east-1").is_ok());
+        assert!(gov.policy().check("us-east-1").is_err());
+        let listed = RegionConfig::from_lookup(|n| match n {
+            "AWS_REGION" => Some("us-east-1".into()),
+            "ALLOWED_REGIONS" => Some("us-east-1, sa-west-1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(listed.policy().check("sa-west-1").is_ok());
+        assert!(listed.policy().check("eu-west-1").is_err());
+        assert!(matches!(
+            RegionConfig::from_lookup(|n| (n == "ALLOWED_REGIONS").then(|| "us-east-1;x".into())),
+            Err(ConfigError::Invalid {
+                name: "ALLOWED_REGIONS",
+                ..
+            })
+        ));
     }
 }

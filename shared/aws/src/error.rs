@@ -43,7 +43,13 @@ pub enum AwsError {
         operation: &'static str,
         status: u16,
     },
-    #[error("{operation} timed out or could not connect: {message}")]
+    /// The SDK's operation, attempt or connect timeout ended the call.
+    #[error("{operation} timed out: {message}")]
+    TimedOut {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("{operation} could not reach the service: {message}")]
     Network {
         operation: &'static str,
         message: String,
@@ -63,6 +69,7 @@ impl AwsError {
             AwsError::Throttled { .. } => "throttled",
             AwsError::AccessDenied { .. } => "access-denied",
             AwsError::Unavailable { .. } => "unavailable",
+            AwsError::TimedOut { .. } => "timeout",
             AwsError::Network { .. } => "network",
             AwsError::Rejected { .. } => "rejected",
         }
@@ -114,9 +121,11 @@ impl AwsError {
                 .unwrap_or_else(|| describe(&error)),
         );
         match error {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-                AwsError::Network { operation, message }
+            SdkError::TimeoutError(_) => AwsError::TimedOut { operation, message },
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                AwsError::TimedOut { operation, message }
             }
+            SdkError::DispatchFailure(_) => AwsError::Network { operation, message },
             _ if THROTTLING_CODES.contains(&code.as_str()) || status == Some(429) => {
                 AwsError::Throttled { operation, code }
             }

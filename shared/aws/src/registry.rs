@@ -24,11 +24,20 @@ pub struct RegistryEntry {
     pub last_deployed: String,
 }
 
+/// What ingest checks an event against: the org, and which CodePipeline (name and region) the
+/// pipeline id was registered for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub org_id: String,
+    pub pipeline_name: String,
+    pub region: String,
+}
+
 #[derive(Debug)]
 pub struct Registry {
     client: aws_sdk_dynamodb::Client,
     table: String,
-    cache: LookupCache,
+    cache: LookupCache<Registration>,
 }
 
 impl Registry {
@@ -45,9 +54,15 @@ impl Registry {
         }
     }
 
-    /// The org that owns `pipeline_id`, or `None` when it is not registered. Only `orgId` is
-    /// read; an entry without one is a broken entry, reported as an error rather than ignored.
+    /// The org that owns `pipeline_id`, or `None` when it is not registered.
     pub async fn org_of(&self, pipeline_id: &str) -> Result<Option<String>, AwsError> {
+        Ok(self.registration(pipeline_id).await?.map(|r| r.org_id))
+    }
+
+    /// The org and CodePipeline `pipeline_id` is registered for, or `None` when it is not
+    /// registered. An entry without an org is a broken entry, reported as an error rather than
+    /// ignored.
+    pub async fn registration(&self, pipeline_id: &str) -> Result<Option<Registration>, AwsError> {
         if let Some(cached) = self.cache.get(pipeline_id) {
             return Ok(cached);
         }
@@ -57,26 +72,37 @@ impl Registry {
             .table_name(&self.table)
             .key("PK", s(registry_pk(pipeline_id)))
             .key("SK", s(REGISTRY_SK))
-            .projection_expression("orgId")
+            .projection_expression("orgId, pipelineName, #region")
+            .expression_attribute_names("#region", "region")
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| AwsError::classify("GetItem", e))?;
-        let org = match output.item {
-            None => None,
-            Some(item) => match item.get("orgId").and_then(|v| v.as_s().ok()) {
-                Some(org) if !org.is_empty() => Some(org.clone()),
-                _ => {
-                    return Err(AwsError::Rejected {
+        let registration = output
+            .item
+            .map(|item| {
+                let text = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                match text("orgId") {
+                    org_id if org_id.is_empty() => Err(AwsError::Rejected {
                         operation: "GetItem",
                         code: "CorruptItem".into(),
                         message: format!("registry entry {pipeline_id} has no orgId"),
-                    })
+                    }),
+                    org_id => Ok(Registration {
+                        org_id,
+                        pipeline_name: text("pipelineName"),
+                        region: text("region"),
+                    }),
                 }
-            },
-        };
-        self.cache.put(pipeline_id, org.clone());
-        Ok(org)
+            })
+            .transpose()?;
+        self.cache.put(pipeline_id, registration.clone());
+        Ok(registration)
     }
 
     /// The whole entry, read consistently.
@@ -113,7 +139,7 @@ impl Registry {
         match result {
             Ok(_) => {
                 self.cache
-                    .put(&entry.pipeline_id, Some(entry.org_id.clone()));
+                    .put(&entry.pipeline_id, Some(registration(entry)));
                 Ok(true)
             }
             Err(error)
@@ -202,6 +228,14 @@ impl Registry {
             .await
             .map_err(|e| AwsError::classify("PutItem", e))?;
         Ok(())
+    }
+}
+
+fn registration(entry: &RegistryEntry) -> Registration {
+    Registration {
+        org_id: entry.org_id.clone(),
+        pipeline_name: entry.pipeline_name.clone(),
+        region: entry.region.clone(),
     }
 }
 

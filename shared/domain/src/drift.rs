@@ -4,7 +4,9 @@
 //!
 //! Matching goes by pipeline id (the stack's `PIPELINE_EVENT_ID` tag) first and by stack name
 //! second, exact region before any region, so one entry claims at most one stack and a leftover
-//! copy of a stack is reported rather than silently paired.
+//! copy of a stack is reported rather than silently paired. A stack matched by name pairs only
+//! with an entry of the org its `pipeline-builder:org` tag names: anyone can name a stack like
+//! another org's entry, which would otherwise hide that entry's missing stack.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -324,6 +326,7 @@ fn pair(entries: &[&RegisteredPipeline], stacks: &[&DeployedStack]) -> Pairing {
             };
             let chosen = candidates.into_iter().flatten().copied().find(|&s| {
                 pairing.entry_of_stack[s].is_none()
+                    && same_org(pass.key, entry, stacks[s])
                     && (!pass.same_region || stacks[s].region == entry.region)
                     && (!pass.same_name || stacks[s].name == entry.stack_name)
             });
@@ -334,6 +337,15 @@ fn pair(entries: &[&RegisteredPipeline], stacks: &[&DeployedStack]) -> Pairing {
         }
     }
     pairing
+}
+
+/// The pipeline id ties a stack to its entry whatever its org tag says; a name proves nothing,
+/// so a stack matched by name must carry the entry's org tag.
+fn same_org(key: MatchKey, entry: &RegisteredPipeline, stack: &DeployedStack) -> bool {
+    match key {
+        MatchKey::PipelineId => true,
+        MatchKey::StackName => stack.org_id.as_deref() == Some(entry.org_id.as_str()),
+    }
 }
 
 fn finding(

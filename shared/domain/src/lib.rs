@@ -9,6 +9,7 @@ pub mod histogram;
 pub mod keys;
 pub mod pipeline;
 pub mod plugin;
+pub mod region;
 pub mod reports;
 pub mod rollup;
 pub mod scrub;

@@ -13,7 +13,7 @@ use aws_config::Region;
 use aws_sdk_cloudformation::types::Tag;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pb_audit::{AuditRequest, Auditor};
-use pb_aws::config::AuditConfig;
+use pb_aws::config::{AuditConfig, RegionConfig};
 use pb_aws::metrics::RequestCounter;
 use pb_aws::registry::{Registry, RegistryEntry};
 use pb_aws::resources::{create_local_stack, SourceBus};
@@ -151,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
         catalog_table: local.catalog_table,
         event_bus_name: Some(local.event_bus_name),
         regions: Vec::new(),
+        deploy_regions: RegionConfig::default(),
     };
     println!(
         "audit benchmark: {ENTRIES} registry entries ({ORGS} orgs) and {ENTRIES} platform stacks over {}",

@@ -182,8 +182,8 @@ fn sample_events(root: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
 fn print_batch(report: &PollReport) {
     let s = report.summary;
     println!(
-        "batch: received {} | stored {} duplicate {} untagged {} unregistered {} quarantined {} retried {} | deleted {}, left for redelivery {}",
-        s.received, s.stored, s.duplicate, s.untagged, s.unregistered, s.quarantined, s.retried,
+        "batch: received {} | stored {} duplicate {} untagged {} unregistered {} mismatched {} quarantined {} retried {} | deleted {}, left for redelivery {}",
+        s.received, s.stored, s.duplicate, s.untagged, s.unregistered, s.mismatched, s.quarantined, s.retried,
         report.deleted, report.left_for_redelivery
     );
 }

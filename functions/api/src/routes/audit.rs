@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
-use pb_domain::drift::{AuditRun, Finding, FindingType, RunStatus};
+use pb_domain::drift::{AuditRun, Finding, FindingType, RunError, RunStatus};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -22,12 +22,13 @@ use crate::problem::{ApiError, Problem};
 pub struct OrgAuditRun {
     pub started_at: String,
     pub finished_at: String,
-    /// `failed` when a region or the registry could not be read (the findings are partial);
-    /// otherwise `drift` when this org has findings, else `clean`.
+    /// `failed` when the registry or a region holding this org's entries could not be read
+    /// (this org's findings are partial); otherwise `drift` when it has findings, else `clean`.
+    /// Another org's unreadable region does not fail this org's part.
     pub status: RunStatus,
     pub trigger: String,
     pub regions: Vec<String>,
-    /// Regions that could not be scanned, by kind of failure.
+    /// What could not be read for this org (the registry, or regions of its entries), by kind.
     pub unscanned: Vec<Unscanned>,
     pub findings: Vec<Finding>,
     pub in_progress: Vec<Finding>,
@@ -105,10 +106,17 @@ fn org_view(caller: &Caller, run: &AuditRun) -> OrgAuditRun {
     for finding in &findings {
         *counts.entry(finding.kind).or_insert(0) += 1;
     }
-    let status = match run.status {
-        RunStatus::Failed => RunStatus::Failed,
-        _ if findings.is_empty() => RunStatus::Clean,
-        _ => RunStatus::Drift,
+    let own_errors: Vec<&RunError> = run
+        .errors
+        .iter()
+        .filter(|e| e.concerns(caller.org()))
+        .collect();
+    let status = if !own_errors.is_empty() {
+        RunStatus::Failed
+    } else if findings.is_empty() {
+        RunStatus::Clean
+    } else {
+        RunStatus::Drift
     };
     OrgAuditRun {
         started_at: run.started_at.clone(),
@@ -117,9 +125,8 @@ fn org_view(caller: &Caller, run: &AuditRun) -> OrgAuditRun {
         trigger: run.trigger.clone(),
         regions: run.regions.clone(),
         // Error messages may name other orgs' stacks; the kind is what a caller can act on.
-        unscanned: run
-            .errors
-            .iter()
+        unscanned: own_errors
+            .into_iter()
             .map(|e| Unscanned {
                 region: e.region.clone(),
                 kind: e.kind.clone(),

@@ -381,8 +381,12 @@ pub async fn validate(
             request.entity,
         ),
         (None, Some(plugin)) => {
-            pb_domain::plugin::validate_for_publisher(&plugin, caller.org())
-                .map_err(ApiError::Validation)?;
+            pb_domain::plugin::validate_for_publisher(
+                &plugin,
+                caller.org(),
+                &state.config.platform_secret_prefix,
+            )
+            .map_err(ApiError::Validation)?;
             let entity = request.entity.unwrap_or_else(|| plugin.name.clone());
             (Target::Plugin, plugin_attributes(&plugin), Some(entity))
         }

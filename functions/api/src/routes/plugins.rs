@@ -123,7 +123,8 @@ pub async fn publish(
     if spec.access_modifier == AccessModifier::Public {
         caller.require(<PluginsPublish as crate::auth::Permission>::NAME)?;
     }
-    validate_for_publisher(&spec, caller.org()).map_err(ApiError::Validation)?;
+    validate_for_publisher(&spec, caller.org(), &state.config.platform_secret_prefix)
+        .map_err(ApiError::Validation)?;
     let warnings = compliance::check(
         &state,
         caller.org(),

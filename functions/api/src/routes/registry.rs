@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use pb_aws::registry::RegistryEntry;
 use pb_domain::plugin::FieldError;
+use pb_domain::region::RegionPolicy;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -71,7 +72,8 @@ pub async fn upsert(
     if stored.as_ref().is_some_and(|e| e.org_id != caller.org()) {
         return Err(registered_elsewhere(&request.pipeline_id));
     }
-    let entry = merge(request, stored, caller.org(), &pipeline.spec.name)?;
+    let regions = state.config.deploy_regions.policy();
+    let entry = merge(request, stored, caller.org(), &pipeline.spec.name, &regions)?;
     if !state.registry.put_owned(&entry).await? {
         return Err(registered_elsewhere(&entry.pipeline_id));
     }
@@ -163,6 +165,7 @@ fn merge(
     stored: Option<RegistryEntry>,
     org: &str,
     pipeline_name: &str,
+    regions: &RegionPolicy,
 ) -> Result<RegistryEntry, ApiError> {
     let stack_name = request
         .stack_name
@@ -184,12 +187,15 @@ fn merge(
             ),
         }),
     }
-    match &region {
-        Some(region) if is_region(region) => {}
-        _ => problems.push(FieldError {
+    let region_problem = match &region {
+        Some(region) => regions.check(region).err().map(|e| e.to_string()),
+        None => Some("an AWS region such as us-east-1 is required".into()),
+    };
+    if let Some(message) = region_problem {
+        problems.push(FieldError {
             field: "region".into(),
-            message: "an AWS region such as us-east-1 is required".into(),
-        }),
+            message,
+        });
     }
     match (stack_name, region) {
         (Some(stack_name), Some(region)) if problems.is_empty() => Ok(RegistryEntry {
@@ -208,20 +214,6 @@ fn is_stack_name(name: &str) -> bool {
     name.len() <= MAX_STACK_NAME_CHARS
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
-/// `xx-name-N` (also `us-gov-west-1`, `cn-north-1`).
-fn is_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn view(entry: RegistryEntry) -> RegistryView {

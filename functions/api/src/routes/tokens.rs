@@ -363,7 +363,10 @@ async fn store(
     minted: &Minted,
 ) -> Result<StoredSecret, ApiError> {
     let claims = &minted.claims;
-    let secret_name = format!("pipeline-builder/{}/platform", claims.org);
+    let secret_name = format!(
+        "{}/{}/platform",
+        state.config.platform_secret_prefix, claims.org
+    );
     let value = json!({
         "username": claims.org,
         "password": minted.token,

@@ -20,7 +20,10 @@ pub enum RunStatus {
     Clean,
     /// Every region scanned, at least one finding.
     Drift,
-    /// The registry or a region could not be read: the findings, if any, are partial.
+    /// Some regions could not be scanned: the orgs with entries there (each error's `orgs`)
+    /// have a failed part; every other org's part is complete.
+    Partial,
+    /// The registry could not be read: nothing was judged.
     Failed,
 }
 
@@ -31,9 +34,19 @@ pub enum RunStatus {
 pub struct RunError {
     /// The region whose stacks could not be listed; `None` when the registry could not be read.
     pub region: Option<String>,
-    /// `access-denied`, `throttled`, `network`, `unavailable` or `rejected`.
+    /// `access-denied`, `throttled`, `timeout`, `network`, `unavailable` or `rejected`.
     pub kind: String,
     pub message: String,
+    /// The orgs with registry entries in the region: their part of the run failed.
+    #[serde(default)]
+    pub orgs: Vec<String>,
+}
+
+impl RunError {
+    /// Whether this error leaves part of `org`'s audit unjudged.
+    pub fn concerns(&self, org: &str) -> bool {
+        self.region.is_none() || self.orgs.iter().any(|o| o == org)
+    }
 }
 
 /// What was asked of a run.
@@ -71,8 +84,10 @@ impl AuditRun {
         report: DriftReport,
         errors: Vec<RunError>,
     ) -> Self {
-        let status = if !errors.is_empty() {
+        let status = if errors.iter().any(|e| e.region.is_none()) {
             RunStatus::Failed
+        } else if !errors.is_empty() {
+            RunStatus::Partial
         } else if report.findings.is_empty() {
             RunStatus::Clean
         } else {
@@ -197,15 +212,29 @@ mod tests {
     }
 
     #[test]
-    fn status_is_failed_on_any_error_else_drift_or_clean() {
+    fn status_is_failed_without_the_registry_partial_without_a_region() {
         assert_eq!(run_with(0, vec![]).status, RunStatus::Clean);
         assert_eq!(run_with(2, vec![]).status, RunStatus::Drift);
         let denied = RunError {
             region: Some("eu-west-1".into()),
             kind: "access-denied".into(),
             message: "DescribeStacks was denied".into(),
+            orgs: vec!["globex".into()],
         };
-        assert_eq!(run_with(0, vec![denied]).status, RunStatus::Failed);
+        assert_eq!(run_with(2, vec![denied.clone()]).status, RunStatus::Partial);
+        assert!(denied.concerns("globex"));
+        assert!(!denied.concerns("acme"));
+        let registry = RunError {
+            region: None,
+            kind: "network".into(),
+            message: "Query could not reach the service".into(),
+            orgs: Vec::new(),
+        };
+        assert!(registry.concerns("acme"));
+        assert_eq!(
+            run_with(0, vec![denied, registry]).status,
+            RunStatus::Failed
+        );
     }
 
     #[test]

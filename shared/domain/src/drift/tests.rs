@@ -412,3 +412,25 @@ fn entries_in_an_unscanned_region_are_unchecked_not_missing() {
     );
     assert_eq!(report.summary.unchecked_entries, 1);
 }
+
+#[test]
+fn an_untagged_stack_of_another_org_never_stands_in_for_an_entry() {
+    // globex deploys a stack named like acme's registered one, where acme's stack is gone.
+    let report = all(
+        &[entry("pl-1", "acme", "pay", EAST)],
+        &[
+            stack("pay", EAST, "CREATE_COMPLETE", None, Some("globex")),
+            stack("pay", WEST, "CREATE_COMPLETE", None, None),
+        ],
+    );
+    assert_eq!(
+        kinds(&report.findings),
+        [
+            ("orphaned-stack", None, "pay", WEST),
+            ("orphaned-stack", None, "pay", EAST),
+            ("missing-stack", Some("pl-1"), "pay", EAST),
+        ]
+    );
+    assert_eq!(report.findings[1].org.as_deref(), Some("globex"));
+    assert_eq!(report.summary.matched, 0);
+}

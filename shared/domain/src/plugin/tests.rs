@@ -957,7 +957,7 @@ mod secret_namespace {
     }
 
     fn refused_as(org: &str, names: &[&str]) -> Vec<(String, String)> {
-        validate_for_publisher(&with_secrets(names), org)
+        validate_for_publisher(&with_secrets(names), org, "pipeline-builder")
             .err()
             .unwrap_or_default()
             .into_iter()
@@ -1033,10 +1033,42 @@ mod secret_namespace {
     }
 
     #[test]
+    fn a_stack_under_another_name_guards_its_own_prefix_too() {
+        let spec = with_secrets(&[
+            "pb-prod/globex/platform",
+            "pb-prod/acme/platform",
+            "pipeline-builder/globex/x",
+            "pb-prod/acme/npm-token",
+        ]);
+        let refused: Vec<(String, String)> = validate_for_publisher(&spec, ACME, "pb-prod")
+            .unwrap_err()
+            .into_iter()
+            .map(|error| (error.field, error.message))
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                (
+                    "secrets[0].name".to_string(),
+                    "is under another org's prefix 'pb-prod/globex/'".to_string()
+                ),
+                (
+                    "secrets[1].name".to_string(),
+                    "'pb-prod/acme/platform' is the platform's token of the org".to_string()
+                ),
+                (
+                    "secrets[2].name".to_string(),
+                    "is under another org's prefix 'pipeline-builder/globex/'".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn namespace_problems_come_with_the_other_field_problems() {
         let mut spec = with_secrets(&["pipeline-builder/globex/npm-token"]);
         spec.timeout_minutes = 1;
-        let fields: Vec<String> = validate_for_publisher(&spec, ACME)
+        let fields: Vec<String> = validate_for_publisher(&spec, ACME, "pipeline-builder")
             .unwrap_err()
             .into_iter()
             .map(|error| error.field)

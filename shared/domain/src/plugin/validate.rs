@@ -109,13 +109,19 @@ pub fn validate(spec: &PluginSpec) -> Result<(), Vec<FieldError>> {
 
 /// [`validate`] and the checks that depend on who publishes: the secrets `publisher_org` may
 /// reference: its own org's and names outside the platform's namespace, never the platform's own
-/// secrets nor another org's. Every problem is reported at once.
+/// secrets nor another org's (under `pipeline-builder/` and under the deployed stack's own
+/// `stack_prefix/`). Every problem is reported at once.
 pub fn validate_for_publisher(
     spec: &PluginSpec,
     publisher_org: &str,
+    stack_prefix: &str,
 ) -> Result<(), Vec<FieldError>> {
     let mut problems = validate(spec).err().unwrap_or_default();
-    problems.extend(secret_namespace_problems(&spec.secrets, publisher_org));
+    problems.extend(secret_namespace_problems(
+        &spec.secrets,
+        publisher_org,
+        stack_prefix,
+    ));
     Problems(problems).into_result()
 }
 
