@@ -122,3 +122,37 @@ fn entry(pipeline_id: &str, org: &str) -> RegistryEntry {
         last_deployed: "2026-11-01T00:00:00Z".into(),
     }
 }
+
+#[tokio::test]
+async fn registry_fields_that_become_keys_or_match_events_are_checked_first() {
+    let api = ApiBed::new("bounds-registry").await.unwrap();
+    let token = api.token(ACME, &["*"]).await.unwrap();
+    let cases = [
+        (
+            json!({"pipelineId": "x".repeat(2100), "stackName": "s", "region": "us-east-1"}),
+            "pipelineId",
+        ),
+        (
+            json!({"pipelineId": "pl-1#REG", "stackName": "s", "region": "us-east-1"}),
+            "pipelineId",
+        ),
+        (
+            json!({"pipelineId": "pl-1", "pipelineName": "a".repeat(101), "stackName": "s", "region": "us-east-1"}),
+            "pipelineName",
+        ),
+        (
+            json!({"pipelineId": "pl-1", "pipelineName": "pay ments", "stackName": "s", "region": "us-east-1"}),
+            "pipelineName",
+        ),
+    ];
+    for (body, field) in cases {
+        let reply = api.post_json("/api/registry", &token, &body).await.unwrap();
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            "{:?}",
+            reply.body
+        );
+        assert_eq!(reply.body["errors"][0]["field"], field, "{:?}", reply.body);
+    }
+}

@@ -280,8 +280,7 @@ pub fn parse_event(body: &str) -> Result<ExecutionEvent, ParseError> {
 /// Names become parts of DynamoDB keys (`EXEC#{id}#STAGE#{stage}#…`): CodePipeline's own
 /// charset and length for pipeline, stage and action names keeps `#` and oversized keys out.
 fn name(value: String, field: &'static str) -> Result<String, ParseError> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || ".@_-".contains(c);
-    if value.len() <= MAX_NAME_CHARS && value.chars().all(allowed) {
+    if is_codepipeline_name(&value) {
         Ok(value)
     } else {
         Err(ParseError::BadName {
@@ -290,6 +289,12 @@ fn name(value: String, field: &'static str) -> Result<String, ParseError> {
             expected: "1-100 of A-Z a-z 0-9 . @ _ -",
         })
     }
+}
+
+/// A pipeline, stage or action name as CodePipeline allows it: 1-100 of `A-Za-z0-9.@_-`.
+pub fn is_codepipeline_name(value: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".@_-".contains(c);
+    !value.is_empty() && value.len() <= MAX_NAME_CHARS && value.chars().all(allowed)
 }
 
 /// CodePipeline's execution ids are UUIDs; letters, digits and `-` up to 128 accepts them and

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use pb_aws::registry::RegistryEntry;
+use pb_domain::event::is_codepipeline_name;
 use pb_domain::plugin::FieldError;
 use pb_domain::region::RegionPolicy;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,8 @@ use crate::problem::{ApiError, Problem};
 use crate::routes::plugins::now_rfc3339;
 
 const MAX_STACK_NAME_CHARS: usize = 128;
+/// Pipeline ids are `pl-` and 32 hex digits; anything far outside that names no pipeline.
+const MAX_PIPELINE_ID_CHARS: usize = 64;
 
 /// A deploy report. On an update, fields left out keep their stored value.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -63,6 +66,7 @@ pub async fn upsert(
     Authorized(caller, _): Authorized<RegistryWrite>,
     JsonBody(request): JsonBody<RegistryWriteRequest>,
 ) -> Result<Json<RegistryView>, ApiError> {
+    check_key_fields(&request)?;
     let pipeline = state
         .pipelines
         .get(caller.org(), &request.pipeline_id)
@@ -208,6 +212,41 @@ fn merge(
         }),
         _ => Err(ApiError::Validation(problems)),
     }
+}
+
+/// The fields that become key parts or must match CodePipeline's events, checked before any key
+/// is built from them.
+fn check_key_fields(request: &RegistryWriteRequest) -> Result<(), ApiError> {
+    let mut problems = Vec::new();
+    if !is_pipeline_id(&request.pipeline_id) {
+        problems.push(FieldError {
+            field: "pipelineId".into(),
+            message: format!(
+                "a pipeline id: 1-{MAX_PIPELINE_ID_CHARS} letters, digits, '-' or '_'"
+            ),
+        });
+    }
+    if let Some(name) = &request.pipeline_name {
+        if !is_codepipeline_name(name) {
+            problems.push(FieldError {
+                field: "pipelineName".into(),
+                message: "the CodePipeline's name: 1-100 of A-Z a-z 0-9 . @ _ -".into(),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(problems))
+    }
+}
+
+fn is_pipeline_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_PIPELINE_ID_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn is_stack_name(name: &str) -> bool {
