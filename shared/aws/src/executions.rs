@@ -18,6 +18,7 @@ use thiserror::Error;
 
 use crate::attributes::{from_item, n, query_items, s, to_item, Item};
 use crate::rollups::{facet_updates, merge, rollup_from_item, FacetUpdate};
+use crate::transactions::invalid_transaction;
 use crate::AwsError;
 
 const MAX_UNPROCESSED_ROUNDS: usize = 3;
@@ -252,9 +253,7 @@ impl ExecutionStore {
                 .expression_attribute_names("#rev", "rev")
                 .expression_attribute_values(":rev", n(old.rev)),
         };
-        let put = put
-            .build()
-            .map_err(|e| AwsError::local("TransactWriteItems", "InvalidRequest", e))?;
+        let put = put.build().map_err(invalid_transaction)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -303,7 +302,7 @@ impl ExecutionStore {
         let update = update
             .update_expression(expression)
             .build()
-            .map_err(|e| AwsError::local("TransactWriteItems", "InvalidRequest", e))?;
+            .map_err(invalid_transaction)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod stacks;
 pub mod tags;
 pub mod tokens;
+pub mod transactions;
 
 pub use clients::Clients;
 pub use error::AwsError;

@@ -3,14 +3,14 @@
 //! other. Public pipelines are also indexed on GSI1 for the other orgs.
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{CancellationReason, ConditionCheck, Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem};
 use pb_domain::keys::{pipeline_pk, pipeline_sk, registry_pk, PIPELINE_SK_PREFIX, REGISTRY_SK};
 use pb_domain::pipeline::{PinnedStep, PipelineSpec};
 use pb_domain::plugin::AccessModifier;
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{n, parse_item, query_items, s, to_item, Item};
+use crate::transactions::{failed_conditions, invalid_transaction};
 use crate::AwsError;
 
 pub const PUBLIC_PIPELINES_GSI1PK: &str = "PUBLIC#PIPELINE";
@@ -138,15 +138,14 @@ impl PipelineStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) => match canceled_reasons(error.as_service_error()) {
-                Some(reasons) if reasons.get(1).is_some_and(is_condition_failure) => {
-                    Err(WriteError::Registered)
-                }
-                Some(reasons) if reasons.first().is_some_and(is_condition_failure) => {
+            // The writes' positions: the delete, then the registry check.
+            Err(error) => match failed_conditions(error.as_service_error()) {
+                [_, true] => Err(WriteError::Registered),
+                [true, false] => {
                     self.explain_condition_failure(org, id, expected_version.unwrap_or(0))
                         .await
                 }
-                _ => Err(AwsError::classify("TransactWriteItems", error).into()),
+                [false, false] => Err(AwsError::classify("TransactWriteItems", error).into()),
             },
         }
     }
@@ -167,7 +166,7 @@ impl PipelineStore {
                 .expression_attribute_values(":expected", n(version)),
             None => delete.condition_expression("attribute_exists(PK)"),
         };
-        let delete = delete.build().map_err(build_error)?;
+        let delete = delete.build().map_err(invalid_transaction)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
@@ -180,7 +179,7 @@ impl PipelineStore {
             .condition_expression("attribute_not_exists(PK) OR orgId <> :org")
             .expression_attribute_values(":org", s(org))
             .build()
-            .map_err(build_error)?;
+            .map_err(invalid_transaction)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
@@ -268,21 +267,4 @@ async fn query_records(query: QueryFluentBuilder) -> Result<Vec<PipelineRecord>,
         .iter()
         .map(record_from_item)
         .collect()
-}
-
-fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> AwsError {
-    AwsError::local("TransactWriteItems", "Build", error)
-}
-
-fn canceled_reasons(error: Option<&TransactWriteItemsError>) -> Option<&[CancellationReason]> {
-    match error {
-        Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
-            Some(canceled.cancellation_reasons())
-        }
-        _ => None,
-    }
-}
-
-fn is_condition_failure(reason: &CancellationReason) -> bool {
-    reason.code() == Some("ConditionalCheckFailed")
 }

@@ -8,9 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use pb_domain::keys::{
     org_gsi2pk, plugin_gsi2sk, plugin_gsi2sk_prefix, plugin_pk, plugin_sk,
@@ -26,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::attributes::{parse_item, query_items, s, to_item, Item};
+use crate::transactions::{failed_conditions, invalid_transaction};
 use crate::AwsError;
 
 /// Names whose versions are read concurrently during one lookup.
@@ -158,6 +157,7 @@ impl PluginCatalog {
             .await;
         match result {
             Ok(_) => Ok(()),
+            // The writes' positions: the version, then the name claim.
             Err(error) => match failed_conditions(error.as_service_error()) {
                 [true, _] => Err(already_exists(record)),
                 [false, true] => Err(public_name_taken(record)),
@@ -573,20 +573,6 @@ fn first_publication<'a>(versions: &[PublicVersion<'a>], name: &str, org: &str) 
         .unwrap_or_default()
 }
 
-/// Which of the two writes of a public publish failed its condition: the version, the claim.
-fn failed_conditions(error: Option<&TransactWriteItemsError>) -> [bool; 2] {
-    let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = error else {
-        return [false, false];
-    };
-    let failed = |index: usize| {
-        canceled
-            .cancellation_reasons()
-            .get(index)
-            .is_some_and(|reason| reason.code() == Some("ConditionalCheckFailed"))
-    };
-    [failed(0), failed(1)]
-}
-
 fn already_exists(record: &PluginRecord) -> PublishError {
     PublishError::AlreadyExists {
         name: record.spec.name.clone(),
@@ -598,10 +584,6 @@ fn public_name_taken(record: &PluginRecord) -> PublishError {
     PublishError::PublicNameTaken {
         name: record.spec.name.clone(),
     }
-}
-
-fn invalid_transaction(error: BuildError) -> AwsError {
-    AwsError::local("TransactWriteItems", "InvalidRequest", error)
 }
 
 /// The serde name of a unit enum variant, as stored in the spec.
