@@ -215,7 +215,7 @@ fn limit_parameter(parameter: &mut Parameter) {
         (ParameterIn::Path, _) => {
             schema.min_length = Some(1);
             schema.max_length = Some(MAX_PATH_PARAM_BYTES);
-            schema.pattern = Some("^[^#\\u0000-\\u001f\\u007f]+$".into());
+            schema.pattern = Some("^[^#\\u0000-\\u001f\\u007f-\\u009f]+$".into());
         }
         (ParameterIn::Query, "limit") => {
             schema.minimum = Some(1.into());
@@ -265,7 +265,7 @@ mod tests {
         };
         let id = &parameters("/api/pipelines/{id}", "get")[0];
         assert_eq!(id["schema"]["maxLength"], MAX_PATH_PARAM_BYTES);
-        assert_eq!(id["schema"]["pattern"], "^[^#\\u0000-\\u001f\\u007f]+$");
+        assert_eq!(id["schema"]["pattern"], "^[^#\\u0000-\\u001f\\u007f-\\u009f]+$");
         let limit = parameters("/api/pipelines", "get")
             .into_iter()
             .find(|p| p["name"] == "limit")
