@@ -1,4 +1,4 @@
-//! The HTTP API (DESIGN §5): one axum router, served by Lambda behind API Gateway or on a local
+//! The HTTP API: one axum router, served by Lambda behind API Gateway or on a local
 //! port.
 
 pub mod app;

@@ -1,4 +1,4 @@
-//! One audit run (DESIGN §7): read the registry, scan every region it names plus the configured
+//! One audit run: read the registry, scan every region it names plus the configured
 //! and requested ones, compare. Failures do not abort the run: they are recorded in it. An
 //! unreadable registry fails the run; a region that cannot be scanned (or is not a region the
 //! platform deploys to) fails only the part of the orgs with entries there, never clean.

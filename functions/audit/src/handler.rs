@@ -81,7 +81,7 @@ impl AuditFunction {
         }
     }
 
-    /// DESIGN §7: audit, store the run, publish one event. The metrics describe the run whatever
+    /// Audit, store the run, publish one event. The metrics describe the run whatever
     /// becomes of storing and publishing it.
     pub async fn handle(
         &self,

@@ -1,4 +1,4 @@
-//! The nightly stack audit (DESIGN §7): the registry against the live CloudFormation stacks, as a
+//! The nightly stack audit: the registry against the live CloudFormation stacks, as a
 //! scheduled Lambda (`handler`) and as a command line (`cli`), one binary.
 
 pub mod audit;

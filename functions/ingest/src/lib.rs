@@ -1,4 +1,4 @@
-//! The ingest function: CodePipeline execution events from SQS into ExecutionsTable (DESIGN §4).
+//! The ingest function: CodePipeline execution events from SQS into ExecutionsTable.
 
 pub mod attribution;
 pub mod handler;

@@ -1,4 +1,4 @@
-//! ExecutionsTable: execution, stage and action items and the daily rollups (DESIGN §3).
+//! ExecutionsTable: execution, stage and action items and the daily rollups.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Pipeline definitions in CatalogTable (DESIGN §3): `PK=ORG#{org}`, `SK=PIPELINE#{id}`, with a
+//! Pipeline definitions in CatalogTable: `PK=ORG#{org}`, `SK=PIPELINE#{id}`, with a
 //! `version` number every write is conditioned on, so concurrent edits cannot overwrite each
 //! other. Public pipelines are also indexed on GSI1 for the other orgs.
 

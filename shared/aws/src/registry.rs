@@ -12,7 +12,7 @@ use crate::cache::LookupCache;
 use crate::AwsError;
 
 /// One deployed pipeline. Looked up by the global pipeline id; the org is an attribute every
-/// reader checks (DESIGN §3).
+/// reader checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryEntry {

@@ -1,4 +1,4 @@
-//! The daily rollup items of ExecutionsTable (DESIGN §3) as reports read them, and their item
+//! The daily rollup items of ExecutionsTable as reports read them, and their item
 //! format: one item per (org, day, pipeline, [`Facet`]), sort key `{facet prefix}{pipelineId}`,
 //! with counters as numbers, error samples as maps and action categories as strings (both on the
 //! actions facet).

@@ -1,4 +1,4 @@
-//! The drift audit's comparison (DESIGN §7): the registry's entries against the platform's live
+//! The drift audit's comparison: the registry's entries against the platform's live
 //! CloudFormation stacks, and the audit run that records it. Pure: the registry read and the
 //! stack scan happen in pb-aws.
 //!

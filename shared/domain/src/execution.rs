@@ -1,4 +1,4 @@
-//! The execution state machine (DESIGN §4).
+//! The execution state machine.
 //!
 //! Each stored item (an execution, a stage attempt, an action attempt) is the *merge* of every event
 //! that concerns it. The merge is commutative and idempotent: a later attempt beats an earlier one,

@@ -1,5 +1,5 @@
 //! Reports (`/api/reports…`): execution and plugin reports answered from the daily rollups
-//! (DESIGN §3) and the plugin catalog, never by scanning raw executions. Every route needs
+//! and the plugin catalog, never by scanning raw executions. Every route needs
 //! `reports:read` and sees only the caller's org.
 
 use axum::extract::State;

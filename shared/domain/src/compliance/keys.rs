@@ -1,4 +1,4 @@
-//! CatalogTable keys of rules and exemptions: both live in the org's partition (DESIGN §3), so
+//! CatalogTable keys of rules and exemptions: both live in the org's partition, so
 //! no reader can reach another org's without naming it.
 
 pub use crate::keys::{rule_pk, rule_sk, RULE_SK_PREFIX};

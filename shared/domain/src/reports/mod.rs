@@ -1,4 +1,4 @@
-//! Reports computed from the daily rollups (DESIGN §3), never from raw execution items: a report
+//! Reports computed from the daily rollups, never from raw execution items: a report
 //! over N days reads N × (pipelines) small items, whatever the number of executions.
 //!
 //! - Ranges are whole UTC days; series buckets are UTC days, ISO weeks (Monday to Sunday) or
