@@ -265,7 +265,10 @@ mod tests {
         };
         let id = &parameters("/api/pipelines/{id}", "get")[0];
         assert_eq!(id["schema"]["maxLength"], MAX_PATH_PARAM_BYTES);
-        assert_eq!(id["schema"]["pattern"], "^[^#\\u0000-\\u001f\\u007f-\\u009f]+$");
+        assert_eq!(
+            id["schema"]["pattern"],
+            "^[^#\\u0000-\\u001f\\u007f-\\u009f]+$"
+        );
         let limit = parameters("/api/pipelines", "get")
             .into_iter()
             .find(|p| p["name"] == "limit")
