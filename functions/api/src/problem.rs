@@ -122,7 +122,7 @@ impl ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::Conflict(_) | ApiError::TooManyRules { .. } => StatusCode::CONFLICT,
             ApiError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Aws(AwsError::Throttled { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Aws(error) if is_retryable(error) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Aws(_) | ApiError::KeySet(_) | ApiError::Internal => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -152,6 +152,7 @@ impl ApiError {
             ApiError::ComplianceViolation(_) => "compliance_violation",
             ApiError::SelfApproval => "self_approval",
             ApiError::Throttled | ApiError::Aws(AwsError::Throttled { .. }) => "throttled",
+            ApiError::Aws(error) if is_retryable(error) => "unavailable",
             ApiError::Aws(_) | ApiError::KeySet(_) | ApiError::Internal => "internal_error",
         }
     }
@@ -164,6 +165,9 @@ impl ApiError {
         match self {
             // The cause of a 5xx is logged with the request id, never returned.
             ApiError::Aws(AwsError::Throttled { .. }) => ApiError::Throttled.to_string(),
+            ApiError::Aws(error) if is_retryable(error) => {
+                "a backing service did not answer in time; retry shortly".into()
+            }
             ApiError::Aws(_) | ApiError::KeySet(_) => ApiError::Internal.to_string(),
             other => other.to_string(),
         }
@@ -192,6 +196,15 @@ impl ApiError {
     }
 }
 
+/// Throttling, an SDK timeout and an AWS 5xx pass with time: the caller may retry the same
+/// request, so they answer 503 with `Retry-After`, not a 500.
+fn is_retryable(error: &AwsError) -> bool {
+    matches!(
+        error,
+        AwsError::Throttled { .. } | AwsError::TimedOut { .. } | AwsError::Unavailable { .. }
+    )
+}
+
 fn violation_summary(violations: &[Violation]) -> String {
     violations
         .iter()
@@ -217,11 +230,43 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static(r#"Bearer error="invalid_token""#),
                 );
             }
-            ApiError::Throttled | ApiError::Aws(AwsError::Throttled { .. }) => {
+            ApiError::Throttled => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::Aws(error) if is_retryable(&error) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_trouble_that_passes_with_time_is_a_503_to_retry_and_says_nothing_of_the_cause() {
+        let timed_out = ApiError::Aws(AwsError::TimedOut {
+            operation: "GetItem",
+            message: "operation timeout (all attempts including retries) occurred after 4s".into(),
+        });
+        let unavailable = ApiError::Aws(AwsError::Unavailable {
+            operation: "Query",
+            status: 500,
+        });
+        for error in [timed_out, unavailable] {
+            assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(error.code(), "unavailable");
+            assert!(!error.problem().detail.contains("GetItem"));
+            let response = error.into_response();
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        }
+        let denied = ApiError::Aws(AwsError::AccessDenied {
+            operation: "PutItem",
+            message: "not authorized".into(),
+        });
+        assert_eq!(denied.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
