@@ -99,7 +99,9 @@ impl ApiBed {
             max_body_bytes: MAX_BODY_BYTES,
             max_yaml_body_bytes: MAX_YAML_BODY_BYTES,
             deploy_regions: RegionConfig::default(),
-            platform_secret_prefix: "pipeline-builder".into(),
+            // Each bed stores its orgs' platform tokens under its own prefix, so parallel tests
+            // (and test binaries sharing one emulator) never overwrite each other's.
+            platform_secret_prefix: bed.prefix.clone(),
         };
         adjust(&mut config);
         let state = AppState::new(&bed.clients, config);
@@ -111,6 +113,14 @@ impl ApiBed {
             key_set_secret,
             secrets,
         })
+    }
+
+    /// Where this bed stores `org`'s platform token.
+    pub fn platform_secret(&self, org: &str) -> String {
+        format!(
+            "{}/{org}/platform",
+            self.state.config.platform_secret_prefix
+        )
     }
 
     pub async fn key_set(&self) -> anyhow::Result<KeySet> {

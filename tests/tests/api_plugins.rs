@@ -490,7 +490,7 @@ async fn tokens_are_minted_within_the_callers_rights_and_stored() {
     assert_eq!(minted.status, StatusCode::CREATED, "{:?}", minted.body);
     assert_eq!(
         minted.body["stored"]["secretName"],
-        "pipeline-builder/acme/platform"
+        api.platform_secret("acme").as_str()
     );
     assert_eq!(minted.body["stored"]["result"], "created");
     assert_eq!(minted.body["subject"], "machine:events:ingest");
@@ -502,7 +502,7 @@ async fn tokens_are_minted_within_the_callers_rights_and_stored() {
 
     let secret: Value = serde_json::from_str(
         &api.secrets
-            .read("pipeline-builder/acme/platform")
+            .read(&api.platform_secret("acme"))
             .await
             .unwrap(),
     )
@@ -525,7 +525,7 @@ async fn tokens_are_minted_within_the_callers_rights_and_stored() {
     assert_eq!(again.body["stored"]["result"], "newVersion");
     let rewritten: Value = serde_json::from_str(
         &api.secrets
-            .read("pipeline-builder/acme/platform")
+            .read(&api.platform_secret("acme"))
             .await
             .unwrap(),
     )

@@ -19,7 +19,6 @@ use tower::ServiceExt;
 const ACME: &str = "acme";
 const GLOBEX: &str = "globex";
 const TOKENS: &str = "/api/tokens";
-const PLATFORM_SECRET: &str = "pipeline-builder/acme/platform";
 
 fn audience() -> Audience {
     Audience {
@@ -387,7 +386,7 @@ async fn storing_the_platform_token_needs_tokens_store_and_a_fixed_grant() {
     let legit = mint_machine(&api, &admin, json!({"store": true, "expiresInDays": 30})).await;
     assert_eq!(legit.body["scope"], PLATFORM_SCOPE);
     assert_eq!(legit.body["perms"], json!(PLATFORM_PERMS));
-    let before = api.secrets.read(PLATFORM_SECRET).await.unwrap();
+    let before = api.secrets.read(&api.platform_secret(ACME)).await.unwrap();
     let stored: Value = serde_json::from_str(&before).unwrap();
     assert_eq!(stored["password"], legit.body["token"]);
 
@@ -409,7 +408,10 @@ async fn storing_the_platform_token_needs_tokens_store_and_a_fixed_grant() {
         .as_str()
         .unwrap()
         .contains("tokens:store"));
-    assert_eq!(api.secrets.read(PLATFORM_SECRET).await.unwrap(), before);
+    assert_eq!(
+        api.secrets.read(&api.platform_secret(ACME)).await.unwrap(),
+        before
+    );
 
     // Holding tokens:store does not let the request choose what the stored token may do.
     let storer = person(
@@ -431,12 +433,15 @@ async fn storing_the_platform_token_needs_tokens_store_and_a_fixed_grant() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["scope", "perms"]);
-    assert_eq!(api.secrets.read(PLATFORM_SECRET).await.unwrap(), before);
+    assert_eq!(
+        api.secrets.read(&api.platform_secret(ACME)).await.unwrap(),
+        before
+    );
 
     let replaced = mint_machine(&api, &storer, overwrite).await;
     assert_eq!(replaced.body["stored"]["result"], "newVersion");
     let now_stored: Value =
-        serde_json::from_str(&api.secrets.read(PLATFORM_SECRET).await.unwrap()).unwrap();
+        serde_json::from_str(&api.secrets.read(&api.platform_secret(ACME)).await.unwrap()).unwrap();
     let claims = claims_of(&api, now_stored["password"].as_str().unwrap()).await;
     assert_eq!(claims.perms, PLATFORM_PERMS);
     assert_eq!(claims.scope.as_deref(), Some(PLATFORM_SCOPE));
