@@ -6,9 +6,16 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use pb_domain::plugin::{LIMITS, MAX_LOOKUP_REFERENCES, VERSION_PATTERN};
+use pb_domain::reports::DATE_OR_INSTANT_PATTERN;
+
 use crate::paging::MAX_PAGE_SIZE;
 use crate::params::MAX_PATH_PARAM_BYTES;
 use crate::problem::PROBLEM_JSON;
+use crate::routes::plugins::MAX_DEPRECATION_MESSAGE_CHARS;
+use crate::routes::registry::MAX_PIPELINE_ID_CHARS;
+use crate::routes::tokens::{MAX_SCOPE_CHARS, MAX_TOKEN_PERMISSIONS};
+use crate::tokens::MAX_LIFETIME_DAYS;
 
 use crate::routes::reports;
 use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, tokens};
@@ -73,7 +80,7 @@ use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, token
         reports::build_duration,
         reports::build_failures,
     ),
-    modifiers(&BearerAuth, &ProblemResponses, &ParameterLimits),
+    modifiers(&BearerAuth, &ProblemResponses, &ParameterLimits, &BodyLimits),
 )]
 pub struct ApiDoc;
 
@@ -208,20 +215,195 @@ impl Modify for ParameterLimits {
 }
 
 fn limit_parameter(parameter: &mut Parameter) {
+    if let Some(description) = parameter_description(&parameter.parameter_in, &parameter.name) {
+        parameter.description = Some(description.into());
+    }
     let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
         return;
     };
     match (&parameter.parameter_in, parameter.name.as_str()) {
-        (ParameterIn::Path, _) => {
+        (ParameterIn::Path, name) => {
             schema.min_length = Some(1);
             schema.max_length = Some(MAX_PATH_PARAM_BYTES);
-            schema.pattern = Some("^[^#\\u0000-\\u001f\\u007f-\\u009f]+$".into());
+            schema.pattern = Some(if name == "version" {
+                VERSION_PATTERN.into()
+            } else {
+                "^[^#\\u0000-\\u001f\\u007f-\\u009f]+$".into()
+            });
         }
         (ParameterIn::Query, "limit") => {
             schema.minimum = Some(1.into());
             schema.maximum = Some(MAX_PAGE_SIZE.into());
         }
+        (ParameterIn::Query, "from" | "to") => {
+            schema.pattern = Some(DATE_OR_INSTANT_PATTERN.into());
+        }
+        (ParameterIn::Query, "interval") => {
+            schema.enum_values = Some(["day", "week", "month"].map(Into::into).into());
+        }
         _ => {}
+    }
+}
+
+/// Values no schema can describe: they must come from an earlier response.
+fn parameter_description(location: &ParameterIn, name: &str) -> Option<&'static str> {
+    match (location, name) {
+        (ParameterIn::Query, "cursor") => Some(
+            "`nextCursor` of the previous page of this same query; any other value answers 400 \
+             invalid_cursor (cursors are signed and bound to the query)",
+        ),
+        (ParameterIn::Header, "If-Match") => Some(
+            "The `ETag` of the latest response for this resource; a value naming another \
+             version answers 412",
+        ),
+        _ => None,
+    }
+}
+
+/// The limits the request validators enforce, stated on the request schemas from the same
+/// constants, so the document cannot drift from them and a generator stays inside them.
+struct BodyLimits;
+
+impl Modify for BodyLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        limit_text(
+            property(components, "PluginSpec", "name"),
+            1,
+            LIMITS.name_chars,
+            Some("^[a-z0-9-]+$"),
+        );
+        limit_text(
+            property(components, "PluginSpec", "version"),
+            1,
+            64,
+            Some(VERSION_PATTERN),
+        );
+        limit_text(
+            property(components, "PluginSpec", "description"),
+            0,
+            LIMITS.description_chars,
+            None,
+        );
+        limit_text(
+            property(components, "PluginSpec", "category"),
+            1,
+            LIMITS.category_chars,
+            Some("\\S"),
+        );
+        limit_text(
+            property(components, "PluginSpec", "image"),
+            1,
+            LIMITS.image_chars,
+            None,
+        );
+        limit_text(
+            property(components, "PluginSpec", "primaryOutputDirectory"),
+            1,
+            LIMITS.output_directory_chars,
+            None,
+        );
+        limit_items(
+            property(components, "PluginSpec", "keywords"),
+            0,
+            LIMITS.keywords,
+        );
+        limit_items(
+            property(components, "PluginSpec", "installCommands"),
+            0,
+            LIMITS.commands,
+        );
+        limit_items(
+            property(components, "PluginSpec", "commands"),
+            0,
+            LIMITS.commands,
+        );
+        limit_items(
+            property(components, "PluginSpec", "secrets"),
+            0,
+            LIMITS.secrets,
+        );
+        limit_items(
+            property(components, "PluginSpec", "requiredMetadata"),
+            0,
+            LIMITS.required_metadata,
+        );
+        limit_number(
+            property(components, "PluginSpec", "timeoutMinutes"),
+            LIMITS.min_timeout_minutes,
+            LIMITS.max_timeout_minutes,
+        );
+        limit_items(
+            property(components, "LookupRequest", "plugins"),
+            1,
+            MAX_LOOKUP_REFERENCES,
+        );
+        limit_text(
+            property(components, "StatusPatch", "deprecationMessage"),
+            0,
+            MAX_DEPRECATION_MESSAGE_CHARS,
+            None,
+        );
+        limit_text(
+            property(components, "TokenRequest", "scope"),
+            1,
+            MAX_SCOPE_CHARS,
+            Some("^[A-Za-z0-9:._-]+$"),
+        );
+        limit_items(
+            property(components, "TokenRequest", "perms"),
+            1,
+            MAX_TOKEN_PERMISSIONS,
+        );
+        limit_number(
+            property(components, "TokenRequest", "expiresInDays"),
+            1,
+            MAX_LIFETIME_DAYS,
+        );
+        limit_text(
+            property(components, "RegistryWriteRequest", "pipelineId"),
+            1,
+            MAX_PIPELINE_ID_CHARS,
+            Some("^[A-Za-z0-9_-]+$"),
+        );
+    }
+}
+
+fn property<'a>(
+    components: &'a mut utoipa::openapi::Components,
+    schema: &str,
+    name: &str,
+) -> Option<&'a mut Schema> {
+    let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+        return None;
+    };
+    match object.properties.get_mut(name) {
+        Some(RefOr::T(schema)) => Some(schema),
+        _ => None,
+    }
+}
+
+fn limit_text(schema: Option<&mut Schema>, min: usize, max: usize, pattern: Option<&str>) {
+    if let Some(Schema::Object(object)) = schema {
+        object.min_length = Some(min);
+        object.max_length = Some(max);
+        object.pattern = pattern.map(Into::into);
+    }
+}
+
+fn limit_items(schema: Option<&mut Schema>, min: usize, max: usize) {
+    if let Some(Schema::Array(array)) = schema {
+        array.min_items = Some(min);
+        array.max_items = Some(max);
+    }
+}
+
+fn limit_number(schema: Option<&mut Schema>, min: u32, max: u32) {
+    if let Some(Schema::Object(object)) = schema {
+        object.minimum = Some(min.into());
+        object.maximum = Some(max.into());
     }
 }
 
@@ -265,7 +447,10 @@ mod tests {
         };
         let id = &parameters("/api/pipelines/{id}", "get")[0];
         assert_eq!(id["schema"]["maxLength"], MAX_PATH_PARAM_BYTES);
-        assert_eq!(id["schema"]["pattern"], "^[^#\\u0000-\\u001f\\u007f-\\u009f]+$");
+        assert_eq!(
+            id["schema"]["pattern"],
+            "^[^#\\u0000-\\u001f\\u007f-\\u009f]+$"
+        );
         let limit = parameters("/api/pipelines", "get")
             .into_iter()
             .find(|p| p["name"] == "limit")
@@ -274,5 +459,112 @@ mod tests {
             (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
             (&serde_json::json!(1), &serde_json::json!(MAX_PAGE_SIZE))
         );
+    }
+
+    #[test]
+    fn request_schemas_state_the_validators_limits() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let property = |schema: &str, name: &str| {
+            document["components"]["schemas"][schema]["properties"][name].clone()
+        };
+        let bounds = |schema: &str, name: &str, low: &str, high: &str| {
+            let property = property(schema, name);
+            (property[low].clone(), property[high].clone())
+        };
+        let json = |low: usize, high: usize| (serde_json::json!(low), serde_json::json!(high));
+        let text = |schema: &str, name: &str| bounds(schema, name, "minLength", "maxLength");
+        let items = |schema: &str, name: &str| bounds(schema, name, "minItems", "maxItems");
+        let range = |schema: &str, name: &str| bounds(schema, name, "minimum", "maximum");
+        assert_eq!(text("PluginSpec", "name"), json(1, LIMITS.name_chars));
+        assert_eq!(
+            property("PluginSpec", "version")["pattern"],
+            VERSION_PATTERN
+        );
+        assert_eq!(
+            text("PluginSpec", "description"),
+            json(0, LIMITS.description_chars)
+        );
+        assert_eq!(
+            text("PluginSpec", "category"),
+            json(1, LIMITS.category_chars)
+        );
+        assert_eq!(text("PluginSpec", "image"), json(1, LIMITS.image_chars));
+        assert_eq!(
+            text("PluginSpec", "primaryOutputDirectory"),
+            json(1, LIMITS.output_directory_chars)
+        );
+        assert_eq!(items("PluginSpec", "keywords"), json(0, LIMITS.keywords));
+        assert_eq!(
+            items("PluginSpec", "installCommands"),
+            json(0, LIMITS.commands)
+        );
+        assert_eq!(items("PluginSpec", "commands"), json(0, LIMITS.commands));
+        assert_eq!(items("PluginSpec", "secrets"), json(0, LIMITS.secrets));
+        assert_eq!(
+            items("PluginSpec", "requiredMetadata"),
+            json(0, LIMITS.required_metadata)
+        );
+        assert_eq!(
+            range("PluginSpec", "timeoutMinutes"),
+            json(
+                LIMITS.min_timeout_minutes as usize,
+                LIMITS.max_timeout_minutes as usize
+            )
+        );
+        assert_eq!(
+            items("LookupRequest", "plugins"),
+            json(1, MAX_LOOKUP_REFERENCES)
+        );
+        assert_eq!(
+            text("StatusPatch", "deprecationMessage"),
+            json(0, MAX_DEPRECATION_MESSAGE_CHARS)
+        );
+        assert_eq!(text("TokenRequest", "scope"), json(1, MAX_SCOPE_CHARS));
+        assert_eq!(
+            items("TokenRequest", "perms"),
+            json(1, MAX_TOKEN_PERMISSIONS)
+        );
+        assert_eq!(
+            range("TokenRequest", "expiresInDays"),
+            json(1, MAX_LIFETIME_DAYS as usize)
+        );
+        assert_eq!(
+            text("RegistryWriteRequest", "pipelineId"),
+            json(1, MAX_PIPELINE_ID_CHARS)
+        );
+    }
+
+    #[test]
+    fn parameters_that_carry_formats_state_them() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let parameter = |path: &str, method: &str, name: &str| {
+            document["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        let timeline = "/api/reports/execution/timeline";
+        for name in ["from", "to"] {
+            let schema = &parameter(timeline, "get", name)["schema"];
+            assert_eq!(schema["pattern"], DATE_OR_INSTANT_PATTERN, "{name}");
+        }
+        assert_eq!(
+            parameter(timeline, "get", "interval")["schema"]["enum"],
+            serde_json::json!(["day", "week", "month"])
+        );
+        for method in ["get", "patch"] {
+            let version = parameter("/api/plugins/{name}/{version}", method, "version");
+            assert_eq!(version["schema"]["pattern"], VERSION_PATTERN, "{method}");
+        }
+        let cursor = parameter("/api/tokens", "get", "cursor");
+        assert!(cursor["description"]
+            .as_str()
+            .unwrap()
+            .contains("nextCursor"));
+        let if_match = parameter("/api/pipelines/{id}", "put", "If-Match");
+        assert!(if_match["description"].as_str().unwrap().contains("ETag"));
     }
 }

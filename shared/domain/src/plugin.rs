@@ -20,7 +20,7 @@ pub use ownership::{plan_ownership_repair, public_name_owner, OwnershipRepair, P
 pub use range::{PluginRef, VersionRange};
 pub use resolve::{resolve, CatalogEntry, LookupError, Resolved, ResolvedFrom};
 pub use spec::{AccessModifier, ComputeType, FailureBehavior, PluginSpec, PluginType, SecretRef};
-pub use validate::{validate, validate_for_publisher, FieldError, Limits, LIMITS};
+pub use validate::{validate, validate_for_publisher, FieldError, Limits, LIMITS, VERSION_PATTERN};
 
 #[cfg(test)]
 mod tests;

@@ -26,8 +26,8 @@ use crate::problem::{ApiError, Problem};
 use crate::tokens::{grants, mint_delegated, Grant, Minted, MAX_LIFETIME_DAYS};
 
 const DEFAULT_LIFETIME_DAYS: u32 = 30;
-const MAX_SCOPE_CHARS: usize = 64;
-const MAX_TOKEN_PERMISSIONS: usize = 50;
+pub(crate) const MAX_SCOPE_CHARS: usize = 64;
+pub(crate) const MAX_TOKEN_PERMISSIONS: usize = 50;
 
 /// The scope of every token stored for the platform, whatever the request says.
 pub const PLATFORM_SCOPE: &str = "events:ingest";

@@ -232,6 +232,36 @@ mod validation {
         }
     }
 
+    /// The pattern the API document states for versions matches exactly what publishing accepts.
+    #[test]
+    fn the_documented_version_pattern_agrees_with_validation() {
+        let pattern = regex::Regex::new(VERSION_PATTERN).unwrap();
+        let past_u64 = (u128::from(u64::MAX) + 1).to_string();
+        let cases = [
+            "0.0.0",
+            "1.2.3",
+            "10.20.30",
+            "1.2.3-rc.1",
+            "1.2.3-0a.00b-c.0",
+            "1.0.0-alpha-1.x-y",
+            "9999999999999999999.0.0",
+            "01.2.3",
+            "1.2.03",
+            "1.2.3-01",
+            "1.2.3-",
+            "1.2.3-a..b",
+            "1.2.3+build",
+            "1.2",
+            "v1.2.3",
+            "",
+            &format!("{past_u64}.0.0"),
+        ];
+        for version in cases {
+            let accepted = !fields_of(&build_spec("x", version)).contains(&"version".to_string());
+            assert_eq!(pattern.is_match(version), accepted, "{version}");
+        }
+    }
+
     #[test]
     fn image_accepts_tags_and_digests() {
         let good = [

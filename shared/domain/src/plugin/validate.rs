@@ -69,6 +69,15 @@ pub const LIMITS: Limits = Limits {
     required_metadata: 20,
 };
 
+/// The versions [`validate`] accepts, as a regular expression (ECMA-262 and Rust syntax alike)
+/// for the API document: semver 2.0 without build metadata, each number at most 19 digits so that
+/// it fits a u64 (the 20-digit numbers that still fit are accepted but not documented).
+pub const VERSION_PATTERN: &str = concat!(
+    "^(?:0|[1-9][0-9]{0,18})\\.(?:0|[1-9][0-9]{0,18})\\.(?:0|[1-9][0-9]{0,18})",
+    "(?:-(?:0|[1-9][0-9]{0,18}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)",
+    "(?:\\.(?:0|[1-9][0-9]{0,18}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?$",
+);
+
 /// Checks a spec before it is published, returning every problem found.
 ///
 /// Decisions beyond field shapes:
