@@ -1,5 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
+use serde_json::{json, Value};
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -14,7 +15,9 @@ use crate::params::MAX_PATH_PARAM_BYTES;
 use crate::problem::PROBLEM_JSON;
 use crate::routes::plugins::MAX_DEPRECATION_MESSAGE_CHARS;
 use crate::routes::registry::MAX_PIPELINE_ID_CHARS;
-use crate::routes::tokens::{MAX_SCOPE_CHARS, MAX_TOKEN_PERMISSIONS};
+use crate::routes::tokens::{
+    MAX_SCOPE_CHARS, MAX_TOKEN_PERMISSIONS, PERMISSION_PATTERN, PLATFORM_PERMS, PLATFORM_SCOPE,
+};
 use crate::tokens::MAX_LIFETIME_DAYS;
 
 use crate::routes::reports;
@@ -368,7 +371,64 @@ impl Modify for BodyLimits {
             MAX_PIPELINE_ID_CHARS,
             Some("^[A-Za-z0-9_-]+$"),
         );
+        edit_schema(components, "StatusPatch", at_least_one_flag);
+        edit_schema(components, "TokenRequest", mint_or_store);
     }
+}
+
+/// Rewrites one component schema as JSON, for what utoipa's attributes cannot say (`oneOf`
+/// variants, at least one property).
+fn edit_schema(
+    components: &mut utoipa::openapi::Components,
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+) {
+    let Some(RefOr::T(schema)) = components.schemas.get_mut(name) else {
+        return;
+    };
+    let Ok(mut value) = serde_json::to_value(&*schema) else {
+        return;
+    };
+    edit(&mut value);
+    if let Ok(edited) = serde_json::from_value(value) {
+        *schema = edited;
+    }
+}
+
+/// A `null` flag counts as absent, and a patch must set at least one.
+fn at_least_one_flag(patch: &mut Value) {
+    patch["minProperties"] = 1.into();
+    if let Some(properties) = patch["properties"].as_object_mut() {
+        properties.values_mut().for_each(not_null);
+    }
+}
+
+/// A token request either mints (`scope` and `perms` required) or stores the platform token,
+/// whose scope and permissions are fixed and may only be restated.
+fn mint_or_store(request: &mut Value) {
+    let mut mint = request.clone();
+    mint["required"] = json!(["scope", "perms"]);
+    mint["properties"]["store"]["enum"] = json!([false]);
+    not_null(&mut mint["properties"]["scope"]);
+    not_null(&mut mint["properties"]["perms"]);
+    mint["properties"]["perms"]["items"]["pattern"] = PERMISSION_PATTERN.into();
+    let mut store = request.clone();
+    store["required"] = json!(["store"]);
+    store["properties"]["store"]["enum"] = json!([true]);
+    store["properties"]["scope"]["enum"] = json!([PLATFORM_SCOPE]);
+    store["properties"]["perms"]["items"]["enum"] = json!(PLATFORM_PERMS);
+    *request = json!({ "oneOf": [mint, store] });
+}
+
+fn not_null(property: &mut Value) {
+    let Some(types) = property["type"].as_array() else {
+        return;
+    };
+    let types: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+    property["type"] = match types.as_slice() {
+        [single] => single.clone(),
+        _ => types.into(),
+    };
 }
 
 fn property<'a>(
@@ -519,19 +579,52 @@ mod tests {
             text("StatusPatch", "deprecationMessage"),
             json(0, MAX_DEPRECATION_MESSAGE_CHARS)
         );
-        assert_eq!(text("TokenRequest", "scope"), json(1, MAX_SCOPE_CHARS));
-        assert_eq!(
-            items("TokenRequest", "perms"),
-            json(1, MAX_TOKEN_PERMISSIONS)
-        );
-        assert_eq!(
-            range("TokenRequest", "expiresInDays"),
-            json(1, MAX_LIFETIME_DAYS as usize)
-        );
         assert_eq!(
             text("RegistryWriteRequest", "pipelineId"),
             json(1, MAX_PIPELINE_ID_CHARS)
         );
+    }
+
+    #[test]
+    fn a_token_request_either_mints_or_stores_the_platform_token() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let variants = &document["components"]["schemas"]["TokenRequest"]["oneOf"];
+        let (mint, store) = (&variants[0], &variants[1]);
+        for variant in [mint, store] {
+            let properties = &variant["properties"];
+            assert_eq!(properties["scope"]["maxLength"], MAX_SCOPE_CHARS);
+            assert_eq!(properties["perms"]["maxItems"], MAX_TOKEN_PERMISSIONS);
+            assert_eq!(properties["expiresInDays"]["minimum"], 1);
+            assert_eq!(properties["expiresInDays"]["maximum"], MAX_LIFETIME_DAYS);
+            assert_eq!(variant["additionalProperties"], false);
+        }
+        assert_eq!(mint["required"], json!(["scope", "perms"]));
+        assert_eq!(mint["properties"]["store"]["enum"], json!([false]));
+        assert_eq!(mint["properties"]["scope"]["type"], "string");
+        assert_eq!(
+            mint["properties"]["perms"]["items"]["pattern"],
+            PERMISSION_PATTERN
+        );
+        assert_eq!(store["required"], json!(["store"]));
+        assert_eq!(store["properties"]["store"]["enum"], json!([true]));
+        assert_eq!(
+            store["properties"]["scope"]["enum"],
+            json!([PLATFORM_SCOPE])
+        );
+        assert_eq!(
+            store["properties"]["perms"]["items"]["enum"],
+            json!(PLATFORM_PERMS)
+        );
+    }
+
+    #[test]
+    fn a_status_patch_sets_at_least_one_flag_and_none_to_null() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let patch = &document["components"]["schemas"]["StatusPatch"];
+        assert_eq!(patch["minProperties"], 1);
+        assert_eq!(patch["properties"]["active"]["type"], "boolean");
+        assert_eq!(patch["properties"]["deprecated"]["type"], "boolean");
+        assert_eq!(patch["properties"]["deprecationMessage"]["type"], "string");
     }
 
     #[test]
