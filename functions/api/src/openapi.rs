@@ -7,6 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use pb_domain::event::MAX_NAME_CHARS as MAX_CODEPIPELINE_NAME_CHARS;
 use pb_domain::plugin::{LIMITS, MAX_LOOKUP_REFERENCES, VERSION_PATTERN};
 use pb_domain::reports::DATE_OR_INSTANT_PATTERN;
 
@@ -14,7 +15,7 @@ use crate::paging::MAX_PAGE_SIZE;
 use crate::params::MAX_PATH_PARAM_BYTES;
 use crate::problem::PROBLEM_JSON;
 use crate::routes::plugins::MAX_DEPRECATION_MESSAGE_CHARS;
-use crate::routes::registry::MAX_PIPELINE_ID_CHARS;
+use crate::routes::registry::{MAX_PIPELINE_ID_CHARS, MAX_STACK_NAME_CHARS};
 use crate::routes::tokens::{
     MAX_SCOPE_CHARS, MAX_TOKEN_PERMISSIONS, PERMISSION_PATTERN, PLATFORM_PERMS, PLATFORM_SCOPE,
 };
@@ -371,6 +372,19 @@ impl Modify for BodyLimits {
             MAX_PIPELINE_ID_CHARS,
             Some("^[A-Za-z0-9_-]+$"),
         );
+        limit_text(
+            property(components, "RegistryWriteRequest", "pipelineName"),
+            1,
+            MAX_CODEPIPELINE_NAME_CHARS,
+            Some("^[A-Za-z0-9.@_-]+$"),
+        );
+        limit_text(
+            property(components, "RegistryWriteRequest", "stackName"),
+            1,
+            MAX_STACK_NAME_CHARS,
+            Some("^[A-Za-z][A-Za-z0-9-]*$"),
+        );
+        edit_schema(components, "SourceSpec", closed_variants);
         edit_schema(components, "StatusPatch", at_least_one_flag);
         edit_schema(components, "TokenRequest", mint_or_store);
     }
@@ -392,6 +406,16 @@ fn edit_schema(
     edit(&mut value);
     if let Ok(edited) = serde_json::from_value(value) {
         *schema = edited;
+    }
+}
+
+/// Each kind of source refuses the fields of the others (utoipa states `deny_unknown_fields` on
+/// structs only).
+fn closed_variants(source: &mut Value) {
+    if let Some(variants) = source["oneOf"].as_array_mut() {
+        for variant in variants {
+            variant["additionalProperties"] = false.into();
+        }
     }
 }
 
@@ -583,6 +607,21 @@ mod tests {
             text("RegistryWriteRequest", "pipelineId"),
             json(1, MAX_PIPELINE_ID_CHARS)
         );
+        assert_eq!(
+            text("RegistryWriteRequest", "pipelineName"),
+            json(1, MAX_CODEPIPELINE_NAME_CHARS)
+        );
+        assert_eq!(
+            text("RegistryWriteRequest", "stackName"),
+            json(1, MAX_STACK_NAME_CHARS)
+        );
+        let sources = document["components"]["schemas"]["SourceSpec"]["oneOf"]
+            .as_array()
+            .unwrap();
+        assert_eq!(sources.len(), 3);
+        for source in sources {
+            assert_eq!(source["additionalProperties"], false, "{source}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::plugins::now_rfc3339;
 
-const MAX_STACK_NAME_CHARS: usize = 128;
+pub(crate) const MAX_STACK_NAME_CHARS: usize = 128;
 /// Pipeline ids are `pl-` and 32 hex digits; anything far outside that names no pipeline.
 pub(crate) const MAX_PIPELINE_ID_CHARS: usize = 64;
 
