@@ -8,7 +8,10 @@ use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use pb_domain::event::MAX_NAME_CHARS as MAX_CODEPIPELINE_NAME_CHARS;
-use pb_domain::plugin::{LIMITS, MAX_LOOKUP_REFERENCES, VERSION_PATTERN};
+use pb_domain::plugin::{
+    ENV_NAME_PATTERN, IMAGE_PATTERN, LIMITS, MAX_LOOKUP_REFERENCES, METADATA_KEY_PATTERN,
+    OUTPUT_DIRECTORY_PATTERN, SECRET_NAME_PATTERN, VERSION_PATTERN,
+};
 use pb_domain::reports::DATE_OR_INSTANT_PATTERN;
 
 use crate::paging::MAX_PAGE_SIZE;
@@ -384,6 +387,14 @@ impl Modify for BodyLimits {
             MAX_STACK_NAME_CHARS,
             Some("^[A-Za-z][A-Za-z0-9-]*$"),
         );
+        limit_text(
+            property(components, "SecretRef", "name"),
+            1,
+            LIMITS.secret_name_chars,
+            Some(SECRET_NAME_PATTERN),
+        );
+        edit_schema(components, "PluginSpec", plugin_spec_elements);
+        edit_schema(components, "PluginSpec", plugin_spec_kinds);
         edit_schema(components, "SourceSpec", closed_variants);
         edit_schema(components, "StatusPatch", at_least_one_flag);
         edit_schema(components, "TokenRequest", mint_or_store);
@@ -407,6 +418,54 @@ fn edit_schema(
     if let Ok(edited) = serde_json::from_value(value) {
         *schema = edited;
     }
+}
+
+/// What each keyword, command, variable and metadata key of a plugin spec must look like.
+/// Commands and env values are limited in bytes, stated as the characters that always fit.
+fn plugin_spec_elements(spec: &mut Value) {
+    let properties = &mut spec["properties"];
+    let non_blank =
+        |max_chars: usize| json!({ "type": "string", "pattern": "\\S", "maxLength": max_chars });
+    properties["keywords"]["items"] = non_blank(LIMITS.keyword_chars);
+    properties["installCommands"]["items"] = non_blank(LIMITS.command_bytes / 4);
+    properties["commands"]["items"] = non_blank(LIMITS.command_bytes / 4);
+    properties["requiredMetadata"]["items"] =
+        json!({ "type": "string", "pattern": METADATA_KEY_PATTERN });
+    properties["env"]["maxProperties"] = LIMITS.env_vars.into();
+    properties["env"]["propertyNames"] = json!({
+        "type": "string",
+        "pattern": ENV_NAME_PATTERN,
+        "maxLength": LIMITS.env_name_chars,
+    });
+    properties["env"]["additionalProperties"] =
+        json!({ "type": "string", "maxLength": LIMITS.env_value_bytes / 4 });
+    properties["image"]["pattern"] = IMAGE_PATTERN.into();
+    properties["primaryOutputDirectory"]["pattern"] = OUTPUT_DIRECTORY_PATTERN.into();
+}
+
+/// A step that runs commands names an image and at least one command; a manual approval runs
+/// nothing, so it carries no image, commands, env, secrets or output directory.
+fn plugin_spec_kinds(spec: &mut Value) {
+    let mut runs = spec.clone();
+    runs["properties"]["pluginType"] =
+        json!({ "type": "string", "enum": ["CodeBuildStep", "ShellStep"] });
+    not_null(&mut runs["properties"]["image"]);
+    runs["properties"]["commands"]["minItems"] = 1.into();
+    if let Some(required) = runs["required"].as_array_mut() {
+        required.extend(["image".into(), "commands".into()]);
+    }
+    let mut approval = spec.clone();
+    approval["properties"]["pluginType"] =
+        json!({ "type": "string", "enum": ["ManualApprovalStep"] });
+    if let Some(properties) = approval["properties"].as_object_mut() {
+        properties.remove("image");
+        properties.remove("primaryOutputDirectory");
+    }
+    for nothing in ["installCommands", "commands", "secrets"] {
+        approval["properties"][nothing]["maxItems"] = 0.into();
+    }
+    approval["properties"]["env"]["maxProperties"] = 0.into();
+    *spec = json!({ "oneOf": [runs, approval] });
 }
 
 /// Each kind of source refuses the fields of the others (utoipa states `deny_unknown_fields` on
@@ -548,8 +607,15 @@ mod tests {
     #[test]
     fn request_schemas_state_the_validators_limits() {
         let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        // A schema split into variants states every limit on its first, most complete, one.
         let property = |schema: &str, name: &str| {
-            document["components"]["schemas"][schema]["properties"][name].clone()
+            let schema = &document["components"]["schemas"][schema];
+            let schema = if schema["oneOf"].is_array() {
+                &schema["oneOf"][0]
+            } else {
+                schema
+            };
+            schema["properties"][name].clone()
         };
         let bounds = |schema: &str, name: &str, low: &str, high: &str| {
             let property = property(schema, name);
@@ -582,7 +648,11 @@ mod tests {
             items("PluginSpec", "installCommands"),
             json(0, LIMITS.commands)
         );
-        assert_eq!(items("PluginSpec", "commands"), json(0, LIMITS.commands));
+        assert_eq!(
+            items("PluginSpec", "commands"),
+            json(1, LIMITS.commands),
+            "a step that runs commands runs at least one"
+        );
         assert_eq!(items("PluginSpec", "secrets"), json(0, LIMITS.secrets));
         assert_eq!(
             items("PluginSpec", "requiredMetadata"),
@@ -622,6 +692,57 @@ mod tests {
         for source in sources {
             assert_eq!(source["additionalProperties"], false, "{source}");
         }
+    }
+
+    #[test]
+    fn a_plugin_spec_either_runs_commands_or_is_a_manual_approval() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        let kinds = &schemas["PluginSpec"]["oneOf"];
+        let (runs, approval) = (&kinds[0], &kinds[1]);
+        let required = runs["required"].as_array().unwrap();
+        assert!(required.contains(&json!("image")) && required.contains(&json!("commands")));
+        assert_eq!(runs["properties"]["image"]["type"], "string");
+        assert_eq!(runs["properties"]["image"]["pattern"], IMAGE_PATTERN);
+        assert_eq!(runs["properties"]["commands"]["minItems"], 1);
+        assert_eq!(
+            runs["properties"]["pluginType"]["enum"],
+            json!(["CodeBuildStep", "ShellStep"])
+        );
+        assert_eq!(
+            approval["properties"]["pluginType"]["enum"],
+            json!(["ManualApprovalStep"])
+        );
+        assert_eq!(approval["additionalProperties"], false);
+        assert!(approval["properties"].get("image").is_none());
+        assert!(approval["properties"]
+            .get("primaryOutputDirectory")
+            .is_none());
+        for nothing in ["installCommands", "commands", "secrets"] {
+            assert_eq!(approval["properties"][nothing]["maxItems"], 0, "{nothing}");
+        }
+        assert_eq!(approval["properties"]["env"]["maxProperties"], 0);
+        let env = &runs["properties"]["env"];
+        assert_eq!(env["maxProperties"], LIMITS.env_vars);
+        assert_eq!(env["propertyNames"]["pattern"], ENV_NAME_PATTERN);
+        assert_eq!(env["propertyNames"]["maxLength"], LIMITS.env_name_chars);
+        assert_eq!(
+            env["additionalProperties"]["maxLength"],
+            LIMITS.env_value_bytes / 4
+        );
+        let command = &runs["properties"]["commands"]["items"];
+        assert_eq!(command["maxLength"], LIMITS.command_bytes / 4);
+        assert_eq!(
+            runs["properties"]["requiredMetadata"]["items"]["pattern"],
+            METADATA_KEY_PATTERN
+        );
+        assert_eq!(
+            runs["properties"]["primaryOutputDirectory"]["pattern"],
+            OUTPUT_DIRECTORY_PATTERN
+        );
+        let secret_name = &schemas["SecretRef"]["properties"]["name"];
+        assert_eq!(secret_name["pattern"], SECRET_NAME_PATTERN);
+        assert_eq!(secret_name["maxLength"], LIMITS.secret_name_chars);
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub use ownership::{plan_ownership_repair, public_name_owner, OwnershipRepair, P
 pub use range::{PluginRef, VersionRange};
 pub use resolve::{resolve, CatalogEntry, LookupError, Resolved, ResolvedFrom};
 pub use spec::{AccessModifier, ComputeType, FailureBehavior, PluginSpec, PluginType, SecretRef};
-pub use validate::{validate, validate_for_publisher, FieldError, Limits, LIMITS, VERSION_PATTERN};
+pub use validate::{
+    validate, validate_for_publisher, FieldError, Limits, ENV_NAME_PATTERN, IMAGE_PATTERN, LIMITS,
+    METADATA_KEY_PATTERN, OUTPUT_DIRECTORY_PATTERN, SECRET_NAME_PATTERN, VERSION_PATTERN,
+};
 
 #[cfg(test)]
 mod tests;

@@ -262,6 +262,55 @@ mod validation {
         }
     }
 
+    /// The documented image and output-directory patterns only admit what publishing accepts.
+    #[test]
+    fn the_documented_image_and_directory_patterns_agree_with_validation() {
+        let image = regex::Regex::new(IMAGE_PATTERN).unwrap();
+        let images = [
+            "node:20".to_string(),
+            "public.ecr.aws/docker/library/node:20-slim".to_string(),
+            "localhost:5000/team/tool:1.2".to_string(),
+            format!("rust@{DIGEST}"),
+            format!("rust:1.85@{DIGEST}"),
+            "node".to_string(),
+            "Node:20".to_string(),
+            "node:".to_string(),
+            "node:-x".to_string(),
+            "node :20".to_string(),
+            "rust@sha256:abc".to_string(),
+            "a//b:1".to_string(),
+        ];
+        for reference in images {
+            let spec = PluginSpec {
+                image: Some(reference.clone()),
+                ..build_spec("x", "1.0.0")
+            };
+            let accepted = !fields_of(&spec).contains(&"image".to_string());
+            assert_eq!(image.is_match(&reference), accepted, "{reference}");
+        }
+        let directory = regex::Regex::new(OUTPUT_DIRECTORY_PATTERN).unwrap();
+        let accepted = ["dist", "build/out", ".next", "a-b_c.d/e"];
+        let refused = [
+            "/abs", "../up", "a/../b", "c:/x", "a\\b", "", " ", "..", "a\n",
+        ];
+        for path in accepted.iter().chain(&refused) {
+            let spec = PluginSpec {
+                primary_output_directory: Some(path.to_string()),
+                ..build_spec("x", "1.0.0")
+            };
+            let valid = !fields_of(&spec).contains(&"primaryOutputDirectory".to_string());
+            assert!(
+                !directory.is_match(path) || valid,
+                "{path:?} documented but refused"
+            );
+            assert_eq!(
+                directory.is_match(path),
+                accepted.contains(path),
+                "{path:?}"
+            );
+        }
+    }
+
     #[test]
     fn image_accepts_tags_and_digests() {
         let good = [
