@@ -8,6 +8,14 @@ use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use pb_domain::event::MAX_NAME_CHARS as MAX_CODEPIPELINE_NAME_CHARS;
+use pb_domain::pipeline::{
+    MAX_DESCRIPTION_CHARS as PIPELINE_DESCRIPTION_CHARS, MAX_KEY_CHARS as PIPELINE_KEY_CHARS,
+    MAX_MAP_ENTRIES as PIPELINE_MAP_ENTRIES, MAX_NAME_CHARS as PIPELINE_NAME_CHARS,
+    MAX_PROJECT_CHARS as PIPELINE_PROJECT_CHARS, MAX_STAGES, MAX_STEPS_PER_STAGE,
+    MAX_TAG_VALUE_CHARS as PIPELINE_TAG_VALUE_CHARS,
+    MAX_TIMEOUT_MINUTES as PIPELINE_MAX_TIMEOUT_MINUTES, MAX_VALUE_BYTES as PIPELINE_VALUE_BYTES,
+    MIN_TIMEOUT_MINUTES as PIPELINE_MIN_TIMEOUT_MINUTES,
+};
 use pb_domain::plugin::{
     ENV_NAME_PATTERN, IMAGE_PATTERN, LIMITS, MAX_LOOKUP_REFERENCES, METADATA_KEY_PATTERN,
     OUTPUT_DIRECTORY_PATTERN, SECRET_NAME_PATTERN, VERSION_PATTERN,
@@ -396,6 +404,16 @@ impl Modify for BodyLimits {
         edit_schema(components, "PluginSpec", plugin_spec_elements);
         edit_schema(components, "PluginSpec", plugin_spec_kinds);
         edit_schema(components, "SourceSpec", closed_variants);
+        edit_schema(components, "SourceSpec", source_kinds);
+        edit_schema(components, "PipelineSpec", pipeline_fields);
+        edit_schema(components, "StageSpec", stage_fields);
+        edit_schema(components, "StepSpec", step_fields);
+        limit_text(
+            property(components, "RequestedPlugin", "name"),
+            1,
+            LIMITS.name_chars,
+            None,
+        );
         edit_schema(components, "StatusPatch", at_least_one_flag);
         edit_schema(components, "TokenRequest", mint_or_store);
     }
@@ -439,6 +457,9 @@ fn plugin_spec_elements(spec: &mut Value) {
     });
     properties["env"]["additionalProperties"] =
         json!({ "type": "string", "maxLength": LIMITS.env_value_bytes / 4 });
+    // JSON Schema cannot say "unique by name"; whole-item uniqueness is the closest it comes.
+    properties["secrets"]["uniqueItems"] = true.into();
+    properties["secrets"]["description"] = "Each secret name at most once.".into();
     properties["image"]["pattern"] = IMAGE_PATTERN.into();
     properties["primaryOutputDirectory"]["pattern"] = OUTPUT_DIRECTORY_PATTERN.into();
 }
@@ -466,6 +487,117 @@ fn plugin_spec_kinds(spec: &mut Value) {
     }
     approval["properties"]["env"]["maxProperties"] = 0.into();
     *spec = json!({ "oneOf": [runs, approval] });
+}
+
+/// Pipeline, stage and action names as CodePipeline allows them.
+const CODEPIPELINE_NAME_PATTERN: &str = "^[A-Za-z0-9.@_-]+$";
+/// Git branch names the pipeline validator accepts, narrowed to a plain charset: dot-separated
+/// parts, not starting with `-` or `.`.
+const BRANCH_PATTERN: &str = "^[A-Za-z0-9_/][A-Za-z0-9_/-]*(?:\\.[A-Za-z0-9_/-]+)*$";
+const CONNECTION_ARN_PATTERN: &str =
+    "^arn:aws[a-z-]*:(?:codeconnections|codestar-connections):[^:]*:[^:]*:connection/[^:]*$";
+
+fn codepipeline_name(max_chars: usize) -> Value {
+    json!({ "type": "string", "pattern": CODEPIPELINE_NAME_PATTERN, "minLength": 1, "maxLength": max_chars })
+}
+
+/// `vars`, `metadata`, `tags` and a step's `env`: keys of `_-.:/` and alphanumerics, values
+/// limited in bytes, stated as the characters that always fit.
+fn string_map(map: &mut Value, max_value_bytes: usize) {
+    map["maxProperties"] = PIPELINE_MAP_ENTRIES.into();
+    map["propertyNames"] = json!({
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_.:/-]+$",
+        "maxLength": PIPELINE_KEY_CHARS,
+    });
+    map["additionalProperties"] = json!({ "type": "string", "maxLength": max_value_bytes / 4 });
+}
+
+fn pipeline_fields(spec: &mut Value) {
+    let properties = &mut spec["properties"];
+    properties["name"] = codepipeline_name(PIPELINE_NAME_CHARS);
+    properties["project"] = codepipeline_name(PIPELINE_PROJECT_CHARS);
+    properties["description"]["maxLength"] = PIPELINE_DESCRIPTION_CHARS.into();
+    properties["stages"]["minItems"] = 1.into();
+    properties["stages"]["maxItems"] = MAX_STAGES.into();
+    string_map(&mut properties["vars"], PIPELINE_VALUE_BYTES);
+    string_map(&mut properties["metadata"], PIPELINE_VALUE_BYTES);
+    string_map(&mut properties["tags"], PIPELINE_TAG_VALUE_CHARS);
+}
+
+fn stage_fields(stage: &mut Value) {
+    let properties = &mut stage["properties"];
+    properties["name"] = codepipeline_name(PIPELINE_NAME_CHARS);
+    properties["environment"]["pattern"] = CODEPIPELINE_NAME_PATTERN.into();
+    properties["environment"]["minLength"] = 1.into();
+    properties["environment"]["maxLength"] = PIPELINE_PROJECT_CHARS.into();
+    properties["steps"]["minItems"] = 1.into();
+    properties["steps"]["maxItems"] = MAX_STEPS_PER_STAGE.into();
+}
+
+fn step_fields(step: &mut Value) {
+    let properties = &mut step["properties"];
+    properties["name"]["pattern"] = CODEPIPELINE_NAME_PATTERN.into();
+    properties["name"]["minLength"] = 1.into();
+    properties["name"]["maxLength"] = PIPELINE_NAME_CHARS.into();
+    properties["timeoutMinutes"]["minimum"] = PIPELINE_MIN_TIMEOUT_MINUTES.into();
+    properties["timeoutMinutes"]["maximum"] = PIPELINE_MAX_TIMEOUT_MINUTES.into();
+    string_map(&mut properties["env"], PIPELINE_VALUE_BYTES);
+    string_map(&mut properties["metadata"], PIPELINE_VALUE_BYTES);
+}
+
+/// The fields of each kind of source; a GitHub source names its credentials one way only, a
+/// CodeConnections ARN or a Secrets Manager secret, so it is two variants.
+fn source_kinds(source: &mut Value) {
+    let Some(variants) = source["oneOf"].as_array_mut() else {
+        return;
+    };
+    let mut kinds = Vec::new();
+    for mut variant in variants.drain(..) {
+        variant["properties"]["branch"] = json!({ "type": "string", "pattern": BRANCH_PATTERN, "minLength": 1, "maxLength": 255 });
+        let properties = &mut variant["properties"];
+        if properties.get("repo").is_some() {
+            properties["repo"] = json!({
+                "type": "string",
+                "pattern": "^[A-Za-z0-9.@_-]+/[A-Za-z0-9.@_-]+$",
+                "description": properties["repo"]["description"],
+            });
+            let mut connection = variant.clone();
+            connection["properties"]["connectionArn"] =
+                json!({ "type": "string", "pattern": CONNECTION_ARN_PATTERN });
+            remove_property(&mut connection, "tokenSecret");
+            require(&mut connection, "connectionArn");
+            let mut secret = variant;
+            not_null(&mut secret["properties"]["tokenSecret"]);
+            secret["properties"]["tokenSecret"]["pattern"] = SECRET_NAME_PATTERN.into();
+            secret["properties"]["tokenSecret"]["maxLength"] = LIMITS.secret_name_chars.into();
+            remove_property(&mut secret, "connectionArn");
+            require(&mut secret, "tokenSecret");
+            kinds.extend([connection, secret]);
+            continue;
+        }
+        if properties.get("repository").is_some() {
+            properties["repository"] = codepipeline_name(100);
+        }
+        if properties.get("bucket").is_some() {
+            properties["bucket"] = json!({ "type": "string", "pattern": "^[a-z0-9.-]{3,63}$" });
+            properties["key"] = json!({ "type": "string", "minLength": 1, "maxLength": 1024 / 4 });
+        }
+        kinds.push(variant);
+    }
+    *variants = kinds;
+}
+
+fn remove_property(schema: &mut Value, name: &str) {
+    if let Some(properties) = schema["properties"].as_object_mut() {
+        properties.remove(name);
+    }
+}
+
+fn require(schema: &mut Value, name: &str) {
+    if let Some(required) = schema["required"].as_array_mut() {
+        required.push(name.into());
+    }
 }
 
 /// Each kind of source refuses the fields of the others (utoipa states `deny_unknown_fields` on
@@ -688,7 +820,7 @@ mod tests {
         let sources = document["components"]["schemas"]["SourceSpec"]["oneOf"]
             .as_array()
             .unwrap();
-        assert_eq!(sources.len(), 3);
+        assert_eq!(sources.len(), 4);
         for source in sources {
             assert_eq!(source["additionalProperties"], false, "{source}");
         }
@@ -743,6 +875,74 @@ mod tests {
         let secret_name = &schemas["SecretRef"]["properties"]["name"];
         assert_eq!(secret_name["pattern"], SECRET_NAME_PATTERN);
         assert_eq!(secret_name["maxLength"], LIMITS.secret_name_chars);
+    }
+
+    #[test]
+    fn a_pipeline_spec_states_the_validators_limits() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        let pipeline = &schemas["PipelineSpec"]["properties"];
+        assert_eq!(pipeline["name"]["maxLength"], PIPELINE_NAME_CHARS);
+        assert_eq!(pipeline["name"]["pattern"], CODEPIPELINE_NAME_PATTERN);
+        assert_eq!(pipeline["project"]["maxLength"], PIPELINE_PROJECT_CHARS);
+        assert_eq!(
+            pipeline["description"]["maxLength"],
+            PIPELINE_DESCRIPTION_CHARS
+        );
+        assert_eq!(pipeline["stages"]["maxItems"], MAX_STAGES);
+        for map in ["vars", "metadata", "tags"] {
+            assert_eq!(
+                pipeline[map]["maxProperties"], PIPELINE_MAP_ENTRIES,
+                "{map}"
+            );
+            assert_eq!(
+                pipeline[map]["propertyNames"]["maxLength"],
+                PIPELINE_KEY_CHARS
+            );
+        }
+        assert_eq!(
+            pipeline["tags"]["additionalProperties"]["maxLength"],
+            PIPELINE_TAG_VALUE_CHARS / 4
+        );
+        let stage = &schemas["StageSpec"]["properties"];
+        assert_eq!(stage["steps"]["maxItems"], MAX_STEPS_PER_STAGE);
+        assert_eq!(stage["environment"]["maxLength"], PIPELINE_PROJECT_CHARS);
+        let step = &schemas["StepSpec"]["properties"];
+        assert_eq!(
+            (
+                &step["timeoutMinutes"]["minimum"],
+                &step["timeoutMinutes"]["maximum"]
+            ),
+            (
+                &json!(PIPELINE_MIN_TIMEOUT_MINUTES),
+                &json!(PIPELINE_MAX_TIMEOUT_MINUTES)
+            )
+        );
+        let sources = schemas["SourceSpec"]["oneOf"].as_array().unwrap();
+        let kinds: Vec<(&Value, &Value)> = sources
+            .iter()
+            .map(|s| (&s["properties"]["type"]["enum"][0], &s["required"]))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (
+                    &json!("github"),
+                    &json!(["repo", "branch", "type", "connectionArn"])
+                ),
+                (
+                    &json!("github"),
+                    &json!(["repo", "branch", "type", "tokenSecret"])
+                ),
+                (
+                    &json!("codecommit"),
+                    &json!(["repository", "branch", "type"])
+                ),
+                (&json!("s3"), &json!(["bucket", "key", "type"])),
+            ]
+        );
+        assert!(sources[0]["properties"].get("tokenSecret").is_none());
+        assert!(sources[1]["properties"].get("connectionArn").is_none());
     }
 
     #[test]
