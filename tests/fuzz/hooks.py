@@ -1,29 +1,42 @@
 """Schemathesis hooks for `make fuzz` (loaded through SCHEMATHESIS_HOOKS by tests/src/bin/fuzz.rs).
 
 `schema_valid_request_accepted` is schemathesis's `positive_data_acceptance`, except for the
-refusals no schema can describe, each recognised by the request value that causes it and the
-problem the API answers with:
+refusals no schema can describe, each recognised by the status and problem the API answers with:
 
 - a `cursor` that is not the `nextCursor` of an earlier page of the same query (cursors are
   signed and bound to their query): 400 `invalid_cursor`;
 - an `If-Match` that does not name the resource's current version: 412;
 - a report range longer than the API reads or ending before it starts: its limit is relative to
-  today and spans two parameters, so `from`/`to` only carry the format: 400 naming `from`.
+  today and spans two parameters, so `from`/`to` only carry the format: 400 naming `from`;
+- a reference to stored data that does not exist: a pipeline step naming no published plugin
+  (422 `unresolved_plugins`, a well-formed range that matches nothing), an exemption for a rule
+  the org does not have;
+- an exemption expiring outside the coming year, a window that moves with the clock.
 
-Any other refusal of a schema-valid request still fails the run. A body is judged only when it
-really is valid against its schema: schemathesis's coverage phase sometimes labels a body positive
-that is not (it mixes the properties of `oneOf` variants, e.g. an `image` on a manual approval).
+Compliance rules are not judged yet: which `value` a rule takes depends on its `field` and
+`operator`, and the document does not state those combinations.
+
+Any other refusal of a schema-valid request fails the run. A body is judged only when it really
+is valid against its schema: schemathesis's coverage phase sometimes labels a body positive that
+is not (it mixes the properties of `oneOf` variants, e.g. an `image` on a manual approval).
 """
 
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+NOT_YET_DESCRIBED = {("POST", "/api/compliance/rules"), ("PUT", "/api/compliance/rules/{id}")}
 REPORT_RANGE_REFUSALS = ("a report covers at most", "is after the end of the range")
+EXEMPTION_REFUSALS = {
+    "ruleId": ("no rule ",),
+    "expiresAt": ("must be in the future", "days from now"),
+}
 
 
 @schemathesis.check
 def schema_valid_request_accepted(ctx, response, case):
+    if (case.method.upper(), case.operation.path) in NOT_YET_DESCRIBED:
+        return None
     if refused_by_design(case, response) or not body_is_schema_valid(case):
         return None
     return positive_data_acceptance(ctx, response, case)
@@ -33,26 +46,37 @@ def body_is_schema_valid(case):
     if not case.operation.body:
         return True
     validator = case.operation.schema.adapter.jsonschema_validator_cls
-    # The check is pinned with schemathesis in requirements-fuzz.txt: this is not public API.
+    # Not public API; schemathesis is pinned in requirements-fuzz.txt.
     return case._validate_component(ParameterLocation.BODY, case.body, validator)
 
 
 def refused_by_design(case, response):
     problem = problem_of(response)
-    query = case.query or {}
-    headers = case.headers or {}
+    code = problem.get("code")
     if response.status_code == 412:
-        return "If-Match" in headers
-    if response.status_code != 400:
-        return False
-    if problem.get("code") == "invalid_cursor":
-        return "cursor" in query
-    detail = problem.get("detail", "")
-    return (
-        problem.get("code") == "invalid_parameter"
-        and detail.startswith("parameter 'from': ")
-        and any(refusal in detail for refusal in REPORT_RANGE_REFUSALS)
-    )
+        return "If-Match" in (case.headers or {})
+    if response.status_code == 400 and code == "invalid_cursor":
+        return "cursor" in (case.query or {})
+    if response.status_code == 400 and code == "invalid_parameter":
+        detail = problem.get("detail", "")
+        return detail.startswith("parameter 'from': ") and mentions(detail, REPORT_RANGE_REFUSALS)
+    if response.status_code == 422 and code == "unresolved_plugins":
+        return not any(mentions(e.get("message", ""), ("invalid version range",)) for e in errors_of(problem))
+    if response.status_code == 422 and case.operation.path == "/api/compliance/exemptions":
+        errors = errors_of(problem)
+        return bool(errors) and all(
+            mentions(e.get("message", ""), EXEMPTION_REFUSALS.get(e.get("field"), ())) for e in errors
+        )
+    return False
+
+
+def mentions(text, phrases):
+    return any(phrase in text for phrase in phrases)
+
+
+def errors_of(problem):
+    errors = problem.get("errors")
+    return errors if isinstance(errors, list) else []
 
 
 def problem_of(response):

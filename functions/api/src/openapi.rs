@@ -7,6 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use pb_domain::compliance::{MAX_ENTITY_CHARS, MAX_REASON_CHARS};
 use pb_domain::event::MAX_NAME_CHARS as MAX_CODEPIPELINE_NAME_CHARS;
 use pb_domain::pipeline::{
     MAX_DESCRIPTION_CHARS as PIPELINE_DESCRIPTION_CHARS, MAX_KEY_CHARS as PIPELINE_KEY_CHARS,
@@ -20,7 +21,8 @@ use pb_domain::plugin::{
     ENV_NAME_PATTERN, IMAGE_PATTERN, LIMITS, MAX_LOOKUP_REFERENCES, METADATA_KEY_PATTERN,
     OUTPUT_DIRECTORY_PATTERN, SECRET_NAME_PATTERN, VERSION_PATTERN,
 };
-use pb_domain::reports::DATE_OR_INSTANT_PATTERN;
+use pb_domain::plugin::{MAX_RANGE_CHARS, VERSION_RANGE_PATTERN};
+use pb_domain::reports::{DATE_OR_INSTANT_PATTERN, INSTANT_PATTERN};
 
 use crate::paging::MAX_PAGE_SIZE;
 use crate::params::MAX_PATH_PARAM_BYTES;
@@ -403,6 +405,7 @@ impl Modify for BodyLimits {
         );
         edit_schema(components, "PluginSpec", plugin_spec_elements);
         edit_schema(components, "PluginSpec", plugin_spec_kinds);
+        edit_schema(components, "ExemptionRequest", exemption_fields);
         edit_schema(components, "SourceSpec", closed_variants);
         edit_schema(components, "SourceSpec", source_kinds);
         edit_schema(components, "PipelineSpec", pipeline_fields);
@@ -413,6 +416,12 @@ impl Modify for BodyLimits {
             1,
             LIMITS.name_chars,
             None,
+        );
+        limit_text(
+            property(components, "RequestedPlugin", "version"),
+            1,
+            MAX_RANGE_CHARS,
+            Some(VERSION_RANGE_PATTERN),
         );
         edit_schema(components, "StatusPatch", at_least_one_flag);
         edit_schema(components, "TokenRequest", mint_or_store);
@@ -489,6 +498,20 @@ fn plugin_spec_kinds(spec: &mut Value) {
     *spec = json!({ "oneOf": [runs, approval] });
 }
 
+/// What an exemption request's fields look like. Two of its refusals no schema can state: the
+/// rule must exist, and the expiry lies in the coming year, which moves with the clock.
+fn exemption_fields(request: &mut Value) {
+    let properties = &mut request["properties"];
+    properties["ruleId"]["minLength"] = 1.into();
+    properties["ruleId"]["description"] = "The `id` of one of the org's rules.".into();
+    properties["entity"]["pattern"] = "^[A-Za-z0-9._@-]+$".into();
+    properties["entity"]["maxLength"] = MAX_ENTITY_CHARS.into();
+    properties["reason"]["pattern"] = "\\S".into();
+    properties["reason"]["maxLength"] = MAX_REASON_CHARS.into();
+    properties["expiresAt"]["pattern"] = INSTANT_PATTERN.into();
+    properties["expiresAt"]["format"] = "date-time".into();
+}
+
 /// Pipeline, stage and action names as CodePipeline allows them.
 const CODEPIPELINE_NAME_PATTERN: &str = "^[A-Za-z0-9.@_-]+$";
 /// Git branch names the pipeline validator accepts, narrowed to a plain charset: dot-separated
@@ -554,8 +577,15 @@ fn source_kinds(source: &mut Value) {
     };
     let mut kinds = Vec::new();
     for mut variant in variants.drain(..) {
-        variant["properties"]["branch"] = json!({ "type": "string", "pattern": BRANCH_PATTERN, "minLength": 1, "maxLength": 255 });
         let properties = &mut variant["properties"];
+        if properties.get("branch").is_some() {
+            properties["branch"] = json!({
+                "type": "string",
+                "pattern": BRANCH_PATTERN,
+                "minLength": 1,
+                "maxLength": 255,
+            });
+        }
         if properties.get("repo").is_some() {
             properties["repo"] = json!({
                 "type": "string",
@@ -941,8 +971,25 @@ mod tests {
                 (&json!("s3"), &json!(["bucket", "key", "type"])),
             ]
         );
+        assert!(
+            sources[3]["properties"].get("branch").is_none(),
+            "s3 has no branch"
+        );
+        let reference = &schemas["RequestedPlugin"]["properties"]["version"];
+        assert_eq!(reference["pattern"], VERSION_RANGE_PATTERN);
+        assert_eq!(reference["maxLength"], MAX_RANGE_CHARS);
         assert!(sources[0]["properties"].get("tokenSecret").is_none());
         assert!(sources[1]["properties"].get("connectionArn").is_none());
+    }
+
+    #[test]
+    fn an_exemption_request_states_its_formats() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let request = &document["components"]["schemas"]["ExemptionRequest"]["properties"];
+        assert_eq!(request["entity"]["maxLength"], MAX_ENTITY_CHARS);
+        assert_eq!(request["reason"]["maxLength"], MAX_REASON_CHARS);
+        assert_eq!(request["expiresAt"]["pattern"], INSTANT_PATTERN);
+        assert_eq!(request["ruleId"]["minLength"], 1);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use lookup::{
     MAX_LOOKUP_REFERENCES,
 };
 pub use ownership::{plan_ownership_repair, public_name_owner, OwnershipRepair, PublicVersion};
-pub use range::{PluginRef, VersionRange};
+pub use range::{PluginRef, VersionRange, MAX_RANGE_CHARS, VERSION_RANGE_PATTERN};
 pub use resolve::{resolve, CatalogEntry, LookupError, Resolved, ResolvedFrom};
 pub use spec::{AccessModifier, ComputeType, FailureBehavior, PluginSpec, PluginType, SecretRef};
 pub use validate::{

@@ -540,6 +540,22 @@ mod ranges {
             .collect()
     }
 
+    /// Every range the API document's pattern admits parses.
+    #[test]
+    fn the_documented_range_pattern_admits_only_parsable_ranges() {
+        let pattern = regex::Regex::new(VERSION_RANGE_PATTERN).unwrap();
+        let documented = [
+            "latest", "*", "1", "1.2", "1.2.3", "^1.2", "~1.2.3", ">=1", "<2.0", "=0.0.0",
+        ];
+        for range in documented {
+            assert!(pattern.is_match(range), "{range}");
+            assert!(VersionRange::parse(range).is_ok(), "{range}");
+        }
+        for undocumented in ["", "1e+100", "01.2", "^", "1.2.3.4", "latest ", ">=1 <2"] {
+            assert!(!pattern.is_match(undocumented), "{undocumented}");
+        }
+    }
+
     #[test]
     fn bare_full_version_is_an_exact_pin() {
         assert_eq!(

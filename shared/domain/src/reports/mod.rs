@@ -36,7 +36,8 @@ pub use plugins::{
 };
 pub use query::{
     midnight, parse_limit, Buckets, Interval, ParamError, ReportRange, Span,
-    DATE_OR_INSTANT_PATTERN, DEFAULT_LIMIT, DEFAULT_RANGE_DAYS, MAX_LIMIT, MAX_RANGE_DAYS,
+    DATE_OR_INSTANT_PATTERN, DEFAULT_LIMIT, DEFAULT_RANGE_DAYS, INSTANT_PATTERN, MAX_LIMIT,
+    MAX_RANGE_DAYS,
 };
 pub use stats::{percent, success_rate, DurationStats};
 

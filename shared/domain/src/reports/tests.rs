@@ -154,6 +154,10 @@ mod parameters {
         ] {
             assert!(!pattern.is_match(refused) && !parses(refused), "{refused}");
         }
+        let instant = regex::Regex::new(INSTANT_PATTERN).unwrap();
+        assert!(instant.is_match("2026-11-20T10:00:00.5-03:30"));
+        assert!(DateTime::parse_from_rfc3339("2026-11-20T10:00:00.5-03:30").is_ok());
+        assert!(!instant.is_match("2026-11-20"), "an instant has a time");
     }
 
     #[test]
