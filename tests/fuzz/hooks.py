@@ -11,7 +11,9 @@ refusals no schema can describe, each recognised by the status and problem the A
 - a reference to stored data that does not exist: a pipeline step naming no published plugin
   (422 `unresolved_plugins`, a well-formed range that matches nothing), an exemption for a rule
   the org does not have;
-- an exemption expiring outside the coming year, a window that moves with the clock.
+- an exemption expiring outside the coming year, a window that moves with the clock;
+- a name listed twice where names must be unique (stage and step names of a pipeline, secret
+  names of a plugin): JSON Schema's `uniqueItems` compares whole items, not one key of them.
 
 Compliance rules are not judged yet: which `value` a rule takes depends on its `field` and
 `operator`, and the document does not state those combinations.
@@ -27,6 +29,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 NOT_YET_DESCRIBED = {("POST", "/api/compliance/rules"), ("PUT", "/api/compliance/rules/{id}")}
 REPORT_RANGE_REFUSALS = ("a report covers at most", "is after the end of the range")
+DUPLICATE_NAME_REFUSALS = ("duplicate stage name", "duplicate step name", "is listed twice")
 EXEMPTION_REFUSALS = {
     "ruleId": ("no rule ",),
     "expiresAt": ("must be in the future", "days from now"),
@@ -62,12 +65,24 @@ def refused_by_design(case, response):
         return detail.startswith("parameter 'from': ") and mentions(detail, REPORT_RANGE_REFUSALS)
     if response.status_code == 422 and code == "unresolved_plugins":
         return not any(mentions(e.get("message", ""), ("invalid version range",)) for e in errors_of(problem))
+    if response.status_code == 422 and code == "validation_failed" and all_errors(problem, duplicate_name):
+        return True
     if response.status_code == 422 and case.operation.path == "/api/compliance/exemptions":
-        errors = errors_of(problem)
-        return bool(errors) and all(
-            mentions(e.get("message", ""), EXEMPTION_REFUSALS.get(e.get("field"), ())) for e in errors
-        )
+        return all_errors(problem, exemption_refusal)
     return False
+
+
+def duplicate_name(error):
+    return mentions(error.get("message", ""), DUPLICATE_NAME_REFUSALS)
+
+
+def exemption_refusal(error):
+    return mentions(error.get("message", ""), EXEMPTION_REFUSALS.get(error.get("field"), ()))
+
+
+def all_errors(problem, refusal):
+    errors = errors_of(problem)
+    return bool(errors) and all(refusal(error) for error in errors)
 
 
 def mentions(text, phrases):

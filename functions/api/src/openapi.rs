@@ -543,6 +543,9 @@ fn pipeline_fields(spec: &mut Value) {
     properties["description"]["maxLength"] = PIPELINE_DESCRIPTION_CHARS.into();
     properties["stages"]["minItems"] = 1.into();
     properties["stages"]["maxItems"] = MAX_STAGES.into();
+    // Stage names, and step names within a stage, are unique; JSON Schema can only say that of
+    // whole items.
+    properties["stages"]["uniqueItems"] = true.into();
     string_map(&mut properties["vars"], PIPELINE_VALUE_BYTES);
     string_map(&mut properties["metadata"], PIPELINE_VALUE_BYTES);
     string_map(&mut properties["tags"], PIPELINE_TAG_VALUE_CHARS);
@@ -556,6 +559,7 @@ fn stage_fields(stage: &mut Value) {
     properties["environment"]["maxLength"] = PIPELINE_PROJECT_CHARS.into();
     properties["steps"]["minItems"] = 1.into();
     properties["steps"]["maxItems"] = MAX_STEPS_PER_STAGE.into();
+    properties["steps"]["uniqueItems"] = true.into();
 }
 
 fn step_fields(step: &mut Value) {
@@ -936,6 +940,8 @@ mod tests {
         );
         let stage = &schemas["StageSpec"]["properties"];
         assert_eq!(stage["steps"]["maxItems"], MAX_STEPS_PER_STAGE);
+        assert_eq!(stage["steps"]["uniqueItems"], true);
+        assert_eq!(pipeline["stages"]["uniqueItems"], true);
         assert_eq!(stage["environment"]["maxLength"], PIPELINE_PROJECT_CHARS);
         let step = &schemas["StepSpec"]["properties"];
         assert_eq!(
