@@ -290,13 +290,7 @@ impl Modify for BodyLimits {
             property(components, "PluginSpec", "name"),
             1,
             LIMITS.name_chars,
-            Some("^[a-z0-9-]+$"),
-        );
-        limit_text(
-            property(components, "PluginSpec", "version"),
-            1,
-            64,
-            Some(VERSION_PATTERN),
+            Some(PLUGIN_NAME_PATTERN),
         );
         limit_text(
             property(components, "PluginSpec", "description"),
@@ -415,7 +409,7 @@ impl Modify for BodyLimits {
             property(components, "RequestedPlugin", "name"),
             1,
             LIMITS.name_chars,
-            None,
+            Some(PLUGIN_NAME_PATTERN),
         );
         limit_text(
             property(components, "RequestedPlugin", "version"),
@@ -469,6 +463,7 @@ fn plugin_spec_elements(spec: &mut Value) {
     // JSON Schema cannot say "unique by name"; whole-item uniqueness is the closest it comes.
     properties["secrets"]["uniqueItems"] = true.into();
     properties["secrets"]["description"] = "Each secret name at most once.".into();
+    properties["version"]["pattern"] = VERSION_PATTERN.into();
     properties["image"]["pattern"] = IMAGE_PATTERN.into();
     properties["primaryOutputDirectory"]["pattern"] = OUTPUT_DIRECTORY_PATTERN.into();
 }
@@ -512,14 +507,11 @@ fn exemption_fields(request: &mut Value) {
     properties["expiresAt"]["format"] = "date-time".into();
 }
 
+/// Plugin names as publishing accepts them; a step's default name is its plugin's.
+const PLUGIN_NAME_PATTERN: &str = "^[a-z0-9-]+$";
+
 /// Pipeline, stage and action names as CodePipeline allows them.
 const CODEPIPELINE_NAME_PATTERN: &str = "^[A-Za-z0-9.@_-]+$";
-/// Git branch names the pipeline validator accepts, narrowed to a plain charset: dot-separated
-/// parts, not starting with `-` or `.`.
-const BRANCH_PATTERN: &str = "^[A-Za-z0-9_/][A-Za-z0-9_/-]*(?:\\.[A-Za-z0-9_/-]+)*$";
-const CONNECTION_ARN_PATTERN: &str =
-    "^arn:aws[a-z-]*:(?:codeconnections|codestar-connections):[^:]*:[^:]*:connection/[^:]*$";
-
 fn codepipeline_name(max_chars: usize) -> Value {
     json!({ "type": "string", "pattern": CODEPIPELINE_NAME_PATTERN, "minLength": 1, "maxLength": max_chars })
 }
@@ -554,9 +546,6 @@ fn pipeline_fields(spec: &mut Value) {
 fn stage_fields(stage: &mut Value) {
     let properties = &mut stage["properties"];
     properties["name"] = codepipeline_name(PIPELINE_NAME_CHARS);
-    properties["environment"]["pattern"] = CODEPIPELINE_NAME_PATTERN.into();
-    properties["environment"]["minLength"] = 1.into();
-    properties["environment"]["maxLength"] = PIPELINE_PROJECT_CHARS.into();
     properties["steps"]["minItems"] = 1.into();
     properties["steps"]["maxItems"] = MAX_STEPS_PER_STAGE.into();
     properties["steps"]["uniqueItems"] = true.into();
@@ -573,51 +562,28 @@ fn step_fields(step: &mut Value) {
     string_map(&mut properties["metadata"], PIPELINE_VALUE_BYTES);
 }
 
-/// The fields of each kind of source; a GitHub source names its credentials one way only, a
-/// CodeConnections ARN or a Secrets Manager secret, so it is two variants.
+/// A GitHub source names its credentials one way only, a CodeConnections ARN or a Secrets
+/// Manager secret, so it is two variants. Source fields may hold `{{ vars.x }}` templates and are
+/// checked once expanded, so their written form carries no pattern.
 fn source_kinds(source: &mut Value) {
     let Some(variants) = source["oneOf"].as_array_mut() else {
         return;
     };
     let mut kinds = Vec::new();
-    for mut variant in variants.drain(..) {
-        let properties = &mut variant["properties"];
-        if properties.get("branch").is_some() {
-            properties["branch"] = json!({
-                "type": "string",
-                "pattern": BRANCH_PATTERN,
-                "minLength": 1,
-                "maxLength": 255,
-            });
-        }
-        if properties.get("repo").is_some() {
-            properties["repo"] = json!({
-                "type": "string",
-                "pattern": "^[A-Za-z0-9.@_-]+/[A-Za-z0-9.@_-]+$",
-                "description": properties["repo"]["description"],
-            });
-            let mut connection = variant.clone();
-            connection["properties"]["connectionArn"] =
-                json!({ "type": "string", "pattern": CONNECTION_ARN_PATTERN });
-            remove_property(&mut connection, "tokenSecret");
-            require(&mut connection, "connectionArn");
-            let mut secret = variant;
-            not_null(&mut secret["properties"]["tokenSecret"]);
-            secret["properties"]["tokenSecret"]["pattern"] = SECRET_NAME_PATTERN.into();
-            secret["properties"]["tokenSecret"]["maxLength"] = LIMITS.secret_name_chars.into();
-            remove_property(&mut secret, "connectionArn");
-            require(&mut secret, "tokenSecret");
-            kinds.extend([connection, secret]);
+    for variant in variants.drain(..) {
+        if variant["properties"].get("tokenSecret").is_none() {
+            kinds.push(variant);
             continue;
         }
-        if properties.get("repository").is_some() {
-            properties["repository"] = codepipeline_name(100);
-        }
-        if properties.get("bucket").is_some() {
-            properties["bucket"] = json!({ "type": "string", "pattern": "^[a-z0-9.-]{3,63}$" });
-            properties["key"] = json!({ "type": "string", "minLength": 1, "maxLength": 1024 / 4 });
-        }
-        kinds.push(variant);
+        let mut connection = variant.clone();
+        not_null(&mut connection["properties"]["connectionArn"]);
+        remove_property(&mut connection, "tokenSecret");
+        require(&mut connection, "connectionArn");
+        let mut secret = variant;
+        not_null(&mut secret["properties"]["tokenSecret"]);
+        remove_property(&mut secret, "connectionArn");
+        require(&mut secret, "tokenSecret");
+        kinds.extend([connection, secret]);
     }
     *variants = kinds;
 }
@@ -942,7 +908,6 @@ mod tests {
         assert_eq!(stage["steps"]["maxItems"], MAX_STEPS_PER_STAGE);
         assert_eq!(stage["steps"]["uniqueItems"], true);
         assert_eq!(pipeline["stages"]["uniqueItems"], true);
-        assert_eq!(stage["environment"]["maxLength"], PIPELINE_PROJECT_CHARS);
         let step = &schemas["StepSpec"]["properties"];
         assert_eq!(
             (
@@ -978,8 +943,8 @@ mod tests {
             ]
         );
         assert!(
-            sources[3]["properties"].get("branch").is_none(),
-            "s3 has no branch"
+            sources[0]["properties"]["branch"].get("pattern").is_none(),
+            "templated fields are checked once expanded"
         );
         let reference = &schemas["RequestedPlugin"]["properties"]["version"];
         assert_eq!(reference["pattern"], VERSION_RANGE_PATTERN);
