@@ -546,6 +546,7 @@ fn pipeline_fields(spec: &mut Value) {
 fn stage_fields(stage: &mut Value) {
     let properties = &mut stage["properties"];
     properties["name"] = codepipeline_name(PIPELINE_NAME_CHARS);
+    properties["environment"]["pattern"] = or_template("[A-Za-z0-9.@_-]{1,64}").into();
     properties["steps"]["minItems"] = 1.into();
     properties["steps"]["maxItems"] = MAX_STEPS_PER_STAGE.into();
     properties["steps"]["uniqueItems"] = true.into();
@@ -563,14 +564,34 @@ fn step_fields(step: &mut Value) {
 }
 
 /// A GitHub source names its credentials one way only, a CodeConnections ARN or a Secrets
-/// Manager secret, so it is two variants. Source fields may hold `{{ vars.x }}` templates and are
-/// checked once expanded, so their written form carries no pattern.
+/// Manager secret, so it is two variants. Source fields may hold `{{ vars.x }}` templates, checked
+/// once expanded, so each pattern admits a template besides the field's own form.
 fn source_kinds(source: &mut Value) {
     let Some(variants) = source["oneOf"].as_array_mut() else {
         return;
     };
     let mut kinds = Vec::new();
-    for variant in variants.drain(..) {
+    for mut variant in variants.drain(..) {
+        let properties = &mut variant["properties"];
+        for (field, pattern) in [
+            ("repo", "[A-Za-z0-9.@_-]+/[A-Za-z0-9.@_-]+"),
+            (
+                "branch",
+                "[A-Za-z0-9_/][A-Za-z0-9_/-]{0,200}(?:\\.[A-Za-z0-9_/-]{1,20})?",
+            ),
+            ("connectionArn", CONNECTION_ARN_PATTERN),
+            ("repository", "[A-Za-z0-9.@_-]{1,100}"),
+            ("bucket", "[a-z0-9.-]{3,63}"),
+        ] {
+            if let Some(property) = properties.get_mut(field) {
+                property["pattern"] = or_template(pattern).into();
+            }
+        }
+        for field in ["tokenSecret", "key"] {
+            if let Some(property) = properties.get_mut(field) {
+                property["minLength"] = 1.into();
+            }
+        }
         if variant["properties"].get("tokenSecret").is_none() {
             kinds.push(variant);
             continue;
@@ -586,6 +607,14 @@ fn source_kinds(source: &mut Value) {
         kinds.extend([connection, secret]);
     }
     *variants = kinds;
+}
+
+const CONNECTION_ARN_PATTERN: &str =
+    "arn:aws[a-z-]*:(?:codeconnections|codestar-connections):[^:]*:[^:]*:connection/[^:]*";
+
+/// A field's own form, or any text holding a template (whose expansion is checked instead).
+fn or_template(pattern: &str) -> String {
+    format!("^(?:{pattern}|.*\\{{\\{{.*)$")
 }
 
 fn remove_property(schema: &mut Value, name: &str) {
@@ -942,10 +971,14 @@ mod tests {
                 (&json!("s3"), &json!(["bucket", "key", "type"])),
             ]
         );
-        assert!(
-            sources[0]["properties"]["branch"].get("pattern").is_none(),
-            "templated fields are checked once expanded"
-        );
+        let repo = regex::Regex::new(
+            sources[0]["properties"]["repo"]["pattern"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(repo.is_match("acme/payments") && repo.is_match("{{ vars.repo }}"));
+        assert!(!repo.is_match("acme") && !repo.is_match("acme/pay/ments"));
         let reference = &schemas["RequestedPlugin"]["properties"]["version"];
         assert_eq!(reference["pattern"], VERSION_RANGE_PATTERN);
         assert_eq!(reference["maxLength"], MAX_RANGE_CHARS);
