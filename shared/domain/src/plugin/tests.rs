@@ -117,6 +117,21 @@ mod spec_json {
         assert_eq!(validate(&spec), Ok(()));
     }
 
+    /// OpenAPI 3.1 calls `20.0` an integer, so the spec takes it; a fraction stays refused.
+    #[test]
+    fn timeout_minutes_takes_a_whole_float_and_refuses_a_fraction() {
+        let spec = |timeout: &str| {
+            serde_json::from_str::<PluginSpec>(&format!(
+                r#"{{"name": "x", "version": "1.0.0", "category": "c",
+                    "pluginType": "ManualApprovalStep", "timeoutMinutes": {timeout}}}"#
+            ))
+        };
+        assert_eq!(spec("20.0").unwrap().timeout_minutes, 20);
+        let refused = spec("20.5").unwrap_err().to_string();
+        assert!(refused.contains("20.5 is not a whole number"), "{refused}");
+        assert!(spec("-20").is_err());
+    }
+
     #[test]
     fn omitted_fields_take_safe_defaults() {
         let json = r#"{"name": "approve", "version": "1.0.0", "category": "approval",
