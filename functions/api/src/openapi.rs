@@ -1,14 +1,38 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
+use serde_json::{json, Value};
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use pb_domain::compliance::{MAX_ENTITY_CHARS, MAX_REASON_CHARS};
+use pb_domain::event::MAX_NAME_CHARS as MAX_CODEPIPELINE_NAME_CHARS;
+use pb_domain::pipeline::{
+    MAX_DESCRIPTION_CHARS as PIPELINE_DESCRIPTION_CHARS, MAX_KEY_CHARS as PIPELINE_KEY_CHARS,
+    MAX_MAP_ENTRIES as PIPELINE_MAP_ENTRIES, MAX_NAME_CHARS as PIPELINE_NAME_CHARS,
+    MAX_PROJECT_CHARS as PIPELINE_PROJECT_CHARS, MAX_STAGES, MAX_STEPS_PER_STAGE,
+    MAX_TAG_VALUE_CHARS as PIPELINE_TAG_VALUE_CHARS,
+    MAX_TIMEOUT_MINUTES as PIPELINE_MAX_TIMEOUT_MINUTES, MAX_VALUE_BYTES as PIPELINE_VALUE_BYTES,
+    MIN_TIMEOUT_MINUTES as PIPELINE_MIN_TIMEOUT_MINUTES,
+};
+use pb_domain::plugin::{
+    ENV_NAME_PATTERN, IMAGE_PATTERN, LIMITS, MAX_LOOKUP_REFERENCES, METADATA_KEY_PATTERN,
+    OUTPUT_DIRECTORY_PATTERN, SECRET_NAME_PATTERN, VERSION_PATTERN,
+};
+use pb_domain::plugin::{MAX_RANGE_CHARS, VERSION_RANGE_PATTERN};
+use pb_domain::reports::{DATE_OR_INSTANT_PATTERN, INSTANT_PATTERN};
+
 use crate::paging::MAX_PAGE_SIZE;
 use crate::params::MAX_PATH_PARAM_BYTES;
 use crate::problem::PROBLEM_JSON;
+use crate::routes::plugins::MAX_DEPRECATION_MESSAGE_CHARS;
+use crate::routes::registry::{MAX_PIPELINE_ID_CHARS, MAX_STACK_NAME_CHARS};
+use crate::routes::tokens::{
+    MAX_SCOPE_CHARS, MAX_TOKEN_PERMISSIONS, PERMISSION_PATTERN, PLATFORM_PERMS, PLATFORM_SCOPE,
+};
+use crate::tokens::MAX_LIFETIME_DAYS;
 
 use crate::routes::reports;
 use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, tokens};
@@ -73,7 +97,7 @@ use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, token
         reports::build_duration,
         reports::build_failures,
     ),
-    modifiers(&BearerAuth, &ProblemResponses, &ParameterLimits),
+    modifiers(&BearerAuth, &ProblemResponses, &ParameterLimits, &BodyLimits),
 )]
 pub struct ApiDoc;
 
@@ -208,20 +232,482 @@ impl Modify for ParameterLimits {
 }
 
 fn limit_parameter(parameter: &mut Parameter) {
+    if let Some(description) = parameter_description(&parameter.parameter_in, &parameter.name) {
+        parameter.description = Some(description.into());
+    }
     let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
         return;
     };
     match (&parameter.parameter_in, parameter.name.as_str()) {
-        (ParameterIn::Path, _) => {
+        (ParameterIn::Path, name) => {
             schema.min_length = Some(1);
             schema.max_length = Some(MAX_PATH_PARAM_BYTES);
-            schema.pattern = Some("^[^#\\u0000-\\u001f\\u007f-\\u009f]+$".into());
+            schema.pattern = Some(if name == "version" {
+                VERSION_PATTERN.into()
+            } else {
+                "^[^#\\u0000-\\u001f\\u007f-\\u009f]+$".into()
+            });
         }
         (ParameterIn::Query, "limit") => {
             schema.minimum = Some(1.into());
             schema.maximum = Some(MAX_PAGE_SIZE.into());
         }
+        (ParameterIn::Query, "from" | "to") => {
+            schema.pattern = Some(DATE_OR_INSTANT_PATTERN.into());
+        }
+        (ParameterIn::Query, "interval") => {
+            schema.enum_values = Some(["day", "week", "month"].map(Into::into).into());
+        }
         _ => {}
+    }
+}
+
+/// Values no schema can describe: they must come from an earlier response.
+fn parameter_description(location: &ParameterIn, name: &str) -> Option<&'static str> {
+    match (location, name) {
+        (ParameterIn::Query, "cursor") => Some(
+            "`nextCursor` of the previous page of this same query; any other value answers 400 \
+             invalid_cursor (cursors are signed and bound to the query)",
+        ),
+        (ParameterIn::Header, "If-Match") => Some(
+            "The `ETag` of the latest response for this resource; a value naming another \
+             version answers 412",
+        ),
+        _ => None,
+    }
+}
+
+/// The limits the request validators enforce, stated on the request schemas from the same
+/// constants, so the document cannot drift from them and a generator stays inside them.
+struct BodyLimits;
+
+impl Modify for BodyLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        limit_text(
+            property(components, "PluginSpec", "name"),
+            1,
+            LIMITS.name_chars,
+            Some(PLUGIN_NAME_PATTERN),
+        );
+        limit_text(
+            property(components, "PluginSpec", "description"),
+            0,
+            LIMITS.description_chars,
+            None,
+        );
+        limit_text(
+            property(components, "PluginSpec", "category"),
+            1,
+            LIMITS.category_chars,
+            Some("\\S"),
+        );
+        limit_text(
+            property(components, "PluginSpec", "image"),
+            1,
+            LIMITS.image_chars,
+            None,
+        );
+        limit_text(
+            property(components, "PluginSpec", "primaryOutputDirectory"),
+            1,
+            LIMITS.output_directory_chars,
+            None,
+        );
+        limit_items(
+            property(components, "PluginSpec", "keywords"),
+            0,
+            LIMITS.keywords,
+        );
+        limit_items(
+            property(components, "PluginSpec", "installCommands"),
+            0,
+            LIMITS.commands,
+        );
+        limit_items(
+            property(components, "PluginSpec", "commands"),
+            0,
+            LIMITS.commands,
+        );
+        limit_items(
+            property(components, "PluginSpec", "secrets"),
+            0,
+            LIMITS.secrets,
+        );
+        limit_items(
+            property(components, "PluginSpec", "requiredMetadata"),
+            0,
+            LIMITS.required_metadata,
+        );
+        limit_number(
+            property(components, "PluginSpec", "timeoutMinutes"),
+            LIMITS.min_timeout_minutes,
+            LIMITS.max_timeout_minutes,
+        );
+        limit_items(
+            property(components, "LookupRequest", "plugins"),
+            1,
+            MAX_LOOKUP_REFERENCES,
+        );
+        limit_text(
+            property(components, "StatusPatch", "deprecationMessage"),
+            0,
+            MAX_DEPRECATION_MESSAGE_CHARS,
+            None,
+        );
+        limit_text(
+            property(components, "TokenRequest", "scope"),
+            1,
+            MAX_SCOPE_CHARS,
+            Some("^[A-Za-z0-9:._-]+$"),
+        );
+        limit_items(
+            property(components, "TokenRequest", "perms"),
+            1,
+            MAX_TOKEN_PERMISSIONS,
+        );
+        limit_number(
+            property(components, "TokenRequest", "expiresInDays"),
+            1,
+            MAX_LIFETIME_DAYS,
+        );
+        limit_text(
+            property(components, "RegistryWriteRequest", "pipelineId"),
+            1,
+            MAX_PIPELINE_ID_CHARS,
+            Some("^[A-Za-z0-9_-]+$"),
+        );
+        limit_text(
+            property(components, "RegistryWriteRequest", "pipelineName"),
+            1,
+            MAX_CODEPIPELINE_NAME_CHARS,
+            Some("^[A-Za-z0-9.@_-]+$"),
+        );
+        limit_text(
+            property(components, "RegistryWriteRequest", "stackName"),
+            1,
+            MAX_STACK_NAME_CHARS,
+            Some("^[A-Za-z][A-Za-z0-9-]*$"),
+        );
+        limit_text(
+            property(components, "SecretRef", "name"),
+            1,
+            LIMITS.secret_name_chars,
+            Some(SECRET_NAME_PATTERN),
+        );
+        edit_schema(components, "PluginSpec", plugin_spec_elements);
+        edit_schema(components, "PluginSpec", plugin_spec_kinds);
+        edit_schema(components, "ExemptionRequest", exemption_fields);
+        edit_schema(components, "SourceSpec", closed_variants);
+        edit_schema(components, "SourceSpec", source_kinds);
+        edit_schema(components, "PipelineSpec", pipeline_fields);
+        edit_schema(components, "StageSpec", stage_fields);
+        edit_schema(components, "StepSpec", step_fields);
+        limit_text(
+            property(components, "RequestedPlugin", "name"),
+            1,
+            LIMITS.name_chars,
+            Some(PLUGIN_NAME_PATTERN),
+        );
+        limit_text(
+            property(components, "RequestedPlugin", "version"),
+            1,
+            MAX_RANGE_CHARS,
+            Some(VERSION_RANGE_PATTERN),
+        );
+        edit_schema(components, "StatusPatch", at_least_one_flag);
+        edit_schema(components, "TokenRequest", mint_or_store);
+    }
+}
+
+/// Rewrites one component schema as JSON, for what utoipa's attributes cannot say (`oneOf`
+/// variants, at least one property).
+fn edit_schema(
+    components: &mut utoipa::openapi::Components,
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+) {
+    let Some(RefOr::T(schema)) = components.schemas.get_mut(name) else {
+        return;
+    };
+    let Ok(mut value) = serde_json::to_value(&*schema) else {
+        return;
+    };
+    edit(&mut value);
+    if let Ok(edited) = serde_json::from_value(value) {
+        *schema = edited;
+    }
+}
+
+/// What each keyword, command, variable and metadata key of a plugin spec must look like.
+/// Commands and env values are limited in bytes, stated as the characters that always fit.
+fn plugin_spec_elements(spec: &mut Value) {
+    let properties = &mut spec["properties"];
+    let non_blank =
+        |max_chars: usize| json!({ "type": "string", "pattern": "\\S", "maxLength": max_chars });
+    properties["keywords"]["items"] = non_blank(LIMITS.keyword_chars);
+    properties["installCommands"]["items"] = non_blank(LIMITS.command_bytes / 4);
+    properties["commands"]["items"] = non_blank(LIMITS.command_bytes / 4);
+    properties["requiredMetadata"]["items"] =
+        json!({ "type": "string", "pattern": METADATA_KEY_PATTERN });
+    properties["env"]["maxProperties"] = LIMITS.env_vars.into();
+    properties["env"]["propertyNames"] = json!({
+        "type": "string",
+        "pattern": ENV_NAME_PATTERN,
+        "maxLength": LIMITS.env_name_chars,
+    });
+    properties["env"]["additionalProperties"] =
+        json!({ "type": "string", "maxLength": LIMITS.env_value_bytes / 4 });
+    // JSON Schema cannot say "unique by name"; whole-item uniqueness is the closest it comes.
+    properties["secrets"]["uniqueItems"] = true.into();
+    properties["secrets"]["description"] = "Each secret name at most once.".into();
+    properties["version"]["pattern"] = VERSION_PATTERN.into();
+    properties["image"]["pattern"] = IMAGE_PATTERN.into();
+    properties["primaryOutputDirectory"]["pattern"] = OUTPUT_DIRECTORY_PATTERN.into();
+}
+
+/// A step that runs commands names an image and at least one command; a manual approval runs
+/// nothing, so it carries no image, commands, env, secrets or output directory.
+fn plugin_spec_kinds(spec: &mut Value) {
+    let mut runs = spec.clone();
+    runs["properties"]["pluginType"] =
+        json!({ "type": "string", "enum": ["CodeBuildStep", "ShellStep"] });
+    not_null(&mut runs["properties"]["image"]);
+    runs["properties"]["commands"]["minItems"] = 1.into();
+    if let Some(required) = runs["required"].as_array_mut() {
+        required.extend(["image".into(), "commands".into()]);
+    }
+    let mut approval = spec.clone();
+    approval["properties"]["pluginType"] =
+        json!({ "type": "string", "enum": ["ManualApprovalStep"] });
+    if let Some(properties) = approval["properties"].as_object_mut() {
+        properties.remove("image");
+        properties.remove("primaryOutputDirectory");
+    }
+    for nothing in ["installCommands", "commands", "secrets"] {
+        approval["properties"][nothing]["maxItems"] = 0.into();
+    }
+    approval["properties"]["env"]["maxProperties"] = 0.into();
+    *spec = json!({ "oneOf": [runs, approval] });
+}
+
+/// What an exemption request's fields look like. Two of its refusals no schema can state: the
+/// rule must exist, and the expiry lies in the coming year, which moves with the clock.
+fn exemption_fields(request: &mut Value) {
+    let properties = &mut request["properties"];
+    properties["ruleId"]["minLength"] = 1.into();
+    properties["ruleId"]["description"] = "The `id` of one of the org's rules.".into();
+    properties["entity"]["pattern"] = "^[A-Za-z0-9._@-]+$".into();
+    properties["entity"]["maxLength"] = MAX_ENTITY_CHARS.into();
+    properties["reason"]["pattern"] = "\\S".into();
+    properties["reason"]["maxLength"] = MAX_REASON_CHARS.into();
+    properties["expiresAt"]["pattern"] = INSTANT_PATTERN.into();
+    properties["expiresAt"]["format"] = "date-time".into();
+}
+
+/// Plugin names as publishing accepts them; a step's default name is its plugin's.
+const PLUGIN_NAME_PATTERN: &str = "^[a-z0-9-]+$";
+
+/// Pipeline, stage and action names as CodePipeline allows them.
+const CODEPIPELINE_NAME_PATTERN: &str = "^[A-Za-z0-9.@_-]+$";
+fn codepipeline_name(max_chars: usize) -> Value {
+    json!({ "type": "string", "pattern": CODEPIPELINE_NAME_PATTERN, "minLength": 1, "maxLength": max_chars })
+}
+
+/// `vars`, `metadata`, `tags` and a step's `env`: keys of `_-.:/` and alphanumerics, values
+/// limited in bytes, stated as the characters that always fit.
+fn string_map(map: &mut Value, max_value_bytes: usize) {
+    map["maxProperties"] = PIPELINE_MAP_ENTRIES.into();
+    map["propertyNames"] = json!({
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_.:/-]+$",
+        "maxLength": PIPELINE_KEY_CHARS,
+    });
+    map["additionalProperties"] = json!({ "type": "string", "maxLength": max_value_bytes / 4 });
+}
+
+fn pipeline_fields(spec: &mut Value) {
+    let properties = &mut spec["properties"];
+    properties["name"] = codepipeline_name(PIPELINE_NAME_CHARS);
+    properties["project"] = codepipeline_name(PIPELINE_PROJECT_CHARS);
+    properties["description"]["maxLength"] = PIPELINE_DESCRIPTION_CHARS.into();
+    properties["stages"]["minItems"] = 1.into();
+    properties["stages"]["maxItems"] = MAX_STAGES.into();
+    // Stage names, and step names within a stage, are unique; JSON Schema can only say that of
+    // whole items.
+    properties["stages"]["uniqueItems"] = true.into();
+    string_map(&mut properties["vars"], PIPELINE_VALUE_BYTES);
+    string_map(&mut properties["metadata"], PIPELINE_VALUE_BYTES);
+    string_map(&mut properties["tags"], PIPELINE_TAG_VALUE_CHARS);
+}
+
+fn stage_fields(stage: &mut Value) {
+    let properties = &mut stage["properties"];
+    properties["name"] = codepipeline_name(PIPELINE_NAME_CHARS);
+    properties["environment"]["pattern"] = or_template("[A-Za-z0-9.@_-]{1,64}").into();
+    properties["steps"]["minItems"] = 1.into();
+    properties["steps"]["maxItems"] = MAX_STEPS_PER_STAGE.into();
+    properties["steps"]["uniqueItems"] = true.into();
+}
+
+fn step_fields(step: &mut Value) {
+    let properties = &mut step["properties"];
+    properties["name"]["pattern"] = CODEPIPELINE_NAME_PATTERN.into();
+    properties["name"]["minLength"] = 1.into();
+    properties["name"]["maxLength"] = PIPELINE_NAME_CHARS.into();
+    properties["timeoutMinutes"]["minimum"] = PIPELINE_MIN_TIMEOUT_MINUTES.into();
+    properties["timeoutMinutes"]["maximum"] = PIPELINE_MAX_TIMEOUT_MINUTES.into();
+    string_map(&mut properties["env"], PIPELINE_VALUE_BYTES);
+    string_map(&mut properties["metadata"], PIPELINE_VALUE_BYTES);
+}
+
+/// A GitHub source names its credentials one way only, a CodeConnections ARN or a Secrets
+/// Manager secret, so it is two variants. Source fields may hold `{{ vars.x }}` templates, checked
+/// once expanded, so each pattern admits a template besides the field's own form.
+fn source_kinds(source: &mut Value) {
+    let Some(variants) = source["oneOf"].as_array_mut() else {
+        return;
+    };
+    let mut kinds = Vec::new();
+    for mut variant in variants.drain(..) {
+        let properties = &mut variant["properties"];
+        for (field, pattern) in [
+            ("repo", "[A-Za-z0-9.@_-]+/[A-Za-z0-9.@_-]+"),
+            (
+                "branch",
+                "[A-Za-z0-9_/][A-Za-z0-9_/-]{0,200}(?:\\.[A-Za-z0-9_/-]{1,20})?",
+            ),
+            ("connectionArn", CONNECTION_ARN_PATTERN),
+            ("repository", "[A-Za-z0-9.@_-]{1,100}"),
+            ("bucket", "[a-z0-9.-]{3,63}"),
+        ] {
+            if let Some(property) = properties.get_mut(field) {
+                property["pattern"] = or_template(pattern).into();
+            }
+        }
+        for field in ["tokenSecret", "key"] {
+            if let Some(property) = properties.get_mut(field) {
+                property["minLength"] = 1.into();
+            }
+        }
+        if variant["properties"].get("tokenSecret").is_none() {
+            kinds.push(variant);
+            continue;
+        }
+        let mut connection = variant.clone();
+        not_null(&mut connection["properties"]["connectionArn"]);
+        remove_property(&mut connection, "tokenSecret");
+        require(&mut connection, "connectionArn");
+        let mut secret = variant;
+        not_null(&mut secret["properties"]["tokenSecret"]);
+        remove_property(&mut secret, "connectionArn");
+        require(&mut secret, "tokenSecret");
+        kinds.extend([connection, secret]);
+    }
+    *variants = kinds;
+}
+
+const CONNECTION_ARN_PATTERN: &str =
+    "arn:aws[a-z-]*:(?:codeconnections|codestar-connections):[^:]*:[^:]*:connection/[^:]*";
+
+/// A field's own form, or any text holding a template (whose expansion is checked instead).
+fn or_template(pattern: &str) -> String {
+    format!("^(?:{pattern}|.*\\{{\\{{.*)$")
+}
+
+fn remove_property(schema: &mut Value, name: &str) {
+    if let Some(properties) = schema["properties"].as_object_mut() {
+        properties.remove(name);
+    }
+}
+
+fn require(schema: &mut Value, name: &str) {
+    if let Some(required) = schema["required"].as_array_mut() {
+        required.push(name.into());
+    }
+}
+
+/// Each kind of source refuses the fields of the others (utoipa states `deny_unknown_fields` on
+/// structs only).
+fn closed_variants(source: &mut Value) {
+    if let Some(variants) = source["oneOf"].as_array_mut() {
+        for variant in variants {
+            variant["additionalProperties"] = false.into();
+        }
+    }
+}
+
+/// A `null` flag counts as absent, and a patch must set at least one.
+fn at_least_one_flag(patch: &mut Value) {
+    patch["minProperties"] = 1.into();
+    if let Some(properties) = patch["properties"].as_object_mut() {
+        properties.values_mut().for_each(not_null);
+    }
+}
+
+/// A token request either mints (`scope` and `perms` required) or stores the platform token,
+/// whose scope and permissions are fixed and may only be restated.
+fn mint_or_store(request: &mut Value) {
+    let mut mint = request.clone();
+    mint["required"] = json!(["scope", "perms"]);
+    mint["properties"]["store"]["enum"] = json!([false]);
+    not_null(&mut mint["properties"]["scope"]);
+    not_null(&mut mint["properties"]["perms"]);
+    mint["properties"]["perms"]["items"]["pattern"] = PERMISSION_PATTERN.into();
+    let mut store = request.clone();
+    store["required"] = json!(["store"]);
+    store["properties"]["store"]["enum"] = json!([true]);
+    store["properties"]["scope"]["enum"] = json!([PLATFORM_SCOPE]);
+    store["properties"]["perms"]["items"]["enum"] = json!(PLATFORM_PERMS);
+    *request = json!({ "oneOf": [mint, store] });
+}
+
+fn not_null(property: &mut Value) {
+    let Some(types) = property["type"].as_array() else {
+        return;
+    };
+    let types: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+    property["type"] = match types.as_slice() {
+        [single] => single.clone(),
+        _ => types.into(),
+    };
+}
+
+fn property<'a>(
+    components: &'a mut utoipa::openapi::Components,
+    schema: &str,
+    name: &str,
+) -> Option<&'a mut Schema> {
+    let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+        return None;
+    };
+    match object.properties.get_mut(name) {
+        Some(RefOr::T(schema)) => Some(schema),
+        _ => None,
+    }
+}
+
+fn limit_text(schema: Option<&mut Schema>, min: usize, max: usize, pattern: Option<&str>) {
+    if let Some(Schema::Object(object)) = schema {
+        object.min_length = Some(min);
+        object.max_length = Some(max);
+        object.pattern = pattern.map(Into::into);
+    }
+}
+
+fn limit_items(schema: Option<&mut Schema>, min: usize, max: usize) {
+    if let Some(Schema::Array(array)) = schema {
+        array.min_items = Some(min);
+        array.max_items = Some(max);
+    }
+}
+
+fn limit_number(schema: Option<&mut Schema>, min: u32, max: u32) {
+    if let Some(Schema::Object(object)) = schema {
+        object.minimum = Some(min.into());
+        object.maximum = Some(max.into());
     }
 }
 
@@ -277,5 +763,312 @@ mod tests {
             (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
             (&serde_json::json!(1), &serde_json::json!(MAX_PAGE_SIZE))
         );
+    }
+
+    #[test]
+    fn request_schemas_state_the_validators_limits() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        // A schema split into variants states every limit on its first, most complete, one.
+        let property = |schema: &str, name: &str| {
+            let schema = &document["components"]["schemas"][schema];
+            let schema = if schema["oneOf"].is_array() {
+                &schema["oneOf"][0]
+            } else {
+                schema
+            };
+            schema["properties"][name].clone()
+        };
+        let bounds = |schema: &str, name: &str, low: &str, high: &str| {
+            let property = property(schema, name);
+            (property[low].clone(), property[high].clone())
+        };
+        let json = |low: usize, high: usize| (serde_json::json!(low), serde_json::json!(high));
+        let text = |schema: &str, name: &str| bounds(schema, name, "minLength", "maxLength");
+        let items = |schema: &str, name: &str| bounds(schema, name, "minItems", "maxItems");
+        let range = |schema: &str, name: &str| bounds(schema, name, "minimum", "maximum");
+        assert_eq!(text("PluginSpec", "name"), json(1, LIMITS.name_chars));
+        assert_eq!(
+            property("PluginSpec", "version")["pattern"],
+            VERSION_PATTERN
+        );
+        assert_eq!(
+            text("PluginSpec", "description"),
+            json(0, LIMITS.description_chars)
+        );
+        assert_eq!(
+            text("PluginSpec", "category"),
+            json(1, LIMITS.category_chars)
+        );
+        assert_eq!(text("PluginSpec", "image"), json(1, LIMITS.image_chars));
+        assert_eq!(
+            text("PluginSpec", "primaryOutputDirectory"),
+            json(1, LIMITS.output_directory_chars)
+        );
+        assert_eq!(items("PluginSpec", "keywords"), json(0, LIMITS.keywords));
+        assert_eq!(
+            items("PluginSpec", "installCommands"),
+            json(0, LIMITS.commands)
+        );
+        assert_eq!(
+            items("PluginSpec", "commands"),
+            json(1, LIMITS.commands),
+            "a step that runs commands runs at least one"
+        );
+        assert_eq!(items("PluginSpec", "secrets"), json(0, LIMITS.secrets));
+        assert_eq!(
+            items("PluginSpec", "requiredMetadata"),
+            json(0, LIMITS.required_metadata)
+        );
+        assert_eq!(
+            range("PluginSpec", "timeoutMinutes"),
+            json(
+                LIMITS.min_timeout_minutes as usize,
+                LIMITS.max_timeout_minutes as usize
+            )
+        );
+        assert_eq!(
+            items("LookupRequest", "plugins"),
+            json(1, MAX_LOOKUP_REFERENCES)
+        );
+        assert_eq!(
+            text("StatusPatch", "deprecationMessage"),
+            json(0, MAX_DEPRECATION_MESSAGE_CHARS)
+        );
+        assert_eq!(
+            text("RegistryWriteRequest", "pipelineId"),
+            json(1, MAX_PIPELINE_ID_CHARS)
+        );
+        assert_eq!(
+            text("RegistryWriteRequest", "pipelineName"),
+            json(1, MAX_CODEPIPELINE_NAME_CHARS)
+        );
+        assert_eq!(
+            text("RegistryWriteRequest", "stackName"),
+            json(1, MAX_STACK_NAME_CHARS)
+        );
+        let sources = document["components"]["schemas"]["SourceSpec"]["oneOf"]
+            .as_array()
+            .unwrap();
+        assert_eq!(sources.len(), 4);
+        for source in sources {
+            assert_eq!(source["additionalProperties"], false, "{source}");
+        }
+    }
+
+    #[test]
+    fn a_plugin_spec_either_runs_commands_or_is_a_manual_approval() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        let kinds = &schemas["PluginSpec"]["oneOf"];
+        let (runs, approval) = (&kinds[0], &kinds[1]);
+        let required = runs["required"].as_array().unwrap();
+        assert!(required.contains(&json!("image")) && required.contains(&json!("commands")));
+        assert_eq!(runs["properties"]["image"]["type"], "string");
+        assert_eq!(runs["properties"]["image"]["pattern"], IMAGE_PATTERN);
+        assert_eq!(runs["properties"]["commands"]["minItems"], 1);
+        assert_eq!(
+            runs["properties"]["pluginType"]["enum"],
+            json!(["CodeBuildStep", "ShellStep"])
+        );
+        assert_eq!(
+            approval["properties"]["pluginType"]["enum"],
+            json!(["ManualApprovalStep"])
+        );
+        assert_eq!(approval["additionalProperties"], false);
+        assert!(approval["properties"].get("image").is_none());
+        assert!(approval["properties"]
+            .get("primaryOutputDirectory")
+            .is_none());
+        for nothing in ["installCommands", "commands", "secrets"] {
+            assert_eq!(approval["properties"][nothing]["maxItems"], 0, "{nothing}");
+        }
+        assert_eq!(approval["properties"]["env"]["maxProperties"], 0);
+        let env = &runs["properties"]["env"];
+        assert_eq!(env["maxProperties"], LIMITS.env_vars);
+        assert_eq!(env["propertyNames"]["pattern"], ENV_NAME_PATTERN);
+        assert_eq!(env["propertyNames"]["maxLength"], LIMITS.env_name_chars);
+        assert_eq!(
+            env["additionalProperties"]["maxLength"],
+            LIMITS.env_value_bytes / 4
+        );
+        let command = &runs["properties"]["commands"]["items"];
+        assert_eq!(command["maxLength"], LIMITS.command_bytes / 4);
+        assert_eq!(
+            runs["properties"]["requiredMetadata"]["items"]["pattern"],
+            METADATA_KEY_PATTERN
+        );
+        assert_eq!(
+            runs["properties"]["primaryOutputDirectory"]["pattern"],
+            OUTPUT_DIRECTORY_PATTERN
+        );
+        let secret_name = &schemas["SecretRef"]["properties"]["name"];
+        assert_eq!(secret_name["pattern"], SECRET_NAME_PATTERN);
+        assert_eq!(secret_name["maxLength"], LIMITS.secret_name_chars);
+    }
+
+    #[test]
+    fn a_pipeline_spec_states_the_validators_limits() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        let pipeline = &schemas["PipelineSpec"]["properties"];
+        assert_eq!(pipeline["name"]["maxLength"], PIPELINE_NAME_CHARS);
+        assert_eq!(pipeline["name"]["pattern"], CODEPIPELINE_NAME_PATTERN);
+        assert_eq!(pipeline["project"]["maxLength"], PIPELINE_PROJECT_CHARS);
+        assert_eq!(
+            pipeline["description"]["maxLength"],
+            PIPELINE_DESCRIPTION_CHARS
+        );
+        assert_eq!(pipeline["stages"]["maxItems"], MAX_STAGES);
+        for map in ["vars", "metadata", "tags"] {
+            assert_eq!(
+                pipeline[map]["maxProperties"], PIPELINE_MAP_ENTRIES,
+                "{map}"
+            );
+            assert_eq!(
+                pipeline[map]["propertyNames"]["maxLength"],
+                PIPELINE_KEY_CHARS
+            );
+        }
+        assert_eq!(
+            pipeline["tags"]["additionalProperties"]["maxLength"],
+            PIPELINE_TAG_VALUE_CHARS / 4
+        );
+        let stage = &schemas["StageSpec"]["properties"];
+        assert_eq!(stage["steps"]["maxItems"], MAX_STEPS_PER_STAGE);
+        assert_eq!(stage["steps"]["uniqueItems"], true);
+        assert_eq!(pipeline["stages"]["uniqueItems"], true);
+        let step = &schemas["StepSpec"]["properties"];
+        assert_eq!(
+            (
+                &step["timeoutMinutes"]["minimum"],
+                &step["timeoutMinutes"]["maximum"]
+            ),
+            (
+                &json!(PIPELINE_MIN_TIMEOUT_MINUTES),
+                &json!(PIPELINE_MAX_TIMEOUT_MINUTES)
+            )
+        );
+        let sources = schemas["SourceSpec"]["oneOf"].as_array().unwrap();
+        let kinds: Vec<(&Value, &Value)> = sources
+            .iter()
+            .map(|s| (&s["properties"]["type"]["enum"][0], &s["required"]))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (
+                    &json!("github"),
+                    &json!(["repo", "branch", "type", "connectionArn"])
+                ),
+                (
+                    &json!("github"),
+                    &json!(["repo", "branch", "type", "tokenSecret"])
+                ),
+                (
+                    &json!("codecommit"),
+                    &json!(["repository", "branch", "type"])
+                ),
+                (&json!("s3"), &json!(["bucket", "key", "type"])),
+            ]
+        );
+        let repo = regex::Regex::new(
+            sources[0]["properties"]["repo"]["pattern"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(repo.is_match("acme/payments") && repo.is_match("{{ vars.repo }}"));
+        assert!(!repo.is_match("acme") && !repo.is_match("acme/pay/ments"));
+        let reference = &schemas["RequestedPlugin"]["properties"]["version"];
+        assert_eq!(reference["pattern"], VERSION_RANGE_PATTERN);
+        assert_eq!(reference["maxLength"], MAX_RANGE_CHARS);
+        assert!(sources[0]["properties"].get("tokenSecret").is_none());
+        assert!(sources[1]["properties"].get("connectionArn").is_none());
+    }
+
+    #[test]
+    fn an_exemption_request_states_its_formats() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let request = &document["components"]["schemas"]["ExemptionRequest"]["properties"];
+        assert_eq!(request["entity"]["maxLength"], MAX_ENTITY_CHARS);
+        assert_eq!(request["reason"]["maxLength"], MAX_REASON_CHARS);
+        assert_eq!(request["expiresAt"]["pattern"], INSTANT_PATTERN);
+        assert_eq!(request["ruleId"]["minLength"], 1);
+    }
+
+    #[test]
+    fn a_token_request_either_mints_or_stores_the_platform_token() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let variants = &document["components"]["schemas"]["TokenRequest"]["oneOf"];
+        let (mint, store) = (&variants[0], &variants[1]);
+        for variant in [mint, store] {
+            let properties = &variant["properties"];
+            assert_eq!(properties["scope"]["maxLength"], MAX_SCOPE_CHARS);
+            assert_eq!(properties["perms"]["maxItems"], MAX_TOKEN_PERMISSIONS);
+            assert_eq!(properties["expiresInDays"]["minimum"], 1);
+            assert_eq!(properties["expiresInDays"]["maximum"], MAX_LIFETIME_DAYS);
+            assert_eq!(variant["additionalProperties"], false);
+        }
+        assert_eq!(mint["required"], json!(["scope", "perms"]));
+        assert_eq!(mint["properties"]["store"]["enum"], json!([false]));
+        assert_eq!(mint["properties"]["scope"]["type"], "string");
+        assert_eq!(
+            mint["properties"]["perms"]["items"]["pattern"],
+            PERMISSION_PATTERN
+        );
+        assert_eq!(store["required"], json!(["store"]));
+        assert_eq!(store["properties"]["store"]["enum"], json!([true]));
+        assert_eq!(
+            store["properties"]["scope"]["enum"],
+            json!([PLATFORM_SCOPE])
+        );
+        assert_eq!(
+            store["properties"]["perms"]["items"]["enum"],
+            json!(PLATFORM_PERMS)
+        );
+    }
+
+    #[test]
+    fn a_status_patch_sets_at_least_one_flag_and_none_to_null() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let patch = &document["components"]["schemas"]["StatusPatch"];
+        assert_eq!(patch["minProperties"], 1);
+        assert_eq!(patch["properties"]["active"]["type"], "boolean");
+        assert_eq!(patch["properties"]["deprecated"]["type"], "boolean");
+        assert_eq!(patch["properties"]["deprecationMessage"]["type"], "string");
+    }
+
+    #[test]
+    fn parameters_that_carry_formats_state_them() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let parameter = |path: &str, method: &str, name: &str| {
+            document["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        let timeline = "/api/reports/execution/timeline";
+        for name in ["from", "to"] {
+            let schema = &parameter(timeline, "get", name)["schema"];
+            assert_eq!(schema["pattern"], DATE_OR_INSTANT_PATTERN, "{name}");
+        }
+        assert_eq!(
+            parameter(timeline, "get", "interval")["schema"]["enum"],
+            serde_json::json!(["day", "week", "month"])
+        );
+        for method in ["get", "patch"] {
+            let version = parameter("/api/plugins/{name}/{version}", method, "version");
+            assert_eq!(version["schema"]["pattern"], VERSION_PATTERN, "{method}");
+        }
+        let cursor = parameter("/api/tokens", "get", "cursor");
+        assert!(cursor["description"]
+            .as_str()
+            .unwrap()
+            .contains("nextCursor"));
+        let if_match = parameter("/api/pipelines/{id}", "put", "If-Match");
+        assert!(if_match["description"].as_str().unwrap().contains("ETag"));
     }
 }

@@ -11,7 +11,7 @@ use thiserror::Error;
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 const SOURCE: &str = "aws.codepipeline";
-const MAX_NAME_CHARS: usize = 100;
+pub const MAX_NAME_CHARS: usize = 100;
 const MAX_EXECUTION_ID_CHARS: usize = 128;
 pub const PIPELINE_DETAIL_TYPE: &str = "CodePipeline Pipeline Execution State Change";
 pub const STAGE_DETAIL_TYPE: &str = "CodePipeline Stage Execution State Change";

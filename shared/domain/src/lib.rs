@@ -13,4 +13,5 @@ pub mod region;
 pub mod reports;
 pub mod rollup;
 pub mod scrub;
+pub mod whole_number;
 pub mod yaml;

@@ -7,7 +7,11 @@ mod validate;
 
 pub use spec::{PinnedStep, PipelineSpec, Position, SourceSpec, StageSpec, StepSpec};
 pub use template::{resolve as resolve_templates, MAX_EXPANDED_BYTES};
-pub use validate::{validate, MAX_STAGES, MAX_STEPS, MAX_STEPS_PER_STAGE};
+pub use validate::{
+    validate, MAX_DESCRIPTION_CHARS, MAX_KEY_CHARS, MAX_MAP_ENTRIES, MAX_NAME_CHARS,
+    MAX_PROJECT_CHARS, MAX_STAGES, MAX_STEPS, MAX_STEPS_PER_STAGE, MAX_TAG_VALUE_CHARS,
+    MAX_TIMEOUT_MINUTES, MAX_VALUE_BYTES, MIN_TIMEOUT_MINUTES,
+};
 
 use crate::plugin::{LookupOutcome, PluginSpec, RequestedPlugin, UnresolvedPlugin};
 

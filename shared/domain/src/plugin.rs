@@ -17,10 +17,13 @@ pub use lookup::{
     MAX_LOOKUP_REFERENCES,
 };
 pub use ownership::{plan_ownership_repair, public_name_owner, OwnershipRepair, PublicVersion};
-pub use range::{PluginRef, VersionRange};
+pub use range::{PluginRef, VersionRange, MAX_RANGE_CHARS, VERSION_RANGE_PATTERN};
 pub use resolve::{resolve, CatalogEntry, LookupError, Resolved, ResolvedFrom};
 pub use spec::{AccessModifier, ComputeType, FailureBehavior, PluginSpec, PluginType, SecretRef};
-pub use validate::{validate, validate_for_publisher, FieldError, Limits, LIMITS};
+pub use validate::{
+    validate, validate_for_publisher, FieldError, Limits, ENV_NAME_PATTERN, IMAGE_PATTERN, LIMITS,
+    METADATA_KEY_PATTERN, OUTPUT_DIRECTORY_PATTERN, SECRET_NAME_PATTERN, VERSION_PATTERN,
+};
 
 #[cfg(test)]
 mod tests;

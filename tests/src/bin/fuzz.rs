@@ -1,6 +1,7 @@
 //! `make fuzz`: schemathesis against the real `api serve` on the emulator, seeded with the sample
 //! plugins, rules and pipeline so the generated requests reach stored data. Fails on any 5xx,
-//! any status the OpenAPI document does not list, or any response that violates its schema.
+//! any status the OpenAPI document does not list, any response that violates its schema, or any
+//! schema-valid request the API refuses.
 //! `FUZZ_EXAMPLES` (default 50) and `FUZZ_SEED` (default 1) keep a run reproducible.
 
 use std::net::TcpListener;
@@ -15,8 +16,11 @@ use pb_tests::local_api::LocalApi;
 
 const ORG: &str = "acme";
 const KEY_SET_SECRET: &str = "pipeline-builder-fuzz/api-signing-keys";
-const CHECKS: &str =
-    "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+    response_schema_conformance,schema_valid_request_accepted";
+/// Defines `schema_valid_request_accepted`: `positive_data_acceptance` without the refusals no
+/// schema can describe (see the file).
+const HOOKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/hooks.py");
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -48,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
     api.create_rules(&admin, Path::new("samples/rules")).await?;
 
     let status = Command::new(&schemathesis)
+        .env("SCHEMATHESIS_HOOKS", HOOKS)
         .args(["run", &format!("{}/openapi.json", api.url())])
         .args(["--header", &format!("Authorization: Bearer {admin}")])
         .args(["--checks", CHECKS])

@@ -23,7 +23,7 @@ use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::compliance;
 
-const MAX_DEPRECATION_MESSAGE_CHARS: usize = 1024;
+pub(crate) const MAX_DEPRECATION_MESSAGE_CHARS: usize = 1024;
 
 /// Whose catalog a version comes from, as the caller sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

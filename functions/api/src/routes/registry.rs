@@ -19,9 +19,9 @@ use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::plugins::now_rfc3339;
 
-const MAX_STACK_NAME_CHARS: usize = 128;
+pub(crate) const MAX_STACK_NAME_CHARS: usize = 128;
 /// Pipeline ids are `pl-` and 32 hex digits; anything far outside that names no pipeline.
-const MAX_PIPELINE_ID_CHARS: usize = 64;
+pub(crate) const MAX_PIPELINE_ID_CHARS: usize = 64;
 
 /// A deploy report. On an update, fields left out keep their stored value.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -26,8 +26,8 @@ use crate::problem::{ApiError, Problem};
 use crate::tokens::{grants, mint_delegated, Grant, Minted, MAX_LIFETIME_DAYS};
 
 const DEFAULT_LIFETIME_DAYS: u32 = 30;
-const MAX_SCOPE_CHARS: usize = 64;
-const MAX_TOKEN_PERMISSIONS: usize = 50;
+pub(crate) const MAX_SCOPE_CHARS: usize = 64;
+pub(crate) const MAX_TOKEN_PERMISSIONS: usize = 50;
 
 /// The scope of every token stored for the platform, whatever the request says.
 pub const PLATFORM_SCOPE: &str = "events:ingest";
@@ -46,6 +46,7 @@ pub struct TokenRequest {
     /// `tokens:create`. Required unless `store`, whose permissions are always `plugins:read`.
     pub perms: Option<Vec<String>>,
     /// 1-365, default 30; never past the caller's own token's expiry.
+    #[serde(default, deserialize_with = "pb_domain::whole_number::optional_u32")]
     pub expires_in_days: Option<u32>,
     /// Mint the platform token and write it to Secrets Manager at
     /// `pipeline-builder/{orgId}/platform` (needs `tokens:store`).
@@ -326,6 +327,9 @@ fn field(name: &str, message: String) -> FieldError {
     }
 }
 
+/// [`is_permission_shape`] as a regular expression, for the API document.
+pub(crate) const PERMISSION_PATTERN: &str = "^(?:\\*|[a-z-]+:(?:\\*|[a-z-]+))$";
+
 fn is_permission_shape(perm: &str) -> bool {
     let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '-');
     perm == "*"
@@ -448,4 +452,37 @@ pub fn rfc3339(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_permission_pattern_agrees_with_the_check() {
+        let pattern = regex::Regex::new(PERMISSION_PATTERN).unwrap();
+        let cases = [
+            "*",
+            "plugins:read",
+            "plugins:*",
+            "audit-runs:read-all",
+            "",
+            ":",
+            "plugins",
+            "plugins:",
+            ":read",
+            "*:read",
+            "Plugins:read",
+            "plugins:read:x",
+            "plugins:read ",
+            "**",
+        ];
+        for perm in cases {
+            assert_eq!(
+                pattern.is_match(perm),
+                is_permission_shape(perm),
+                "{perm:?}"
+            );
+        }
+    }
 }

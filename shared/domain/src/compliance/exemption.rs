@@ -10,7 +10,7 @@ use crate::plugin::FieldError;
 pub const MAX_REASON_CHARS: usize = 1024;
 /// Longest an exemption may run: a waiver is a debt, and debts get reviewed.
 pub const MAX_EXEMPTION_DAYS: i64 = 365;
-const MAX_ENTITY_CHARS: usize = 128;
+pub const MAX_ENTITY_CHARS: usize = 128;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

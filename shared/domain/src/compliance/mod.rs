@@ -28,8 +28,8 @@ pub use cost::{
 };
 pub use evaluate::{evaluate, Evaluation, Exempted, Violation};
 pub use exemption::{
-    ApprovalError, Exemption, ExemptionRequest, ExemptionStatus, MAX_EXEMPTION_DAYS,
-    MAX_REASON_CHARS,
+    ApprovalError, Exemption, ExemptionRequest, ExemptionStatus, MAX_ENTITY_CHARS,
+    MAX_EXEMPTION_DAYS, MAX_REASON_CHARS,
 };
 pub use field::COMPUTED_FIELDS;
 pub use field::MAX_FIELD_CHARS;

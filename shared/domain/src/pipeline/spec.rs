@@ -89,7 +89,11 @@ pub struct StepSpec {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole_number::optional_u32"
+    )]
     pub timeout_minutes: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_behavior: Option<FailureBehavior>,

@@ -9,7 +9,15 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::resolve::LookupError;
 
 /// Longest range text accepted; real ranges are a few comparators long.
-const MAX_RANGE_CHARS: usize = 128;
+pub const MAX_RANGE_CHARS: usize = 128;
+
+/// The ranges the API document promises, as a regular expression (ECMA-262 and Rust syntax
+/// alike): `latest`, `*`, or one comparator such as `1.2.3`, `^1.2`, `~1` or `>=1.2.3`.
+/// [`VersionRange::parse`] takes more (several comparators, prereleases, wildcards).
+pub const VERSION_RANGE_PATTERN: &str = concat!(
+    "^(?:latest|\\*|(?:[=^~]|[<>]=?)?(?:0|[1-9][0-9]{0,18})",
+    "(?:\\.(?:0|[1-9][0-9]{0,18})){0,2})$",
+);
 
 /// Which versions a reference accepts.
 ///

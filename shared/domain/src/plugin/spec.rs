@@ -38,7 +38,10 @@ pub struct PluginSpec {
     #[serde(default)]
     pub secrets: Vec<SecretRef>,
     /// CodeBuild's own default, so an omitted timeout behaves as it would without the catalog.
-    #[serde(default = "default_timeout_minutes")]
+    #[serde(
+        default = "default_timeout_minutes",
+        deserialize_with = "crate::whole_number::u32"
+    )]
     pub timeout_minutes: u32,
     #[serde(default)]
     pub failure_behavior: FailureBehavior,

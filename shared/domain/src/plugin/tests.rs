@@ -117,6 +117,21 @@ mod spec_json {
         assert_eq!(validate(&spec), Ok(()));
     }
 
+    /// OpenAPI 3.1 calls `20.0` an integer, so the spec takes it; a fraction stays refused.
+    #[test]
+    fn timeout_minutes_takes_a_whole_float_and_refuses_a_fraction() {
+        let spec = |timeout: &str| {
+            serde_json::from_str::<PluginSpec>(&format!(
+                r#"{{"name": "x", "version": "1.0.0", "category": "c",
+                    "pluginType": "ManualApprovalStep", "timeoutMinutes": {timeout}}}"#
+            ))
+        };
+        assert_eq!(spec("20.0").unwrap().timeout_minutes, 20);
+        let refused = spec("20.5").unwrap_err().to_string();
+        assert!(refused.contains("20.5 is not a whole number"), "{refused}");
+        assert!(spec("-20").is_err());
+    }
+
     #[test]
     fn omitted_fields_take_safe_defaults() {
         let json = r#"{"name": "approve", "version": "1.0.0", "category": "approval",
@@ -229,6 +244,85 @@ mod validation {
     fn version_must_be_semver_without_build_metadata() {
         for bad in ["1", "1.2", "v1.2.3", "1.2.3.4", "latest", "1.2.3+build.5"] {
             assert_eq!(fields_of(&build_spec("x", bad)), ["version"], "{bad}");
+        }
+    }
+
+    /// The pattern the API document states for versions matches exactly what publishing accepts.
+    #[test]
+    fn the_documented_version_pattern_agrees_with_validation() {
+        let pattern = regex::Regex::new(VERSION_PATTERN).unwrap();
+        let past_u64 = (u128::from(u64::MAX) + 1).to_string();
+        let cases = [
+            "0.0.0",
+            "1.2.3",
+            "10.20.30",
+            "1.2.3-rc.1",
+            "1.2.3-0a.00b-c.0",
+            "1.0.0-alpha-1.x-y",
+            "9999999999999999999.0.0",
+            "01.2.3",
+            "1.2.03",
+            "1.2.3-01",
+            "1.2.3-",
+            "1.2.3-a..b",
+            "1.2.3+build",
+            "1.2",
+            "v1.2.3",
+            "",
+            &format!("{past_u64}.0.0"),
+        ];
+        for version in cases {
+            let accepted = !fields_of(&build_spec("x", version)).contains(&"version".to_string());
+            assert_eq!(pattern.is_match(version), accepted, "{version}");
+        }
+    }
+
+    /// The documented image and output-directory patterns only admit what publishing accepts.
+    #[test]
+    fn the_documented_image_and_directory_patterns_agree_with_validation() {
+        let image = regex::Regex::new(IMAGE_PATTERN).unwrap();
+        let images = [
+            "node:20".to_string(),
+            "public.ecr.aws/docker/library/node:20-slim".to_string(),
+            "localhost:5000/team/tool:1.2".to_string(),
+            format!("rust@{DIGEST}"),
+            format!("rust:1.85@{DIGEST}"),
+            "node".to_string(),
+            "Node:20".to_string(),
+            "node:".to_string(),
+            "node:-x".to_string(),
+            "node :20".to_string(),
+            "rust@sha256:abc".to_string(),
+            "a//b:1".to_string(),
+        ];
+        for reference in images {
+            let spec = PluginSpec {
+                image: Some(reference.clone()),
+                ..build_spec("x", "1.0.0")
+            };
+            let accepted = !fields_of(&spec).contains(&"image".to_string());
+            assert_eq!(image.is_match(&reference), accepted, "{reference}");
+        }
+        let directory = regex::Regex::new(OUTPUT_DIRECTORY_PATTERN).unwrap();
+        let accepted = ["dist", "build/out", ".next", "a-b_c.d/e"];
+        let refused = [
+            "/abs", "../up", "a/../b", "c:/x", "a\\b", "", " ", "..", "a\n",
+        ];
+        for path in accepted.iter().chain(&refused) {
+            let spec = PluginSpec {
+                primary_output_directory: Some(path.to_string()),
+                ..build_spec("x", "1.0.0")
+            };
+            let valid = !fields_of(&spec).contains(&"primaryOutputDirectory".to_string());
+            assert!(
+                !directory.is_match(path) || valid,
+                "{path:?} documented but refused"
+            );
+            assert_eq!(
+                directory.is_match(path),
+                accepted.contains(path),
+                "{path:?}"
+            );
         }
     }
 
@@ -459,6 +553,22 @@ mod ranges {
             .iter()
             .map(|v| range.matches(&version(v)))
             .collect()
+    }
+
+    /// Every range the API document's pattern admits parses.
+    #[test]
+    fn the_documented_range_pattern_admits_only_parsable_ranges() {
+        let pattern = regex::Regex::new(VERSION_RANGE_PATTERN).unwrap();
+        let documented = [
+            "latest", "*", "1", "1.2", "1.2.3", "^1.2", "~1.2.3", ">=1", "<2.0", "=0.0.0",
+        ];
+        for range in documented {
+            assert!(pattern.is_match(range), "{range}");
+            assert!(VersionRange::parse(range).is_ok(), "{range}");
+        }
+        for undocumented in ["", "1e+100", "01.2", "^", "1.2.3.4", "latest ", ">=1 <2"] {
+            assert!(!pattern.is_match(undocumented), "{undocumented}");
+        }
     }
 
     #[test]

@@ -69,6 +69,34 @@ pub const LIMITS: Limits = Limits {
     required_metadata: 20,
 };
 
+/// The versions [`validate`] accepts, as a regular expression (ECMA-262 and Rust syntax alike)
+/// for the API document: semver 2.0 without build metadata, each number at most 19 digits so that
+/// it fits a u64 (the 20-digit numbers that still fit are accepted but not documented).
+pub const VERSION_PATTERN: &str = concat!(
+    "^(?:0|[1-9][0-9]{0,18})\\.(?:0|[1-9][0-9]{0,18})\\.(?:0|[1-9][0-9]{0,18})",
+    "(?:-(?:0|[1-9][0-9]{0,18}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)",
+    "(?:\\.(?:0|[1-9][0-9]{0,18}|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?$",
+);
+
+/// The `image` references [`validate`] accepts, as a regular expression (ECMA-262 and Rust syntax
+/// alike) for the API document: `repository:tag`, `repository@sha256:<digest>` or both.
+pub const IMAGE_PATTERN: &str = concat!(
+    "^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?/)?",
+    "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*",
+    "(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$",
+);
+
+/// Relative paths [`validate`] accepts for `primaryOutputDirectory`, as a regular expression for
+/// the API document: `/`-separated segments of letters, digits and `._-`, none only dots.
+pub const OUTPUT_DIRECTORY_PATTERN: &str =
+    "^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*$";
+
+/// The names [`validate`] accepts for `requiredMetadata`, `env` and `secrets`, as regular
+/// expressions for the API document.
+pub const METADATA_KEY_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_.:-]{0,127}$";
+pub const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+pub const SECRET_NAME_PATTERN: &str = "^[A-Za-z0-9/_+=.@-]+$";
+
 /// Checks a spec before it is published, returning every problem found.
 ///
 /// Decisions beyond field shapes:
@@ -499,7 +527,7 @@ fn image_tag() -> &'static Regex {
 
 fn env_name() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    static_regex(&RE, r"^[A-Za-z_][A-Za-z0-9_]*$")
+    static_regex(&RE, ENV_NAME_PATTERN)
 }
 
 fn variable_reference() -> &'static Regex {
@@ -520,10 +548,10 @@ fn credential_value() -> &'static Regex {
 
 fn secret_name() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    static_regex(&RE, r"^[A-Za-z0-9/_+=.@-]+$")
+    static_regex(&RE, SECRET_NAME_PATTERN)
 }
 
 fn metadata_key() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    static_regex(&RE, r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$")
+    static_regex(&RE, METADATA_KEY_PATTERN)
 }

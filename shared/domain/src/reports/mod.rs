@@ -35,8 +35,9 @@ pub use plugins::{
     VersionDuration, VersionRuns,
 };
 pub use query::{
-    midnight, parse_limit, Buckets, Interval, ParamError, ReportRange, Span, DEFAULT_LIMIT,
-    DEFAULT_RANGE_DAYS, MAX_LIMIT, MAX_RANGE_DAYS,
+    midnight, parse_limit, Buckets, Interval, ParamError, ReportRange, Span,
+    DATE_OR_INSTANT_PATTERN, DEFAULT_LIMIT, DEFAULT_RANGE_DAYS, INSTANT_PATTERN, MAX_LIMIT,
+    MAX_RANGE_DAYS,
 };
 pub use stats::{percent, success_rate, DurationStats};
 

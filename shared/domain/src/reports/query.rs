@@ -13,6 +13,37 @@ pub const MAX_RANGE_DAYS: i64 = 366;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
+/// A calendar date, leap days included, as a regular expression (ECMA-262 and Rust syntax alike).
+macro_rules! date_pattern {
+    () => {
+        concat!(
+            "(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])",
+            "|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)",
+            "|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)",
+        )
+    };
+}
+
+/// The time of an RFC 3339 instant after its date: a `T`, at most nanosecond precision, an
+/// upper-case `Z` or a numeric offset.
+macro_rules! time_pattern {
+    () => {
+        concat!(
+            "T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?",
+            "(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])",
+        )
+    };
+}
+
+/// The `from`/`to` values [`ReportRange::parse`] reads, as a regular expression for the API
+/// document: a calendar date or an RFC 3339 instant. The parser also takes the forms RFC 3339
+/// allows beyond that (`t`, `z`, a space); the document promises less.
+pub const DATE_OR_INSTANT_PATTERN: &str =
+    concat!("^", date_pattern!(), "(?:", time_pattern!(), ")?$");
+
+/// RFC 3339 instants as the API document states them (see [`DATE_OR_INSTANT_PATTERN`]).
+pub const INSTANT_PATTERN: &str = concat!("^", date_pattern!(), time_pattern!(), "$");
+
 /// A parameter that cannot be used, and why.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 #[error("{parameter}: {message}")]

@@ -117,6 +117,49 @@ mod parameters {
         );
     }
 
+    /// The pattern the API document states for `from`/`to` accepts a date exactly when the
+    /// parser does (leap years included), and every instant it accepts parses.
+    #[test]
+    fn the_documented_pattern_agrees_with_the_parser() {
+        let pattern = regex::Regex::new(DATE_OR_INSTANT_PATTERN).unwrap();
+        let parses = |text: &str| ReportRange::parse(Some(text), Some(text), at(NOW)).is_ok();
+        let mut dates = 0;
+        for year in [0, 1900, 2000, 2024, 2026, 2100, 9999] {
+            for month in 1..=12 {
+                for day in 1..=31 {
+                    let date = format!("{year:04}-{month:02}-{day:02}");
+                    assert_eq!(pattern.is_match(&date), parses(&date), "{date}");
+                    dates += usize::from(parses(&date));
+                }
+            }
+        }
+        assert_eq!(
+            dates,
+            4 * 365 + 3 * 366,
+            "0000, 2000 and 2024 are leap years"
+        );
+        for instant in [
+            "2026-11-20T10:00:00Z",
+            "2026-11-20T23:59:59.123456789+14:00",
+            "0000-01-01T00:00:00-23:59",
+            "9999-12-31T23:59:59+00:00",
+        ] {
+            assert!(pattern.is_match(instant) && parses(instant), "{instant}");
+        }
+        for refused in [
+            "2026-11-20T10:00:00",
+            "2026-11-20T24:00:00Z",
+            "20261120",
+            "",
+        ] {
+            assert!(!pattern.is_match(refused) && !parses(refused), "{refused}");
+        }
+        let instant = regex::Regex::new(INSTANT_PATTERN).unwrap();
+        assert!(instant.is_match("2026-11-20T10:00:00.5-03:30"));
+        assert!(DateTime::parse_from_rfc3339("2026-11-20T10:00:00.5-03:30").is_ok());
+        assert!(!instant.is_match("2026-11-20"), "an instant has a time");
+    }
+
     #[test]
     fn interval_and_limit_are_checked() {
         assert_eq!(Interval::parse(None), Ok(Interval::Week));

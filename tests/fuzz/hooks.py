@@ -1,0 +1,122 @@
+"""Schemathesis hooks for `make fuzz` (loaded through SCHEMATHESIS_HOOKS by tests/src/bin/fuzz.rs).
+
+`schema_valid_request_accepted` is schemathesis's `positive_data_acceptance`, except for the
+refusals no schema can describe, each recognised by the status and problem the API answers with:
+
+- a `cursor` that is not the `nextCursor` of an earlier page of the same query (cursors are
+  signed and bound to their query): 400 `invalid_cursor`;
+- an `If-Match` that does not name the resource's current version: 412;
+- a report range longer than the API reads or ending before it starts: its limit is relative to
+  today and spans two parameters, so `from`/`to` only carry the format: 400 naming `from`;
+- a reference to stored data that does not exist: a pipeline step naming no published plugin
+  (422 `unresolved_plugins`, a well-formed range that matches nothing), an exemption for a rule
+  the org does not have;
+- an exemption expiring outside the coming year, a window that moves with the clock;
+- a pipeline holding a `{{ … }}` template: whether it expands, and to what, depends on the
+  `vars` it names, so the document admits any template and the API judges its expansion;
+- a name listed twice where names must be unique (stage and step names of a pipeline, secret
+  names of a plugin): JSON Schema's `uniqueItems` compares whole items, not one key of them.
+
+A YAML body is not judged when the API reads one of its strings as a number: schemathesis writes
+YAML 1.1 and leaves strings such as `0o10` unquoted, which YAML 1.2 (what the API reads) resolves
+to numbers; that is the client's serialisation, not the document.
+
+Compliance rules are not judged yet: which `value` a rule takes depends on its `field` and
+`operator`, and the document does not state those combinations.
+
+Any other refusal of a schema-valid request fails the run. A body is judged only when it really
+is valid against its schema: schemathesis's coverage phase sometimes labels a body positive that
+is not (it mixes the properties of `oneOf` variants, e.g. an `image` on a manual approval).
+"""
+
+import json
+
+import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+NOT_YET_DESCRIBED = {("POST", "/api/compliance/rules"), ("PUT", "/api/compliance/rules/{id}")}
+REPORT_RANGE_REFUSALS = ("a report covers at most", "is after the end of the range")
+DUPLICATE_NAME_REFUSALS = ("duplicate stage name", "duplicate step name", "is listed twice")
+EXEMPTION_REFUSALS = {
+    "ruleId": ("no rule ",),
+    "expiresAt": ("must be in the future", "days from now"),
+}
+
+
+@schemathesis.check
+def schema_valid_request_accepted(ctx, response, case):
+    if (case.method.upper(), case.operation.path) in NOT_YET_DESCRIBED:
+        return None
+    if refused_by_design(case, response) or not body_is_schema_valid(case):
+        return None
+    return positive_data_acceptance(ctx, response, case)
+
+
+def body_is_schema_valid(case):
+    if not case.operation.body:
+        return True
+    validator = case.operation.schema.adapter.jsonschema_validator_cls
+    # Not public API; schemathesis is pinned in requirements-fuzz.txt.
+    return case._validate_component(ParameterLocation.BODY, case.body, validator)
+
+
+def refused_by_design(case, response):
+    problem = problem_of(response)
+    code = problem.get("code")
+    if response.status_code == 412:
+        return "If-Match" in (case.headers or {})
+    if response.status_code == 400 and code == "invalid_cursor":
+        return "cursor" in (case.query or {})
+    if response.status_code == 400 and code == "malformed_body" and sent_as_yaml(case):
+        return mentions(problem.get("detail", ""), ("invalid type: integer", "invalid type: floating point"))
+    if response.status_code == 400 and code == "invalid_parameter":
+        detail = problem.get("detail", "")
+        return detail.startswith("parameter 'from': ") and mentions(detail, REPORT_RANGE_REFUSALS)
+    if response.status_code == 422 and code == "unresolved_plugins":
+        return not any(mentions(e.get("message", ""), ("invalid version range",)) for e in errors_of(problem))
+    if response.status_code == 422 and case.operation.path.startswith("/api/pipelines") and holds_template(case):
+        return True
+    if response.status_code == 422 and code == "validation_failed" and all_errors(problem, duplicate_name):
+        return True
+    if response.status_code == 422 and case.operation.path == "/api/compliance/exemptions":
+        return all_errors(problem, exemption_refusal)
+    return False
+
+
+def duplicate_name(error):
+    return mentions(error.get("message", ""), DUPLICATE_NAME_REFUSALS)
+
+
+def exemption_refusal(error):
+    return mentions(error.get("message", ""), EXEMPTION_REFUSALS.get(error.get("field"), ()))
+
+
+def all_errors(problem, refusal):
+    errors = errors_of(problem)
+    return bool(errors) and all(refusal(error) for error in errors)
+
+
+def holds_template(case):
+    return "{{" in json.dumps(case.body, default=str)
+
+
+def sent_as_yaml(case):
+    return "yaml" in (case.media_type or "")
+
+
+def mentions(text, phrases):
+    return any(phrase in text for phrase in phrases)
+
+
+def errors_of(problem):
+    errors = problem.get("errors")
+    return errors if isinstance(errors, list) else []
+
+
+def problem_of(response):
+    try:
+        problem = response.json()
+    except ValueError:
+        return {}
+    return problem if isinstance(problem, dict) else {}
