@@ -419,6 +419,7 @@ impl Modify for BodyLimits {
         );
         edit_schema(components, "StatusPatch", at_least_one_flag);
         edit_schema(components, "TokenRequest", mint_or_store);
+        edit_schema(components, "ValidateRequest", pipeline_or_plugin);
     }
 }
 
@@ -664,7 +665,36 @@ fn mint_or_store(request: &mut Value) {
     *request = json!({ "oneOf": [mint, store] });
 }
 
+/// A dry run judges exactly one definition: a pipeline or a plugin, never both nor neither.
+fn pipeline_or_plugin(request: &mut Value) {
+    let variant = |given: &str, other: &str| {
+        let mut variant = request.clone();
+        variant["required"] = json!([given]);
+        not_null(&mut variant["properties"][given]);
+        if let Some(properties) = variant["properties"].as_object_mut() {
+            properties.remove(other);
+        }
+        variant["additionalProperties"] = false.into();
+        variant
+    };
+    *request = json!({ "oneOf": [variant("pipeline", "plugin"), variant("plugin", "pipeline")] });
+}
+
+/// Removes `null` from a property's types, whether stated as a type list or as a `oneOf` branch
+/// (how an optional reference to another schema is written).
 fn not_null(property: &mut Value) {
+    if let Some(branches) = property["oneOf"].as_array() {
+        let kept: Vec<Value> = branches
+            .iter()
+            .filter(|branch| branch["type"] != "null")
+            .cloned()
+            .collect();
+        *property = match kept.as_slice() {
+            [single] => single.clone(),
+            _ => json!({ "oneOf": kept }),
+        };
+        return;
+    }
     let Some(types) = property["type"].as_array() else {
         return;
     };
@@ -1025,6 +1055,26 @@ mod tests {
         assert_eq!(
             store["properties"]["perms"]["items"]["enum"],
             json!(PLATFORM_PERMS)
+        );
+    }
+
+    #[test]
+    fn a_dry_run_names_exactly_one_of_pipeline_and_plugin() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let variants = document["components"]["schemas"]["ValidateRequest"]["oneOf"]
+            .as_array()
+            .unwrap();
+        for (variant, given, other) in [
+            (&variants[0], "pipeline", "plugin"),
+            (&variants[1], "plugin", "pipeline"),
+        ] {
+            assert_eq!(variant["required"], json!([given]));
+            assert!(variant["properties"].get(other).is_none(), "{variant}");
+            assert_eq!(variant["additionalProperties"], json!(false));
+        }
+        assert_eq!(
+            variants[0]["properties"]["pipeline"],
+            json!({"$ref": "#/components/schemas/PipelineSpec"})
         );
     }
 

@@ -218,8 +218,10 @@ pub async fn get(
     request_body(content((PipelineSpec = "application/json"), (PipelineSpec = "application/yaml"))),
     responses(
         (status = 200, body = PipelineView, headers(("ETag" = String))),
+        (status = 403, body = Problem, description = "Missing permission, or a compliance rule blocks it (compliance_violation, with every violation)"),
         (status = 404, body = Problem),
         (status = 412, body = Problem, description = "Changed since that ETag"),
+        (status = 422, body = Problem, description = "Invalid fields, template errors or unresolved plugins"),
         (status = 428, body = Problem, description = "No If-Match"),
     ),
     security(("bearer" = [])))]
