@@ -281,122 +281,136 @@ fn parameter_description(location: &ParameterIn, name: &str) -> Option<&'static 
 /// constants, so the document cannot drift from them and a generator stays inside them.
 struct BodyLimits;
 
+/// Schema, property, minimum and maximum length, pattern.
+type TextLimit<'a> = (&'a str, &'a str, usize, usize, Option<&'a str>);
+/// Schema, property, minimum and maximum item count.
+type CountLimit<'a> = (&'a str, &'a str, usize, usize);
+
 impl Modify for BodyLimits {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
-        limit_text(
-            property(components, "PluginSpec", "name"),
-            1,
-            LIMITS.name_chars,
-            Some(PLUGIN_NAME_PATTERN),
-        );
-        limit_text(
-            property(components, "PluginSpec", "description"),
-            0,
-            LIMITS.description_chars,
-            None,
-        );
-        limit_text(
-            property(components, "PluginSpec", "category"),
-            1,
-            LIMITS.category_chars,
-            Some("\\S"),
-        );
-        limit_text(
-            property(components, "PluginSpec", "image"),
-            1,
-            LIMITS.image_chars,
-            None,
-        );
-        limit_text(
-            property(components, "PluginSpec", "primaryOutputDirectory"),
-            1,
-            LIMITS.output_directory_chars,
-            None,
-        );
-        limit_items(
-            property(components, "PluginSpec", "keywords"),
-            0,
-            LIMITS.keywords,
-        );
-        limit_items(
-            property(components, "PluginSpec", "installCommands"),
-            0,
-            LIMITS.commands,
-        );
-        limit_items(
-            property(components, "PluginSpec", "commands"),
-            0,
-            LIMITS.commands,
-        );
-        limit_items(
-            property(components, "PluginSpec", "secrets"),
-            0,
-            LIMITS.secrets,
-        );
-        limit_items(
-            property(components, "PluginSpec", "requiredMetadata"),
-            0,
-            LIMITS.required_metadata,
-        );
-        limit_number(
-            property(components, "PluginSpec", "timeoutMinutes"),
-            LIMITS.min_timeout_minutes,
-            LIMITS.max_timeout_minutes,
-        );
-        limit_items(
-            property(components, "LookupRequest", "plugins"),
-            1,
-            MAX_LOOKUP_REFERENCES,
-        );
-        limit_text(
-            property(components, "StatusPatch", "deprecationMessage"),
-            0,
-            MAX_DEPRECATION_MESSAGE_CHARS,
-            None,
-        );
-        limit_text(
-            property(components, "TokenRequest", "scope"),
-            1,
-            MAX_SCOPE_CHARS,
-            Some("^[A-Za-z0-9:._-]+$"),
-        );
-        limit_items(
-            property(components, "TokenRequest", "perms"),
-            1,
-            MAX_TOKEN_PERMISSIONS,
-        );
-        limit_number(
-            property(components, "TokenRequest", "expiresInDays"),
-            1,
-            MAX_LIFETIME_DAYS,
-        );
-        limit_text(
-            property(components, "RegistryWriteRequest", "pipelineId"),
-            1,
-            MAX_PIPELINE_ID_CHARS,
-            Some("^[A-Za-z0-9_-]+$"),
-        );
-        limit_text(
-            property(components, "RegistryWriteRequest", "pipelineName"),
-            1,
-            MAX_CODEPIPELINE_NAME_CHARS,
-            Some("^[A-Za-z0-9.@_-]+$"),
-        );
-        limit_text(
-            property(components, "RegistryWriteRequest", "stackName"),
-            1,
-            MAX_STACK_NAME_CHARS,
-            Some("^[A-Za-z][A-Za-z0-9-]*$"),
-        );
-        limit_text(
-            property(components, "SecretRef", "name"),
-            1,
-            LIMITS.secret_name_chars,
-            Some(SECRET_NAME_PATTERN),
-        );
+        let texts: [TextLimit; 13] = [
+            (
+                "PluginSpec",
+                "name",
+                1,
+                LIMITS.name_chars,
+                Some(PLUGIN_NAME_PATTERN),
+            ),
+            (
+                "PluginSpec",
+                "description",
+                0,
+                LIMITS.description_chars,
+                None,
+            ),
+            (
+                "PluginSpec",
+                "category",
+                1,
+                LIMITS.category_chars,
+                Some("\\S"),
+            ),
+            ("PluginSpec", "image", 1, LIMITS.image_chars, None),
+            (
+                "PluginSpec",
+                "primaryOutputDirectory",
+                1,
+                LIMITS.output_directory_chars,
+                None,
+            ),
+            (
+                "StatusPatch",
+                "deprecationMessage",
+                0,
+                MAX_DEPRECATION_MESSAGE_CHARS,
+                None,
+            ),
+            (
+                "TokenRequest",
+                "scope",
+                1,
+                MAX_SCOPE_CHARS,
+                Some("^[A-Za-z0-9:._-]+$"),
+            ),
+            (
+                "RegistryWriteRequest",
+                "pipelineId",
+                1,
+                MAX_PIPELINE_ID_CHARS,
+                Some("^[A-Za-z0-9_-]+$"),
+            ),
+            (
+                "RegistryWriteRequest",
+                "pipelineName",
+                1,
+                MAX_CODEPIPELINE_NAME_CHARS,
+                Some("^[A-Za-z0-9.@_-]+$"),
+            ),
+            (
+                "RegistryWriteRequest",
+                "stackName",
+                1,
+                MAX_STACK_NAME_CHARS,
+                Some("^[A-Za-z][A-Za-z0-9-]*$"),
+            ),
+            (
+                "SecretRef",
+                "name",
+                1,
+                LIMITS.secret_name_chars,
+                Some(SECRET_NAME_PATTERN),
+            ),
+            (
+                "RequestedPlugin",
+                "name",
+                1,
+                LIMITS.name_chars,
+                Some(PLUGIN_NAME_PATTERN),
+            ),
+            (
+                "RequestedPlugin",
+                "version",
+                1,
+                MAX_RANGE_CHARS,
+                Some(VERSION_RANGE_PATTERN),
+            ),
+        ];
+        for (schema, name, min, max, pattern) in texts {
+            limit_text(property(components, schema, name), min, max, pattern);
+        }
+        let lists: [CountLimit; 7] = [
+            ("PluginSpec", "keywords", 0, LIMITS.keywords),
+            ("PluginSpec", "installCommands", 0, LIMITS.commands),
+            ("PluginSpec", "commands", 0, LIMITS.commands),
+            ("PluginSpec", "secrets", 0, LIMITS.secrets),
+            (
+                "PluginSpec",
+                "requiredMetadata",
+                0,
+                LIMITS.required_metadata,
+            ),
+            ("LookupRequest", "plugins", 1, MAX_LOOKUP_REFERENCES),
+            ("TokenRequest", "perms", 1, MAX_TOKEN_PERMISSIONS),
+        ];
+        for (schema, name, min, max) in lists {
+            limit_items(property(components, schema, name), min, max);
+        }
+        let numbers: [(&str, &str, u32, u32); 2] = [
+            (
+                "PluginSpec",
+                "timeoutMinutes",
+                LIMITS.min_timeout_minutes,
+                LIMITS.max_timeout_minutes,
+            ),
+            ("TokenRequest", "expiresInDays", 1, MAX_LIFETIME_DAYS),
+        ];
+        for (schema, name, min, max) in numbers {
+            limit_number(property(components, schema, name), min, max);
+        }
+        // After the limits: some edits copy a schema's properties into `oneOf` variants.
         edit_schema(components, "PluginSpec", plugin_spec_elements);
         edit_schema(components, "PluginSpec", plugin_spec_kinds);
         edit_schema(components, "ExemptionRequest", exemption_fields);
@@ -405,18 +419,6 @@ impl Modify for BodyLimits {
         edit_schema(components, "PipelineSpec", pipeline_fields);
         edit_schema(components, "StageSpec", stage_fields);
         edit_schema(components, "StepSpec", step_fields);
-        limit_text(
-            property(components, "RequestedPlugin", "name"),
-            1,
-            LIMITS.name_chars,
-            Some(PLUGIN_NAME_PATTERN),
-        );
-        limit_text(
-            property(components, "RequestedPlugin", "version"),
-            1,
-            MAX_RANGE_CHARS,
-            Some(VERSION_RANGE_PATTERN),
-        );
         edit_schema(components, "StatusPatch", at_least_one_flag);
         edit_schema(components, "TokenRequest", mint_or_store);
         edit_schema(components, "ValidateRequest", pipeline_or_plugin);
