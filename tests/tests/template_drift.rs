@@ -222,6 +222,7 @@ fn the_function_policies_grant_only_what_ingest_calls() {
     let policies = role["Policies"].to_string();
     for action in [
         "codepipeline:ListTagsForResource",
+        "dynamodb:BatchGetItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",

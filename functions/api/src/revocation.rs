@@ -31,8 +31,8 @@ impl Revocations {
             return Ok(answer.is_some());
         }
         let revoked = self.store.is_revoked(org, jti).await?;
-        self.answers.put(&key, revoked.then_some(()));
-        Ok(revoked)
+        // A revocation this container recorded while the read was in flight stands.
+        Ok(self.answers.settle(&key, revoked.then_some(())).is_some())
     }
 
     /// Records a revocation this container just made, so it applies here without waiting.

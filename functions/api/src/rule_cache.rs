@@ -146,13 +146,17 @@ mod tests {
             record(&format!("rule-{id}"), 1, spec)
         };
         let mut kept = 0;
-        for id in 0.. {
+        for id in 0..10_000 {
             let rule = cache.compiled(&heavy(id), &mut CompileBudget::per_request());
             kept += rule.compiled_bytes();
             if kept > CAPACITY_BYTES {
                 break;
             }
         }
+        assert!(
+            kept > CAPACITY_BYTES,
+            "the heavy rules compiled to {kept} bytes in all"
+        );
         let entries = cache.lock();
         assert!(entries.bytes <= CAPACITY_BYTES && entries.bytes > CAPACITY_BYTES / 2);
         let counted: usize = entries.rules.values().map(Rule::compiled_bytes).sum();
