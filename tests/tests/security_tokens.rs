@@ -499,6 +499,30 @@ async fn concurrent_requests_with_an_unknown_kid_read_the_key_set_once() {
     assert_eq!(key_set_reads(&counter), 1, "{:?}", counter.snapshot());
 }
 
+#[tokio::test]
+async fn requests_waiting_on_a_failed_key_set_read_share_its_failure() {
+    let (api, token, counter) = bed_losing_its_key_set("sec-shared-failure", Duration::ZERO).await;
+    let token = Arc::new(token);
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let router = api.router.clone();
+        let token = token.clone();
+        requests.spawn(async move {
+            let request = Request::get("/api/plugins")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            router.oneshot(request).await.unwrap().status()
+        });
+    }
+    let statuses = requests.join_all().await;
+    assert_eq!(statuses, vec![StatusCode::INTERNAL_SERVER_ERROR; 20]);
+    // Requests that arrived while a read was failing took its answer; only those that arrived
+    // after it ended ask again, so the reads are far fewer than the requests.
+    let reads = key_set_reads(&counter);
+    assert!((1..=3).contains(&reads), "{reads} reads for 20 requests");
+}
+
 /// A bed whose key set cache was filled by one request, after which the secret disappears:
 /// every later read of it fails.
 async fn bed_losing_its_key_set(label: &str, grace: Duration) -> (ApiBed, String, RequestCounter) {

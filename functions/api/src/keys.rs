@@ -21,7 +21,7 @@ pub const MIN_KEY_BYTES: usize = 32;
 /// of tokens with made-up key ids cannot turn into a flood of Secrets Manager calls.
 const UNKNOWN_KID_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum KeySetError {
     #[error("the signing key set is not a JSON object of key ids")]
     NotAnObject,
@@ -105,7 +105,15 @@ pub struct KeyStore {
     ttl: Duration,
     grace: Duration,
     cached: Mutex<Option<Cached>>,
-    reloading: tokio::sync::Mutex<()>,
+    /// Held by the one reader; remembers the last read that failed, so callers who waited for
+    /// it share its answer instead of each asking again.
+    reloading: tokio::sync::Mutex<Option<FailedRead>>,
+}
+
+#[derive(Debug)]
+struct FailedRead {
+    at: Instant,
+    error: KeySetError,
 }
 
 /// After a failed read the stale set is served without asking again for this long, so an outage
@@ -139,7 +147,7 @@ impl KeyStore {
             ttl,
             grace,
             cached: Mutex::new(None),
-            reloading: tokio::sync::Mutex::new(()),
+            reloading: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -189,11 +197,19 @@ impl KeyStore {
 
     async fn reload(&self) -> Result<KeySet, KeySetError> {
         let asked_at = Instant::now();
-        let _only_reader = self.reloading.lock().await;
+        let mut last_failure = self.reloading.lock().await;
         if let Some(keys) = self.answered_since(asked_at) {
             return Ok(keys);
         }
-        match self.read().await {
+        if let Some(failed) = last_failure.as_ref().filter(|f| f.at >= asked_at) {
+            return Err(failed.error.clone());
+        }
+        let result = self.read().await;
+        *last_failure = result.as_ref().err().map(|error| FailedRead {
+            at: Instant::now(),
+            error: error.clone(),
+        });
+        match result {
             Ok(keys) => {
                 *self.lock_cached() = Some(Cached {
                     keys: keys.clone(),
