@@ -21,13 +21,16 @@ server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT INT TERM
 
 endpoint="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do
+ready=""
+for _ in $(seq 1 300); do
   if python3 -c "import urllib.request,sys; urllib.request.urlopen('$endpoint/moto-api/', timeout=1)" 2>/dev/null; then
+    ready=1
     break
   fi
   if ! kill -0 "$server" 2>/dev/null; then echo "moto server failed to start; see $log" >&2; exit 1; fi
   sleep 0.2
 done
+if [[ -z "$ready" ]]; then echo "moto server on port $port never answered within 60 s; see $log" >&2; exit 1; fi
 
 export AWS_ENDPOINT_URL="$endpoint"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
