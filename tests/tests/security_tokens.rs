@@ -459,6 +459,24 @@ fn token_for_unknown_kid(kid: &str) -> String {
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
 }
 
+/// The statuses of `count` concurrent `GET /api/plugins` with `token`.
+async fn concurrent_reads(api: &ApiBed, token: &str, count: usize) -> Vec<StatusCode> {
+    let token: Arc<str> = Arc::from(token);
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let router = api.router.clone();
+        let token = token.clone();
+        requests.spawn(async move {
+            let request = Request::get("/api/plugins")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            router.oneshot(request).await.unwrap().status()
+        });
+    }
+    requests.join_all().await
+}
+
 fn key_set_reads(counter: &RequestCounter) -> u64 {
     counter
         .snapshot()
@@ -481,20 +499,7 @@ async fn concurrent_requests_with_an_unknown_kid_read_the_key_set_once() {
     .await
     .unwrap();
     counter.reset();
-    let token = Arc::new(token_for_unknown_kid("k9"));
-    let mut requests = tokio::task::JoinSet::new();
-    for _ in 0..20 {
-        let router = api.router.clone();
-        let token = token.clone();
-        requests.spawn(async move {
-            let request = Request::get("/api/plugins")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap();
-            router.oneshot(request).await.unwrap().status()
-        });
-    }
-    let statuses = requests.join_all().await;
+    let statuses = concurrent_reads(&api, &token_for_unknown_kid("k9"), 20).await;
     assert_eq!(statuses, vec![StatusCode::UNAUTHORIZED; 20]);
     assert_eq!(key_set_reads(&counter), 1, "{:?}", counter.snapshot());
 }
@@ -502,20 +507,7 @@ async fn concurrent_requests_with_an_unknown_kid_read_the_key_set_once() {
 #[tokio::test]
 async fn requests_waiting_on_a_failed_key_set_read_share_its_failure() {
     let (api, token, counter) = bed_losing_its_key_set("sec-shared-failure", Duration::ZERO).await;
-    let token = Arc::new(token);
-    let mut requests = tokio::task::JoinSet::new();
-    for _ in 0..20 {
-        let router = api.router.clone();
-        let token = token.clone();
-        requests.spawn(async move {
-            let request = Request::get("/api/plugins")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap();
-            router.oneshot(request).await.unwrap().status()
-        });
-    }
-    let statuses = requests.join_all().await;
+    let statuses = concurrent_reads(&api, &token, 20).await;
     assert_eq!(statuses, vec![StatusCode::INTERNAL_SERVER_ERROR; 20]);
     // Requests that arrived while a read was failing took its answer; only those that arrived
     // after it ended ask again, so the reads are far fewer than the requests.

@@ -21,6 +21,7 @@ pub mod stacks;
 pub mod tags;
 pub mod tokens;
 pub mod transactions;
+pub mod updates;
 
 pub use clients::Clients;
 pub use error::AwsError;

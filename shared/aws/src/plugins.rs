@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::attributes::{parse_item, query_items, s, to_item, Item};
 use crate::transactions::{failed_conditions, invalid_transaction};
+use crate::updates::updated_unless_condition_failed;
 use crate::AwsError;
 
 /// Names whose versions are read concurrently during one lookup.
@@ -427,17 +428,7 @@ impl PluginCatalog {
             .update_expression(format!("SET {}", sets.join(", ")))
             .send()
             .await;
-        match result {
-            Ok(output) => output.attributes.as_ref().map(record_from_item).transpose(),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(error) => Err(AwsError::classify("UpdateItem", error)),
-        }
+        updated_unless_condition_failed(result, record_from_item)
     }
 
     fn public_query(&self) -> QueryFluentBuilder {

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{from_item, n, s, to_item, Item};
+use crate::updates::updated_unless_condition_failed;
 use crate::AwsError;
 
 /// A stored rule: the rule as written plus who wrote it when.
@@ -246,17 +247,7 @@ impl RuleStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => output.attributes.as_ref().map(decode).transpose(),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(error) => Err(AwsError::classify("UpdateItem", error)),
-        }
+        updated_unless_condition_failed(result, decode)
     }
 
     async fn put_new(&self, item: Item) -> Result<(), AwsError> {

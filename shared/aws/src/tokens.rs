@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{n, parse_item, query_items, s, to_item, Item};
+use crate::updates::updated_unless_condition_failed;
 use crate::AwsError;
 
 const TOKEN_SK_PREFIX: &str = "TOKEN#";
@@ -108,17 +109,7 @@ impl TokenStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => output.attributes.as_ref().map(decode).transpose(),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(error) => Err(AwsError::classify("UpdateItem", error)),
-        }
+        updated_unless_condition_failed(result, decode)
     }
 
     /// Whether the org's token `jti` was revoked. Tokens without a record (minted by the CLI)
