@@ -388,27 +388,7 @@ async fn rules_carry_etags_and_writes_need_the_current_one() {
         (unconditional.status, unconditional.code()),
         (StatusCode::PRECONDITION_REQUIRED, "precondition_required")
     );
-    let stale = rule_request(
-        &api,
-        Method::PUT,
-        &admin,
-        &id,
-        Some("\"7\""),
-        Some(&stage_cap(7)),
-    )
-    .await;
-    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
-    let replaced = rule_request(
-        &api,
-        Method::PUT,
-        &admin,
-        &id,
-        Some("\"1\""),
-        Some(&stage_cap(7)),
-    )
-    .await;
-    assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
-    assert_eq!(replaced.headers["etag"], "\"2\"");
+    assert_only_version_1_is_replaced(&api, &admin, &id, "\"7\"").await;
 
     // Two editors holding ETag 2: exactly one wins.
     let (six, five) = (stage_cap(6), stage_cap(5));
@@ -435,6 +415,32 @@ async fn rules_carry_etags_and_writes_need_the_current_one() {
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
 
+/// A PUT naming the `stale` ETag is refused with 412; one naming version 1 replaces the rule,
+/// which becomes version 2.
+async fn assert_only_version_1_is_replaced(api: &ApiBed, token: &str, id: &str, stale: &str) {
+    let refused = rule_request(
+        api,
+        Method::PUT,
+        token,
+        id,
+        Some(stale),
+        Some(&stage_cap(7)),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::PRECONDITION_FAILED);
+    let replaced = rule_request(
+        api,
+        Method::PUT,
+        token,
+        id,
+        Some("\"1\""),
+        Some(&stage_cap(7)),
+    )
+    .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
+    assert_eq!(replaced.headers["etag"], "\"2\"");
+}
+
 #[tokio::test]
 async fn a_rule_stored_before_versions_is_version_1() {
     let api = ApiBed::new("sec-etag-old").await.unwrap();
@@ -456,25 +462,5 @@ async fn a_rule_stored_before_versions_is_version_1() {
         .await
         .unwrap();
     assert_eq!(read.headers["etag"], "\"1\"");
-    let stale = rule_request(
-        &api,
-        Method::PUT,
-        &admin,
-        &id,
-        Some("\"2\""),
-        Some(&stage_cap(7)),
-    )
-    .await;
-    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
-    let replaced = rule_request(
-        &api,
-        Method::PUT,
-        &admin,
-        &id,
-        Some("\"1\""),
-        Some(&stage_cap(7)),
-    )
-    .await;
-    assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
-    assert_eq!(replaced.headers["etag"], "\"2\"");
+    assert_only_version_1_is_replaced(&api, &admin, &id, "\"2\"").await;
 }
