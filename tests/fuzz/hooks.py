@@ -21,8 +21,13 @@ A YAML body is not judged when the API reads one of its strings as a number: sch
 YAML 1.1 and leaves strings such as `0o10` unquoted, which YAML 1.2 (what the API reads) resolves
 to numbers; that is the client's serialisation, not the document.
 
-Compliance rules are not judged yet: which `value` a rule takes depends on its `field` and
-`operator`, and the document does not state those combinations.
+- a rule's regex: the document states its length and that it is a regex, not the regex crate's
+  syntax or how large it compiles (64 KB a pattern, 4 MB for the rules of one request or of one
+  org's target): 400 `invalid_rule` on a `value` for those reasons only;
+- a rule's `effectiveUntil` not after its `effectiveFrom` (two fields): 400 naming
+  `effectiveUntil`;
+- the org's active rules: 409 `too_many_rules` when it has 200, and 403 `compliance_violation`
+  when a pipeline or plugin write breaks a rule (which the run itself may have stored).
 
 Any other refusal of a schema-valid request fails the run. A body is judged only when it really
 is valid against its schema: schemathesis's coverage phase sometimes labels a body positive that
@@ -35,12 +40,9 @@ import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-# Rule bodies (stored, or inline in a dry run): which value a rule takes depends on its field and
-# operator, combinations the document does not describe yet.
-NOT_YET_DESCRIBED = {
-    ("POST", "/api/compliance/rules"),
-    ("PUT", "/api/compliance/rules/{id}"),
-    ("POST", "/api/compliance/validate"),
+RULE_REFUSALS = {
+    "value": ("not a valid regex", "compiles to more than", "compile to more than"),
+    "effectiveUntil": ("must be later than effectiveFrom",),
 }
 REPORT_RANGE_REFUSALS = ("a report covers at most", "is after the end of the range")
 DUPLICATE_NAME_REFUSALS = ("duplicate stage name", "duplicate step name", "is listed twice")
@@ -52,8 +54,6 @@ EXEMPTION_REFUSALS = {
 
 @schemathesis.check
 def schema_valid_request_accepted(ctx, response, case):
-    if (case.method.upper(), case.operation.path) in NOT_YET_DESCRIBED:
-        return None
     if refused_by_design(case, response) or not body_is_schema_valid(case):
         return None
     return positive_data_acceptance(ctx, response, case)
@@ -81,12 +81,18 @@ def refused_by_design(case, response):
         return detail.startswith("parameter 'from': ") and mentions(detail, REPORT_RANGE_REFUSALS)
     if response.status_code == 422 and code == "unresolved_plugins":
         return not any(mentions(e.get("message", ""), ("invalid version range",)) for e in errors_of(problem))
-    if response.status_code == 422 and case.operation.path.startswith("/api/pipelines") and holds_template(case):
+    if response.status_code == 422 and judges_pipeline(case) and holds_template(case):
         return True
     if response.status_code == 422 and code == "validation_failed" and all_errors(problem, duplicate_name):
         return True
     if response.status_code == 422 and case.operation.path == "/api/compliance/exemptions":
         return all_errors(problem, exemption_refusal)
+    if response.status_code == 400 and code == "invalid_rule":
+        return all_errors(problem, rule_refusal)
+    if response.status_code == 409 and code == "too_many_rules":
+        return True
+    if response.status_code == 403 and code == "compliance_violation":
+        return True
     return False
 
 
@@ -98,9 +104,20 @@ def exemption_refusal(error):
     return mentions(error.get("message", ""), EXEMPTION_REFUSALS.get(error.get("field"), ()))
 
 
+def rule_refusal(error):
+    # Inline rules and conditions prefix the field: `rules[0].conditions[2].value`.
+    field = error.get("field", "").rsplit(".", 1)[-1]
+    return mentions(error.get("message", ""), RULE_REFUSALS.get(field, ()))
+
+
 def all_errors(problem, refusal):
     errors = errors_of(problem)
     return bool(errors) and all(refusal(error) for error in errors)
+
+
+def judges_pipeline(case):
+    path = case.operation.path
+    return path.startswith("/api/pipelines") or (path == "/api/compliance/validate" and "pipeline" in (case.body or {}))
 
 
 def holds_template(case):

@@ -39,6 +39,11 @@ pub fn api_binary() -> anyhow::Result<PathBuf> {
         })
 }
 
+const EMULATOR_TIMEOUTS: [(&str, &str); 2] = [
+    ("SDK_OPERATION_TIMEOUT_MS", "30000"),
+    ("SDK_ATTEMPT_TIMEOUT_MS", "15000"),
+];
+
 impl LocalApi {
     /// Starts `api serve` on `port` and waits until `/health` answers.
     pub async fn start(
@@ -54,6 +59,14 @@ impl LocalApi {
             .env("EXECUTIONS_TABLE", executions_table)
             .env("KEY_SET_SECRET_ID", key_set_secret)
             .env("PORT", port.to_string())
+            // Production's timeouts are sized for Lambda against AWS; the emulator on a busy
+            // two-core machine answers slower, and a 503 there says nothing about the API.
+            .envs(
+                EMULATOR_TIMEOUTS
+                    .iter()
+                    .filter(|(name, _)| std::env::var_os(name).is_none())
+                    .copied(),
+            )
             .env_remove("AWS_LAMBDA_RUNTIME_API")
             .stdout(Stdio::null())
             .spawn()

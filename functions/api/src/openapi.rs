@@ -7,7 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use pb_domain::compliance::{MAX_ENTITY_CHARS, MAX_REASON_CHARS};
+use pb_domain::compliance::{
+    rule_spec_schema, MAX_ENTITY_CHARS, MAX_INLINE_RULES, MAX_REASON_CHARS,
+};
 use pb_domain::event::MAX_NAME_CHARS as MAX_CODEPIPELINE_NAME_CHARS;
 use pb_domain::pipeline::{
     MAX_DESCRIPTION_CHARS as PIPELINE_DESCRIPTION_CHARS, MAX_KEY_CHARS as PIPELINE_KEY_CHARS,
@@ -421,7 +423,9 @@ impl Modify for BodyLimits {
         edit_schema(components, "StepSpec", step_fields);
         edit_schema(components, "StatusPatch", at_least_one_flag);
         edit_schema(components, "TokenRequest", mint_or_store);
+        edit_schema(components, "ValidateRequest", inline_rules);
         edit_schema(components, "ValidateRequest", pipeline_or_plugin);
+        edit_schema(components, "RuleSpec", |spec| *spec = rule_spec_schema());
     }
 }
 
@@ -665,6 +669,11 @@ fn mint_or_store(request: &mut Value) {
     store["properties"]["scope"]["enum"] = json!([PLATFORM_SCOPE]);
     store["properties"]["perms"]["items"]["enum"] = json!(PLATFORM_PERMS);
     *request = json!({ "oneOf": [mint, store] });
+}
+
+/// Rules tried in a dry run instead of the org's stored ones.
+fn inline_rules(request: &mut Value) {
+    request["properties"]["rules"]["maxItems"] = MAX_INLINE_RULES.into();
 }
 
 /// A dry run judges exactly one definition: a pipeline or a plugin, never both nor neither.
@@ -1057,6 +1066,21 @@ mod tests {
         assert_eq!(
             store["properties"]["perms"]["items"]["enum"],
             json!(PLATFORM_PERMS)
+        );
+    }
+
+    #[test]
+    fn a_rule_body_is_stated_as_the_domain_writes_it() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(
+            schemas["RuleSpec"],
+            rule_spec_schema(),
+            "nothing lost on the way"
+        );
+        assert_eq!(
+            schemas["ValidateRequest"]["oneOf"][0]["properties"]["rules"]["maxItems"],
+            MAX_INLINE_RULES
         );
     }
 

@@ -17,6 +17,7 @@ pub mod keys;
 mod operator;
 mod reference;
 mod rule;
+mod schema;
 
 pub use attributes::{
     pipeline_attributes, plugin_attributes, AttributeDoc, Kind, PIPELINE_ATTRIBUTES,
@@ -39,6 +40,7 @@ pub use rule::{
     Mode, Rule, RuleConditionSpec, RuleSpec, Severity, Target, MAX_CONDITIONS,
     MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS,
 };
+pub use schema::rule_spec_schema;
 
 #[cfg(test)]
 mod tests;
