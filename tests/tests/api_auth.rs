@@ -5,12 +5,9 @@ use axum::http::{Method, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use pb_api::openapi::ApiDoc;
-use pb_api::routes::ROUTES;
 use pb_api::tokens::Claims;
 use pb_tests::api::{key_set_json, ApiBed, AUDIENCE, ISSUER, MAX_BODY_BYTES};
 use serde_json::{json, Value};
-use utoipa::OpenApi;
 
 const ORG: &str = "acme";
 
@@ -178,15 +175,47 @@ fn concrete(path: &str) -> String {
         .replace("{jti}", "0123456789abcdef0123456789abcdef")
 }
 
+/// A route as the document states it: method, OpenAPI path, and the permission its security
+/// requirement names (`None` for the two unauthenticated routes).
+#[derive(Debug)]
+struct Route {
+    method: String,
+    path: String,
+    permission: Option<String>,
+}
+
+fn documented_routes() -> Vec<Route> {
+    let document = serde_json::to_value(pb_api::openapi::document()).unwrap();
+    let mut routes = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let permission = operation["security"][0]["bearer"][0]
+                .as_str()
+                .map(str::to_string);
+            routes.push(Route {
+                method: method.to_uppercase(),
+                path: path.clone(),
+                permission,
+            });
+        }
+    }
+    routes
+}
+
 #[tokio::test]
 async fn every_route_checks_its_permission() {
     let api = ApiBed::new("perms").await.unwrap();
     let powerless = api.token(ORG, &["nothing:none"]).await.unwrap();
-    let checked: Vec<_> = ROUTES.iter().filter(|r| r.permission.is_some()).collect();
-    assert!(checked.len() >= 7);
+    let routes = documented_routes();
+    let checked: Vec<_> = routes.iter().filter(|r| r.permission.is_some()).collect();
+    assert_eq!(
+        checked.len(),
+        routes.len() - 2,
+        "only /health and /openapi.json are open"
+    );
     for route in checked {
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
-        let path = concrete(route.path);
+        let path = concrete(&route.path);
         let body = Some(("application/json", b"{}".to_vec()));
         let anonymous = api
             .send(method.clone(), &path, None, body.clone())
@@ -202,46 +231,28 @@ async fn every_route_checks_its_permission() {
         assert!(reply.body["detail"]
             .as_str()
             .unwrap()
-            .contains(route.permission.unwrap()));
+            .contains(route.permission.as_deref().unwrap()));
     }
 }
 
 #[tokio::test]
-async fn the_openapi_document_lists_exactly_the_routes() {
+async fn every_documented_route_is_served() {
     let api = ApiBed::new("openapi").await.unwrap();
     let served = api.get("/openapi.json", None).await.unwrap();
     assert_eq!(served.status, StatusCode::OK);
     assert!(served.body["openapi"].as_str().unwrap().starts_with("3.1"));
     assert_eq!(
         served.body,
-        serde_json::to_value(ApiDoc::openapi()).unwrap()
+        serde_json::to_value(pb_api::openapi::document()).unwrap()
     );
-    let mut documented: Vec<(String, String)> = served.body["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .flat_map(|(path, item)| {
-            item.as_object()
-                .unwrap()
-                .keys()
-                .map(move |method| (method.to_uppercase(), path.clone()))
-        })
-        .collect();
-    documented.sort();
-    let mut table: Vec<(String, String)> = ROUTES
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.to_string()))
-        .collect();
-    table.sort();
-    assert_eq!(documented, table);
 
     let admin = api.token(ORG, &["*"]).await.unwrap();
-    for route in ROUTES {
+    for route in documented_routes() {
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
         let reply = api
             .send(
                 method,
-                &concrete(route.path),
+                &concrete(&route.path),
                 Some(&admin),
                 Some(("application/json", b"{}".to_vec())),
             )

@@ -8,8 +8,8 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::app::AppState;
 use crate::problem::ApiError;
+use crate::state::AppState;
 use crate::tokens::{grants, key_id, verify, Claims, TokenError};
 
 /// A permission a route requires.

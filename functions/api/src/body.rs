@@ -9,8 +9,8 @@ use pb_domain::yaml::{self, Limits, Step};
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
-use crate::app::AppState;
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 /// A JSON request body.
 pub struct JsonBody<T>(pub T);

@@ -14,6 +14,8 @@ pub mod request_id;
 pub mod revocation;
 pub mod routes;
 pub mod rule_cache;
+pub mod state;
 pub mod tokens;
 
-pub use app::{router, AppState};
+pub use app::router;
+pub use state::AppState;

@@ -1,5 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
+use std::sync::OnceLock;
+
 use serde_json::{json, Value};
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::schema::Schema;
@@ -36,72 +38,35 @@ use crate::routes::tokens::{
 };
 use crate::tokens::MAX_LIFETIME_DAYS;
 
-use crate::routes::reports;
-use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, tokens};
+use crate::routes;
 
 #[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "pipeline-builder API",
-        description = "Plugins, pipelines, compliance, registry, reports and audit results. \
+#[openapi(info(
+    title = "pipeline-builder API",
+    description = "Plugins, pipelines, compliance, registry, reports and audit results. \
             Every route except /health and /openapi.json needs `Authorization: Bearer <JWT>` \
             and the permission it names; errors are RFC 9457 problem documents."
-    ),
-    paths(
-        meta::health,
-        meta::openapi,
-        tokens::create,
-        tokens::list,
-        tokens::revoke,
-        plugins::list,
-        plugins::publish,
-        plugins::lookup,
-        plugins::versions,
-        plugins::get_version,
-        plugins::update_status,
-        // audit
-        audit::list,
-        audit::latest,
-        // pipelines
-        pipelines::create,
-        pipelines::list,
-        pipelines::get,
-        pipelines::update,
-        pipelines::delete,
-        // registry
-        registry::upsert,
-        registry::list,
-        registry::get,
-        registry::delete,
-        // compliance
-        compliance::create_rule,
-        compliance::list_rules,
-        compliance::get_rule,
-        compliance::update_rule,
-        compliance::delete_rule,
-        compliance::validate,
-        compliance::create_exemption,
-        compliance::list_exemptions,
-        compliance::approve_exemption,
-        // reports
-        reports::execution_count,
-        reports::success_rate,
-        reports::timeline,
-        reports::duration,
-        reports::stage_failures,
-        reports::stage_bottlenecks,
-        reports::action_failures,
-        reports::errors,
-        reports::plugins_summary,
-        reports::plugins_distribution,
-        reports::plugins_versions,
-        reports::build_success_rate,
-        reports::build_duration,
-        reports::build_failures,
-    ),
-    modifiers(&BearerAuth, &ProblemResponses, &ParameterLimits, &BodyLimits),
-)]
+))]
 pub struct ApiDoc;
+
+/// The document `/openapi.json` serves: the routes' annotations (see [`routes::api`]), then
+/// what annotations cannot say.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let (_, mut document) = routes::api().split_for_parts();
+        let modifiers: [&dyn Modify; 4] = [
+            &BearerAuth,
+            &ProblemResponses,
+            &ParameterLimits,
+            &BodyLimits,
+        ];
+        for modifier in modifiers {
+            modifier.modify(&mut document);
+        }
+        document
+    })
+}
 
 struct BearerAuth;
 
@@ -758,7 +723,7 @@ mod tests {
 
     #[test]
     fn every_error_answer_is_documented_as_problem_json() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let mut authenticated = 0;
         for (path, item) in document["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
@@ -783,7 +748,7 @@ mod tests {
 
     #[test]
     fn parameters_state_the_bounds_the_extractors_enforce() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let parameters = |path: &str, method: &str| {
             document["paths"][path][method]["parameters"]
                 .as_array()
@@ -808,7 +773,7 @@ mod tests {
 
     #[test]
     fn request_schemas_state_the_validators_limits() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         // A schema split into variants states every limit on its first, most complete, one.
         let property = |schema: &str, name: &str| {
             let schema = &document["components"]["schemas"][schema];
@@ -898,7 +863,7 @@ mod tests {
 
     #[test]
     fn a_plugin_spec_either_runs_commands_or_is_a_manual_approval() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let schemas = &document["components"]["schemas"];
         let kinds = &schemas["PluginSpec"]["oneOf"];
         let (runs, approval) = (&kinds[0], &kinds[1]);
@@ -949,7 +914,7 @@ mod tests {
 
     #[test]
     fn a_pipeline_spec_states_the_validators_limits() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let schemas = &document["components"]["schemas"];
         let pipeline = &schemas["PipelineSpec"]["properties"];
         assert_eq!(pipeline["name"]["maxLength"], PIPELINE_NAME_CHARS);
@@ -1029,7 +994,7 @@ mod tests {
 
     #[test]
     fn an_exemption_request_states_its_formats() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let request = &document["components"]["schemas"]["ExemptionRequest"]["properties"];
         assert_eq!(request["entity"]["maxLength"], MAX_ENTITY_CHARS);
         assert_eq!(request["reason"]["maxLength"], MAX_REASON_CHARS);
@@ -1039,7 +1004,7 @@ mod tests {
 
     #[test]
     fn a_token_request_either_mints_or_stores_the_platform_token() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let variants = &document["components"]["schemas"]["TokenRequest"]["oneOf"];
         let (mint, store) = (&variants[0], &variants[1]);
         for variant in [mint, store] {
@@ -1071,7 +1036,7 @@ mod tests {
 
     #[test]
     fn a_rule_body_is_stated_as_the_domain_writes_it() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let schemas = &document["components"]["schemas"];
         assert_eq!(
             schemas["RuleSpec"],
@@ -1086,7 +1051,7 @@ mod tests {
 
     #[test]
     fn a_dry_run_names_exactly_one_of_pipeline_and_plugin() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let variants = document["components"]["schemas"]["ValidateRequest"]["oneOf"]
             .as_array()
             .unwrap();
@@ -1106,7 +1071,7 @@ mod tests {
 
     #[test]
     fn a_status_patch_sets_at_least_one_flag_and_none_to_null() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let patch = &document["components"]["schemas"]["StatusPatch"];
         assert_eq!(patch["minProperties"], 1);
         assert_eq!(patch["properties"]["active"]["type"], "boolean");
@@ -1116,7 +1081,7 @@ mod tests {
 
     #[test]
     fn parameters_that_carry_formats_state_them() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(document()).unwrap();
         let parameter = |path: &str, method: &str, name: &str| {
             document["paths"][path][method]["parameters"]
                 .as_array()

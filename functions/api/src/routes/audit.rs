@@ -9,12 +9,12 @@ use pb_domain::drift::{AuditRun, Finding, FindingType, RunError, RunStatus};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::Authorized;
 use crate::auth::{AuditRead, Caller};
 use crate::paging::{paging, seal, Scope};
 use crate::params::QueryParams;
 use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
 
 /// A run as one org sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -54,7 +54,7 @@ pub struct AuditRunList {
 #[utoipa::path(get, path = "/api/audit/runs", tag = "audit",
     params(("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = AuditRunList), (status = 400, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["audit:read"])))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<AuditRead>,
@@ -80,7 +80,7 @@ pub async fn list(
 /// The most recent run.
 #[utoipa::path(get, path = "/api/audit/runs/latest", tag = "audit",
     responses((status = 200, body = OrgAuditRun), (status = 404, body = Problem, description = "No run yet")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["audit:read"])))]
 pub async fn latest(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<AuditRead>,

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{Authorized, Caller, ComplianceApprove, ComplianceRead, ComplianceWrite};
 use crate::body::JsonBody;
 use crate::paging::{paging, seal, Scope};
@@ -25,6 +24,7 @@ use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::pipelines::{etag, if_match};
 use crate::routes::plugins::now_rfc3339;
+use crate::state::AppState;
 use crate::tokens::random_id;
 
 /// Evaluates the org's rules for `target` against `attributes` of `entity` (a pipeline id or a
@@ -156,7 +156,7 @@ pub struct ValidateResponse {
         (status = 403, body = Problem, description = "Missing compliance:write"),
         (status = 409, body = Problem, description = "too_many_rules: the org has 200 active rules"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["compliance:write"])))]
 pub async fn create_rule(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceWrite>,
@@ -189,7 +189,7 @@ pub async fn create_rule(
         ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
     ),
     responses((status = 200, body = RuleList), (status = 400, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["compliance:read"])))]
 pub async fn list_rules(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceRead>,
@@ -226,7 +226,7 @@ pub async fn list_rules(
 #[utoipa::path(get, path = "/api/compliance/rules/{id}", tag = "compliance",
     params(("id" = String, Path)),
     responses((status = 200, body = RuleView, headers(("ETag" = String))), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["compliance:read"])))]
 pub async fn get_rule(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceRead>,
@@ -248,7 +248,7 @@ pub async fn get_rule(
         (status = 412, body = Problem, description = "Changed since that ETag"),
         (status = 428, body = Problem, description = "No If-Match"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["compliance:write"])))]
 pub async fn update_rule(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceWrite>,
@@ -282,7 +282,7 @@ pub async fn update_rule(
         (status = 404, body = Problem),
         (status = 412, body = Problem, description = "Changed since that ETag"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["compliance:write"])))]
 pub async fn delete_rule(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceWrite>,
@@ -367,7 +367,7 @@ async fn check_org_caps(
         (status = 400, body = Problem, description = "A rule given in `rules` is invalid, there are more than 20, or their regexes compile to more than 4 MB"),
         (status = 422, body = Problem, description = "Invalid definition, or unresolved plugins"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["compliance:read"])))]
 pub async fn validate(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceRead>,
@@ -434,7 +434,7 @@ pub async fn validate(
         (status = 201, body = ExemptionView),
         (status = 422, body = Problem, description = "Invalid fields, or no such rule"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["compliance:write"])))]
 pub async fn create_exemption(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceWrite>,
@@ -467,7 +467,7 @@ pub async fn create_exemption(
         ("cursor" = Option<String>, Query),
     ),
     responses((status = 200, body = ExemptionList), (status = 400, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["compliance:read"])))]
 pub async fn list_exemptions(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceRead>,
@@ -527,7 +527,7 @@ pub async fn list_exemptions(
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "Already approved, or expired"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["compliance:approve"])))]
 pub async fn approve_exemption(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ComplianceApprove>,

@@ -2,9 +2,9 @@
 
 use axum::Json;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
-use crate::openapi::ApiDoc;
+use crate::openapi::document;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -23,6 +23,6 @@ pub async fn health() -> Json<Health> {
 
 /// The OpenAPI 3.1 document of this API, generated from the handlers.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(document())
 }

@@ -15,7 +15,6 @@ use pb_domain::plugin::{names_to_load, resolve_batch, AccessModifier, FieldError
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{
     Authorized, Caller, Permission, PipelinesCreate, PipelinesDelete, PipelinesPublish,
     PipelinesRead, PipelinesUpdate,
@@ -26,6 +25,7 @@ use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::compliance;
 use crate::routes::plugins::{now_rfc3339, Source};
+use crate::state::AppState;
 use crate::tokens::random_id;
 
 /// A stored pipeline as the caller sees it.
@@ -92,7 +92,7 @@ struct Checked {
         (status = 403, body = Problem, description = "Missing permission, or a compliance rule blocks it (compliance_violation, with every violation)"),
         (status = 422, body = Problem, description = "Invalid fields, template errors or unresolved plugins"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["pipelines:create"])))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PipelinesCreate>,
@@ -133,7 +133,7 @@ pub async fn create(
         ("cursor" = Option<String>, Query),
     ),
     responses((status = 200, body = PipelineList), (status = 400, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["pipelines:read"])))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PipelinesRead>,
@@ -186,7 +186,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/pipelines/{id}", tag = "pipelines",
     params(("id" = String, Path), ("resolve" = Option<bool>, Query, description = "Also return the definition with templates expanded")),
     responses((status = 200, body = PipelineView, headers(("ETag" = String))), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["pipelines:read"])))]
 pub async fn get(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PipelinesRead>,
@@ -224,7 +224,7 @@ pub async fn get(
         (status = 422, body = Problem, description = "Invalid fields, template errors or unresolved plugins"),
         (status = 428, body = Problem, description = "No If-Match"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["pipelines:update"])))]
 pub async fn update(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PipelinesUpdate>,
@@ -270,7 +270,7 @@ pub async fn update(
         (status = 409, body = Problem, description = "Still registered as deployed"),
         (status = 412, body = Problem),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["pipelines:delete"])))]
 pub async fn delete(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PipelinesDelete>,

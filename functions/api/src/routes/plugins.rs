@@ -15,13 +15,13 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{Authorized, Caller, PluginsCreate, PluginsPublish, PluginsRead, PluginsUpdate};
 use crate::body::{JsonBody, JsonOrYaml};
 use crate::paging::{page, paging, Order, Page, Scope};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::compliance;
+use crate::state::AppState;
 
 pub(crate) const MAX_DEPRECATION_MESSAGE_CHARS: usize = 1024;
 
@@ -114,7 +114,7 @@ pub struct LookupRequest {
         (status = 409, body = Problem, description = "This version already exists, or another org owns this public name"),
         (status = 422, body = Problem, description = "Invalid fields"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["plugins:create"])))]
 pub async fn publish(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PluginsCreate>,
@@ -169,7 +169,7 @@ pub async fn publish(
         ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
     ),
     responses((status = 200, body = PluginList), (status = 400, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["plugins:read"])))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PluginsRead>,
@@ -221,7 +221,7 @@ pub async fn list(
         ("cursor" = Option<String>, Query),
     ),
     responses((status = 200, body = VersionList), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["plugins:read"])))]
 pub async fn versions(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PluginsRead>,
@@ -263,7 +263,7 @@ pub async fn versions(
 #[utoipa::path(get, path = "/api/plugins/{name}/{version}", tag = "plugins",
     params(("name" = String, Path), ("version" = String, Path, description = "Exact semver")),
     responses((status = 200, body = PluginVersion), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["plugins:read"])))]
 pub async fn get_version(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PluginsRead>,
@@ -291,7 +291,7 @@ pub async fn get_version(
     params(("name" = String, Path), ("version" = String, Path)),
     request_body = StatusPatch,
     responses((status = 200, body = PluginVersion), (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["plugins:update"])))]
 pub async fn update_status(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PluginsUpdate>,
@@ -312,7 +312,7 @@ pub async fn update_status(
 #[utoipa::path(post, path = "/api/plugins/lookup", tag = "plugins",
     request_body = LookupRequest,
     responses((status = 200, body = LookupOutcome), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["plugins:read"])))]
 pub async fn lookup(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<PluginsRead>,

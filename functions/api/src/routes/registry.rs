@@ -11,13 +11,13 @@ use pb_domain::region::RegionPolicy;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{Authorized, RegistryRead, RegistryWrite};
 use crate::body::JsonBody;
 use crate::paging::{page, paging, Order, Page, Scope};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::plugins::now_rfc3339;
+use crate::state::AppState;
 
 pub(crate) const MAX_STACK_NAME_CHARS: usize = 128;
 /// Pipeline ids are `pl-` and 32 hex digits; anything far outside that names no pipeline.
@@ -60,7 +60,7 @@ pub struct RegistryList {
         (status = 409, body = Problem, description = "The pipeline id is registered to another org"),
         (status = 422, body = Problem),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["registry:write"])))]
 pub async fn upsert(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<RegistryWrite>,
@@ -88,7 +88,7 @@ pub async fn upsert(
 #[utoipa::path(get, path = "/api/registry", tag = "registry",
     params(("limit" = Option<usize>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = RegistryList), (status = 400, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["registry:read"])))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<RegistryRead>,
@@ -121,7 +121,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/registry/{pipelineId}", tag = "registry",
     params(("pipelineId" = String, Path)),
     responses((status = 200, body = RegistryView), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["registry:read"])))]
 pub async fn get(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<RegistryRead>,
@@ -140,7 +140,7 @@ pub async fn get(
 #[utoipa::path(delete, path = "/api/registry/{pipelineId}", tag = "registry",
     params(("pipelineId" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["registry:write"])))]
 pub async fn delete(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<RegistryWrite>,

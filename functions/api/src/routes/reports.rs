@@ -13,10 +13,10 @@ use pb_domain::reports::{
 };
 use pb_domain::rollup::{Facet, Rollup};
 
-use crate::app::AppState;
 use crate::auth::{Authorized, Caller, ReportsRead};
 use crate::params::QueryParams;
 use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
 
 /// Parameters of the per-pipeline and per-plugin lists.
 const LIST: &[&str] = &["from", "to", "limit", "pipelineId"];
@@ -88,7 +88,7 @@ async fn own_specs(state: &AppState, caller: &Caller) -> Result<Vec<PluginSpec>,
         ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
     ),
     responses((status = 200, body = ExecutionCountReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn execution_count(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -117,7 +117,7 @@ pub async fn execution_count(
         ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
     ),
     responses((status = 200, body = SuccessRateReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn success_rate(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -135,7 +135,7 @@ pub async fn success_rate(
         ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
     ),
     responses((status = 200, body = SuccessRateReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn timeline(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -165,7 +165,7 @@ async fn success_series(
         ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
     ),
     responses((status = 200, body = DurationReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn duration(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -194,7 +194,7 @@ pub async fn duration(
         ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
     ),
     responses((status = 200, body = StageFailureReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn stage_failures(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -217,7 +217,7 @@ pub async fn stage_failures(
         ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
     ),
     responses((status = 200, body = StageBottleneckReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn stage_bottlenecks(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -238,7 +238,7 @@ pub async fn stage_bottlenecks(
         ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
     ),
     responses((status = 200, body = ActionFailureReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn action_failures(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -260,7 +260,7 @@ pub async fn action_failures(
         ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
     ),
     responses((status = 200, body = ErrorReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn errors(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -275,7 +275,7 @@ pub async fn errors(
 /// The org's plugin inventory: plugins, versions, active, public/private, by category.
 #[utoipa::path(get, path = "/api/reports/plugins/summary", tag = "reports",
     responses((status = 200, body = PluginSummaryReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn plugins_summary(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -289,7 +289,7 @@ pub async fn plugins_summary(
 /// The org's plugins by plugin type and compute type.
 #[utoipa::path(get, path = "/api/reports/plugins/distribution", tag = "reports",
     responses((status = 200, body = PluginDistributionReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn plugins_distribution(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -304,7 +304,7 @@ pub async fn plugins_distribution(
 #[utoipa::path(get, path = "/api/reports/plugins/versions", tag = "reports",
     params(("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20, by name")),
     responses((status = 200, body = PluginVersionsReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn plugins_versions(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -326,7 +326,7 @@ pub async fn plugins_versions(
         ("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20: the most runs first"),
     ),
     responses((status = 200, body = BuildSuccessReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn build_success_rate(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -348,7 +348,7 @@ pub async fn build_success_rate(
         ("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20: the slowest p95 first"),
     ),
     responses((status = 200, body = BuildDurationReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn build_duration(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
@@ -368,7 +368,7 @@ pub async fn build_duration(
         ("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20: the most failures first"),
     ),
     responses((status = 200, body = BuildFailureReport), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["reports:read"])))]
 pub async fn build_failures(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{
     Authorized, Caller, Permission, TokensCreate, TokensRead, TokensRevoke, TokensStore,
     NEVER_FOR_MACHINES,
@@ -23,6 +22,7 @@ use crate::body::JsonBody;
 use crate::paging::{page, paging, Order, Page, Scope};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
 use crate::tokens::{grants, mint_delegated, Grant, Minted, MAX_LIFETIME_DAYS};
 
 const DEFAULT_LIFETIME_DAYS: u32 = 30;
@@ -122,7 +122,7 @@ struct Checked {
         (status = 403, body = Problem, description = "Missing tokens:create (or tokens:store to store), a requested permission the caller lacks, or one no machine token may carry"),
         (status = 422, body = Problem),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["tokens:create"])))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<TokensCreate>,
@@ -170,7 +170,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens",
     params(("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = TokenList), (status = 400, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["tokens:read"])))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<TokensRead>,
@@ -201,7 +201,7 @@ pub async fn list(
 #[utoipa::path(delete, path = "/api/tokens/{jti}", tag = "tokens",
     params(("jti" = String, Path)),
     responses((status = 204, description = "Revoked (also when it already was)"), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["tokens:revoke"])))]
 pub async fn revoke(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<TokensRevoke>,
