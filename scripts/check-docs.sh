@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the Markdown documentation against the tree: every relative link (and its #anchor) leads
-# somewhere, and docs/api.md names exactly the routes of the route table the tests hold the router
-# and the OpenAPI document to. Prints each problem; exits 1 if there is any.
+# somewhere, and docs/api.md names exactly the routes the handlers' `#[utoipa::path]` annotations
+# declare (the router and the OpenAPI document are both built from them). Prints each problem; exits 1 if there is any.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,9 +34,9 @@ for doc in $docs; do
   done
 done
 
-# The documented route table: ROUTES in functions/api/src/routes/mod.rs.
-routes=$(sed -n '/^pub const ROUTES/,/^];/p' functions/api/src/routes/mod.rs \
-  | grep -o '"/[^"]*"' | tr -d '"' | sort -u)
+# The routes, as the handlers declare them.
+routes=$(grep -ho '#\[utoipa::path([a-z]*, path = "[^"]*"' functions/api/src/routes/*.rs \
+  | sed 's/.*path = "\(.*\)"$/\1/' | sort -u)
 for route in $routes; do
   grep -qF -- "$route" docs/api.md || problem "docs/api.md does not mention the route $route"
 done
