@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use http_body_util::BodyExt;
-use pb_api::routes::compliance::check;
+use pb_api::services::compliance::check;
 use pb_api::tokens::{mint, Audience, Grant};
 use pb_domain::compliance::Target;
 use pb_tests::api::{ApiBed, Reply, AUDIENCE, ISSUER};

@@ -14,6 +14,7 @@ pub mod request_id;
 pub mod revocation;
 pub mod routes;
 pub mod rule_cache;
+pub mod services;
 pub mod state;
 pub mod tokens;
 

@@ -1,5 +1,5 @@
-//! Compliance (`/api/compliance/…`): rules, the dry run, exemptions, and [`check`], which the
-//! pipeline and plugin writes run before they store anything.
+//! Compliance (`/api/compliance/…`): rules, the dry run and exemptions. The check the pipeline
+//! and plugin writes run is [`crate::services::compliance::check`].
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pb_aws::rules::{Conditional, Page as StoredPage, RuleRecord};
 use pb_domain::compliance::{
-    evaluate, pipeline_attributes, plugin_attributes, ApprovalError, CompileBudget, Evaluation,
-    Exempted, Exemption, ExemptionRequest, ExemptionStatus, Rule, RuleSpec, Target, Violation,
-    MAX_ACTIVE_RULES_PER_ORG, MAX_COMPILED_BYTES_PER_REQUEST, MAX_INLINE_RULES,
+    evaluate, ApprovalError, CompileBudget, Exempted, Exemption, ExemptionRequest, ExemptionStatus,
+    Rule, RuleSpec, Target, Violation, MAX_ACTIVE_RULES_PER_ORG, MAX_COMPILED_BYTES_PER_REQUEST,
+    MAX_INLINE_RULES,
 };
-use pb_domain::pipeline::{pin_steps, plugin_references, resolve_templates, PipelineSpec};
-use pb_domain::plugin::{names_to_load, resolve_batch, FieldError, PluginSpec};
+use pb_domain::pipeline::PipelineSpec;
+use pb_domain::plugin::{FieldError, PluginSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -24,59 +24,10 @@ use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::pipelines::{etag, if_match};
 use crate::routes::plugins::now_rfc3339;
+use crate::services::compliance::evaluate_stored;
+use crate::services::definitions::{check_pipeline, check_plugin};
 use crate::state::AppState;
 use crate::tokens::random_id;
-
-/// Evaluates the org's rules for `target` against `attributes` of `entity` (a pipeline id or a
-/// plugin name, which selects the exemptions that apply). The warnings when the write may go
-/// ahead; a `403 compliance_violation` problem listing every violation when an `error` or
-/// `critical` rule fails.
-pub async fn check(
-    state: &AppState,
-    org: &str,
-    target: Target,
-    entity: &str,
-    attributes: &Value,
-) -> Result<Vec<Violation>, ApiError> {
-    let evaluation = evaluate_stored(state, org, target, Some(entity), attributes).await?;
-    if evaluation.blocks() {
-        Err(ApiError::ComplianceViolation(evaluation.violations))
-    } else {
-        Ok(evaluation.warnings)
-    }
-}
-
-async fn evaluate_stored(
-    state: &AppState,
-    org: &str,
-    target: Target,
-    entity: Option<&str>,
-    attributes: &Value,
-) -> Result<Evaluation, ApiError> {
-    // Both reads are on the path of every pipeline and plugin write: run them together.
-    let exemptions = async {
-        match entity {
-            Some(entity) => state.rules.exemptions_for(org, entity).await,
-            None => Ok(Vec::new()),
-        }
-    };
-    let (records, exemptions) =
-        tokio::try_join!(state.rules.active_rules(org, target), exemptions)?;
-    // A stored rule that no longer validates reports itself instead of failing the request.
-    let mut budget = CompileBudget::per_request();
-    let rules: Vec<Rule> = records
-        .iter()
-        .map(|r| state.rule_cache.compiled(r, &mut budget))
-        .collect();
-    Ok(evaluate(
-        &rules,
-        target,
-        entity.unwrap_or_default(),
-        attributes,
-        chrono::Utc::now(),
-        &exemptions,
-    ))
-}
 
 /// A stored rule.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -377,18 +328,15 @@ pub async fn validate(
     let (target, attributes, entity) = match (request.pipeline, request.plugin) {
         (Some(pipeline), None) => (
             Target::Pipeline,
-            pipeline_attributes_of(&state, caller.org(), &pipeline).await?,
+            check_pipeline(&state, caller.org(), &pipeline)
+                .await?
+                .attributes,
             request.entity,
         ),
         (None, Some(plugin)) => {
-            pb_domain::plugin::validate_for_publisher(
-                &plugin,
-                caller.org(),
-                &state.config.platform_secret_prefix,
-            )
-            .map_err(ApiError::Validation)?;
+            let attributes = check_plugin(&state, caller.org(), &plugin)?;
             let entity = request.entity.unwrap_or_else(|| plugin.name.clone());
-            (Target::Plugin, plugin_attributes(&plugin), Some(entity))
+            (Target::Plugin, attributes, Some(entity))
         }
         _ => {
             return Err(ApiError::Validation(vec![FieldError {
@@ -556,35 +504,6 @@ pub async fn approve_exemption(
             "exemption '{id}' changed while it was being approved; read it again"
         ))),
     }
-}
-
-/// The attributes of a pipeline definition, after the checks a write runs: templates, limits,
-/// and every plugin reference resolved and pinned.
-async fn pipeline_attributes_of(
-    state: &AppState,
-    org: &str,
-    spec: &PipelineSpec,
-) -> Result<Value, ApiError> {
-    let resolved = resolve_templates(spec).map_err(ApiError::Validation)?;
-    pb_domain::pipeline::validate(&resolved).map_err(ApiError::Validation)?;
-    let references = plugin_references(&resolved);
-    let candidates = state
-        .catalog
-        .candidates(org, &names_to_load(&references))
-        .await?;
-    let outcome = resolve_batch(&references, org, &candidates);
-    let (_, steps) = pin_steps(&resolved, &outcome).map_err(|unresolved| {
-        ApiError::UnresolvedPlugins(
-            unresolved
-                .into_iter()
-                .map(|u| FieldError {
-                    field: u.field,
-                    message: format!("{}@{}: {}", u.plugin, u.requested, u.reason),
-                })
-                .collect(),
-        )
-    })?;
-    Ok(pipeline_attributes(&resolved, &steps))
 }
 
 /// Rules given inline to the dry run, validated like stored ones; errors carry `rules[i].`. Too

@@ -6,12 +6,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pb_aws::pipelines::{PipelineRecord, WriteError};
-use pb_domain::compliance::{pipeline_attributes, Target, Violation};
-use pb_domain::pipeline::{
-    pin_steps, plugin_references, resolve_templates, validate, PinnedStep, PipelineSpec,
-    ResolvedStep,
-};
-use pb_domain::plugin::{names_to_load, resolve_batch, AccessModifier, FieldError};
+use pb_domain::compliance::{Target, Violation};
+use pb_domain::pipeline::{resolve_templates, PinnedStep, PipelineSpec};
+use pb_domain::plugin::AccessModifier;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,8 +20,9 @@ use crate::body::JsonOrYaml;
 use crate::paging::{page, paging, Order, Page, Scope};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
-use crate::routes::compliance;
 use crate::routes::plugins::{now_rfc3339, Source};
+use crate::services::compliance;
+use crate::services::definitions::check_pipeline;
 use crate::state::AppState;
 use crate::tokens::random_id;
 
@@ -295,38 +293,26 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Templates, limits, plugin references and compliance, in that order: plugin lookup only runs
-/// for a definition that is otherwise valid, and rules see the pinned plugins.
+/// Every check a write runs, compliance last: rules see the pinned plugins.
 async fn check(
     state: &AppState,
     caller: &Caller,
     spec: &PipelineSpec,
     id: &str,
 ) -> Result<Checked, ApiError> {
-    let resolved = resolve_templates(spec).map_err(ApiError::Validation)?;
-    validate(&resolved).map_err(ApiError::Validation)?;
-    let references = plugin_references(&resolved);
-    let candidates = state
-        .catalog
-        .candidates(caller.org(), &names_to_load(&references))
-        .await?;
-    let outcome = resolve_batch(&references, caller.org(), &candidates);
-    let (pinned, steps): (Vec<PinnedStep>, Vec<ResolvedStep>) = pin_steps(&resolved, &outcome)
-        .map_err(|unresolved| {
-            ApiError::UnresolvedPlugins(
-                unresolved
-                    .into_iter()
-                    .map(|u| FieldError {
-                        field: u.field,
-                        message: format!("{}@{}: {}", u.plugin, u.requested, u.reason),
-                    })
-                    .collect(),
-            )
-        })?;
-    let attributes = pipeline_attributes(&resolved, &steps);
-    let warnings =
-        compliance::check(state, caller.org(), Target::Pipeline, id, &attributes).await?;
-    Ok(Checked { pinned, warnings })
+    let checked = check_pipeline(state, caller.org(), spec).await?;
+    let warnings = compliance::check(
+        state,
+        caller.org(),
+        Target::Pipeline,
+        id,
+        &checked.attributes,
+    )
+    .await?;
+    Ok(Checked {
+        pinned: checked.pinned,
+        warnings,
+    })
 }
 
 fn require_publish_for_public(caller: &Caller, spec: &PipelineSpec) -> Result<(), ApiError> {

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use pb_aws::plugins::{PluginRecord, PublishError, StatusChange};
-use pb_domain::compliance::{plugin_attributes, Target, Violation};
+use pb_domain::compliance::{Target, Violation};
 use pb_domain::plugin::{
-    names_to_load, resolve_batch, validate_for_publisher, AccessModifier, ComputeType, FieldError,
-    LookupOutcome, PluginSpec, PluginType, RequestedPlugin, MAX_LOOKUP_REFERENCES,
+    names_to_load, resolve_batch, AccessModifier, ComputeType, FieldError, LookupOutcome,
+    PluginSpec, PluginType, RequestedPlugin, MAX_LOOKUP_REFERENCES,
 };
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,8 @@ use crate::body::{JsonBody, JsonOrYaml};
 use crate::paging::{page, paging, Order, Page, Scope};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
-use crate::routes::compliance;
+use crate::services::compliance;
+use crate::services::definitions::check_plugin;
 use crate::state::AppState;
 
 pub(crate) const MAX_DEPRECATION_MESSAGE_CHARS: usize = 1024;
@@ -123,14 +124,13 @@ pub async fn publish(
     if spec.access_modifier == AccessModifier::Public {
         caller.require(<PluginsPublish as crate::auth::Permission>::NAME)?;
     }
-    validate_for_publisher(&spec, caller.org(), &state.config.platform_secret_prefix)
-        .map_err(ApiError::Validation)?;
+    let attributes = check_plugin(&state, caller.org(), &spec)?;
     let warnings = compliance::check(
         &state,
         caller.org(),
         Target::Plugin,
         &spec.name,
-        &plugin_attributes(&spec),
+        &attributes,
     )
     .await?;
     let record = PluginRecord {

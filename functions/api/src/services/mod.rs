@@ -1,0 +1,5 @@
+//! What more than one route runs: a definition checked the way a write checks it, and the org's
+//! compliance rules applied to it. Routes read the request and shape the answer; these decide.
+
+pub mod compliance;
+pub mod definitions;
