@@ -2,7 +2,10 @@
 //! and the plugin catalog, never by scanning raw executions. Every route needs
 //! `reports:read` and sees only the caller's org.
 
-use axum::extract::State;
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::Json;
 use pb_domain::plugin::PluginSpec;
 use pb_domain::reports::{
@@ -12,20 +15,98 @@ use pb_domain::reports::{
     StageBottleneckReport, StageFailureReport, SuccessRateReport,
 };
 use pb_domain::rollup::{Facet, Rollup};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Required, Type};
+use utoipa::IntoParams;
 
 use crate::auth::{Authorized, Caller, ReportsRead};
 use crate::params::QueryParams;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
-/// Parameters of the per-pipeline and per-plugin lists.
-const LIST: &[&str] = &["from", "to", "limit", "pipelineId"];
-/// Parameters of the series.
-const SERIES: &[&str] = &["from", "to", "interval", "pipelineId"];
-/// Parameters of the heatmap: a series of a limited number of rows.
-const SERIES_LIST: &[&str] = &["from", "to", "interval", "limit", "pipelineId"];
-const PLUGIN_LIST: &[&str] = &["from", "to", "limit"];
-const PLUGIN_SERIES: &[&str] = &["from", "to", "interval", "limit"];
+/// The query parameters each kind of report takes, documented once in [`report_parameter`].
+pub trait Shape {
+    const NAMES: &'static [&'static str];
+}
+
+macro_rules! shapes {
+    ($($(#[$doc:meta])* $shape:ident => [$($name:literal),*];)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $shape;
+            impl Shape for $shape {
+                const NAMES: &'static [&'static str] = &[$($name),*];
+            }
+        )*
+    };
+}
+
+shapes! {
+    /// Rows per pipeline, stage, action or error category.
+    List => ["from", "to", "limit", "pipelineId"];
+    /// One series of interval buckets.
+    Series => ["from", "to", "interval", "pipelineId"];
+    /// A series per row: the heatmap.
+    SeriesList => ["from", "to", "interval", "limit", "pipelineId"];
+    /// Rows per plugin.
+    PluginList => ["from", "to", "limit"];
+    /// A series per plugin.
+    PluginSeries => ["from", "to", "interval", "limit"];
+    /// The inventory, paged by name.
+    Inventory => ["limit"];
+    /// The inventory as a whole.
+    Whole => [];
+}
+
+/// A report's query: exactly the parameters of its shape, each at most once.
+pub struct ReportQuery<S>(QueryParams, PhantomData<S>);
+
+impl<S: Shape, St: Send + Sync> FromRequestParts<St> for ReportQuery<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
+        let params = QueryParams::from_request_parts(parts, state).await?;
+        Ok(ReportQuery(params.only(S::NAMES)?, PhantomData))
+    }
+}
+
+impl<S: Shape> IntoParams for ReportQuery<S> {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        S::NAMES.iter().map(|name| report_parameter(name)).collect()
+    }
+}
+
+/// Every report parameter, described once; their limits are stated with the other parameters'.
+fn report_parameter(name: &str) -> Parameter {
+    let (description, schema_type) = match name {
+        "from" => (
+            "Date (2026-11-01) or RFC 3339 instant; widened to the start of its UTC day. \
+             Default: 30 days before `to`",
+            Type::String,
+        ),
+        "to" => (
+            "Date (inclusive) or RFC 3339 instant, widened to the end of its UTC day. Default: \
+             the end of today (UTC)",
+            Type::String,
+        ),
+        "interval" => (
+            "day | week (ISO, from Monday) | month; default week",
+            Type::String,
+        ),
+        "limit" => (
+            "Rows, 1-100, default 20; the route says which come first",
+            Type::Integer,
+        ),
+        _ => ("Only this pipeline", Type::String),
+    };
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
+        .build()
+}
 
 fn invalid(error: ParamError) -> ApiError {
     ApiError::InvalidParameter {
@@ -80,21 +161,16 @@ async fn own_specs(state: &AppState, caller: &Caller) -> Result<Vec<PluginSpec>,
 }
 
 /// Executions per pipeline by final status, with the first and last execution of the range.
+/// Rows are pipelines, the most executions first.
 #[utoipa::path(get, path = "/api/reports/execution/count", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date (2026-11-01) or RFC 3339 instant; widened to the start of its UTC day. Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant (widened to the end of its UTC day). Default: the end of today (UTC)"),
-        ("limit" = Option<usize>, Query, description = "Pipelines, 1-100, default 20: the most executions first"),
-        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
-    ),
+    params(ReportQuery<List>),
     responses((status = 200, body = ExecutionCountReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn execution_count(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<List>,
 ) -> Result<Json<ExecutionCountReport>, ApiError> {
-    let params = params.only(LIST)?;
     let (range, limit) = (range(&params)?, limit(&params)?);
     let rollups = rollups(
         &state,
@@ -110,36 +186,26 @@ pub async fn execution_count(
 /// Executions per interval bucket: counts by status and success % (succeeded ÷ (succeeded +
 /// failed); canceled, superseded and stopped are reported beside it).
 #[utoipa::path(get, path = "/api/reports/execution/success-rate", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("interval" = Option<String>, Query, description = "day | week (ISO, from Monday) | month; default week"),
-        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
-    ),
+    params(ReportQuery<Series>),
     responses((status = 200, body = SuccessRateReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn success_rate(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<Series>,
 ) -> Result<Json<SuccessRateReport>, ApiError> {
     success_series(state, caller, params).await
 }
 
 /// The same series as `/api/reports/execution/success-rate`.
 #[utoipa::path(get, path = "/api/reports/execution/timeline", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("interval" = Option<String>, Query, description = "day | week (ISO, from Monday) | month; default week"),
-        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
-    ),
+    params(ReportQuery<Series>),
     responses((status = 200, body = SuccessRateReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn timeline(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<Series>,
 ) -> Result<Json<SuccessRateReport>, ApiError> {
     success_series(state, caller, params).await
 }
@@ -149,7 +215,6 @@ async fn success_series(
     caller: Caller,
     params: QueryParams,
 ) -> Result<Json<SuccessRateReport>, ApiError> {
-    let params = params.only(SERIES)?;
     let (range, interval) = (range(&params)?, interval(&params)?);
     let rollups = rollups(&state, &caller, &params, &range, &[Facet::Executions]).await?;
     Ok(Json(reports::success_series(&rollups, &range, interval)))
@@ -157,21 +222,16 @@ async fn success_series(
 
 /// Execution durations per pipeline: exact count and average; min, max and percentiles from
 /// merged histograms (at most 1.96 % off).
+/// Rows are pipelines, the slowest p95 first.
 #[utoipa::path(get, path = "/api/reports/execution/duration", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("limit" = Option<usize>, Query, description = "Pipelines, 1-100, default 20: the slowest p95 first"),
-        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
-    ),
+    params(ReportQuery<List>),
     responses((status = 200, body = DurationReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn duration(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<List>,
 ) -> Result<Json<DurationReport>, ApiError> {
-    let params = params.only(LIST)?;
     let (range, limit) = (range(&params)?, limit(&params)?);
     let rollups = rollups(
         &state,
@@ -185,22 +245,16 @@ pub async fn duration(
 }
 
 /// Heatmap of stage attempt failures: stage × interval bucket, failures and failure %.
+/// Rows are stages, the most failures first.
 #[utoipa::path(get, path = "/api/reports/execution/stage-failures", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("interval" = Option<String>, Query, description = "day | week (ISO, from Monday) | month; default week"),
-        ("limit" = Option<usize>, Query, description = "Stages, 1-100, default 20: the most failures first"),
-        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
-    ),
+    params(ReportQuery<SeriesList>),
     responses((status = 200, body = StageFailureReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn stage_failures(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<SeriesList>,
 ) -> Result<Json<StageFailureReport>, ApiError> {
-    let params = params.only(SERIES_LIST)?;
     let (range, interval, limit) = (range(&params)?, interval(&params)?, limit(&params)?);
     let rollups = rollups(&state, &caller, &params, &range, &[Facet::Stages]).await?;
     Ok(Json(reports::stage_failures(
@@ -209,42 +263,32 @@ pub async fn stage_failures(
 }
 
 /// The slowest stages of each pipeline: average and p95 attempt duration.
+/// Rows are pipelines, the slowest stage first.
 #[utoipa::path(get, path = "/api/reports/execution/stage-bottlenecks", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("limit" = Option<usize>, Query, description = "Pipelines, 1-100, default 20: the slowest stage first"),
-        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
-    ),
+    params(ReportQuery<List>),
     responses((status = 200, body = StageBottleneckReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn stage_bottlenecks(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<List>,
 ) -> Result<Json<StageBottleneckReport>, ApiError> {
-    let params = params.only(LIST)?;
     let (range, limit) = (range(&params)?, limit(&params)?);
     let rollups = rollups(&state, &caller, &params, &range, &[Facet::StageDurations]).await?;
     Ok(Json(reports::stage_bottlenecks(&rollups, &range, limit)))
 }
 
 /// Failures per action (with its CodePipeline category): failed and finished attempts and %.
+/// Rows are actions, the most failures first.
 #[utoipa::path(get, path = "/api/reports/execution/action-failures", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("limit" = Option<usize>, Query, description = "Actions, 1-100, default 20: the most failures first"),
-        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
-    ),
+    params(ReportQuery<List>),
     responses((status = 200, body = ActionFailureReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn action_failures(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<List>,
 ) -> Result<Json<ActionFailureReport>, ApiError> {
-    let params = params.only(LIST)?;
     let (range, limit) = (range(&params)?, limit(&params)?);
     let rollups = rollups(&state, &caller, &params, &range, &[Facet::Actions]).await?;
     Ok(Json(reports::action_failures(&rollups, &range, limit)))
@@ -252,21 +296,16 @@ pub async fn action_failures(
 
 /// The top error categories of failed actions, with the pipelines affected and a recent
 /// scrubbed sample message.
+/// Rows are error categories, the most frequent first.
 #[utoipa::path(get, path = "/api/reports/execution/errors", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("limit" = Option<usize>, Query, description = "Categories, 1-100, default 20: the most frequent first"),
-        ("pipelineId" = Option<String>, Query, description = "Only this pipeline"),
-    ),
+    params(ReportQuery<List>),
     responses((status = 200, body = ErrorReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn errors(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<List>,
 ) -> Result<Json<ErrorReport>, ApiError> {
-    let params = params.only(LIST)?;
     let (range, limit) = (range(&params)?, limit(&params)?);
     let rollups = rollups(&state, &caller, &params, &range, &[Facet::Actions]).await?;
     Ok(Json(reports::error_categories(&rollups, &range, limit)))
@@ -274,43 +313,43 @@ pub async fn errors(
 
 /// The org's plugin inventory: plugins, versions, active, public/private, by category.
 #[utoipa::path(get, path = "/api/reports/plugins/summary", tag = "reports",
+    params(ReportQuery<Whole>),
     responses((status = 200, body = PluginSummaryReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn plugins_summary(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    _: ReportQuery<Whole>,
 ) -> Result<Json<PluginSummaryReport>, ApiError> {
-    params.only(&[])?;
     let specs = own_specs(&state, &caller).await?;
     Ok(Json(reports::plugin_summary(&specs)))
 }
 
 /// The org's plugins by plugin type and compute type.
 #[utoipa::path(get, path = "/api/reports/plugins/distribution", tag = "reports",
+    params(ReportQuery<Whole>),
     responses((status = 200, body = PluginDistributionReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn plugins_distribution(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    _: ReportQuery<Whole>,
 ) -> Result<Json<PluginDistributionReport>, ApiError> {
-    params.only(&[])?;
     let specs = own_specs(&state, &caller).await?;
     Ok(Json(reports::plugin_distribution(&specs)))
 }
 
 /// The versions of each of the org's plugins, highest first, and the one `latest` resolves to.
+/// Rows are plugins, by name.
 #[utoipa::path(get, path = "/api/reports/plugins/versions", tag = "reports",
-    params(("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20, by name")),
+    params(ReportQuery<Inventory>),
     responses((status = 200, body = PluginVersionsReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn plugins_versions(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<Inventory>,
 ) -> Result<Json<PluginVersionsReport>, ApiError> {
-    let params = params.only(&["limit"])?;
     let limit = limit(&params)?;
     let specs = own_specs(&state, &caller).await?;
     Ok(Json(reports::plugin_versions(&specs, limit)))
@@ -318,21 +357,16 @@ pub async fn plugins_versions(
 
 /// Per interval, the success % of the pipeline steps that ran each plugin (attributed at ingest
 /// through each step's pinned plugin version), with a per-version total.
+/// Rows are plugins, the most runs first.
 #[utoipa::path(get, path = "/api/reports/plugins/build-success-rate", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("interval" = Option<String>, Query, description = "day | week (ISO, from Monday) | month; default week"),
-        ("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20: the most runs first"),
-    ),
+    params(ReportQuery<PluginSeries>),
     responses((status = 200, body = BuildSuccessReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn build_success_rate(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<PluginSeries>,
 ) -> Result<Json<BuildSuccessReport>, ApiError> {
-    let params = params.only(PLUGIN_SERIES)?;
     let (range, interval, limit) = (range(&params)?, interval(&params)?, limit(&params)?);
     let rollups = rollups(&state, &caller, &params, &range, &[Facet::Plugins]).await?;
     Ok(Json(reports::build_success(
@@ -341,40 +375,32 @@ pub async fn build_success_rate(
 }
 
 /// Step durations per plugin (and version): average and p95.
+/// Rows are plugins, the slowest p95 first.
 #[utoipa::path(get, path = "/api/reports/plugins/build-duration", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20: the slowest p95 first"),
-    ),
+    params(ReportQuery<PluginList>),
     responses((status = 200, body = BuildDurationReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn build_duration(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<PluginList>,
 ) -> Result<Json<BuildDurationReport>, ApiError> {
-    let params = params.only(PLUGIN_LIST)?;
     let (range, limit) = (range(&params)?, limit(&params)?);
     let rollups = rollups(&state, &caller, &params, &range, &[Facet::PluginDurations]).await?;
     Ok(Json(reports::build_durations(&rollups, &range, limit)))
 }
 
 /// Failed steps per plugin with their top error categories.
+/// Rows are plugins, the most failures first.
 #[utoipa::path(get, path = "/api/reports/plugins/build-failures", tag = "reports",
-    params(
-        ("from" = Option<String>, Query, description = "Date or RFC 3339 instant (UTC day start). Default: 30 days before `to`"),
-        ("to" = Option<String>, Query, description = "Date (inclusive) or RFC 3339 instant. Default: the end of today (UTC)"),
-        ("limit" = Option<usize>, Query, description = "Plugins, 1-100, default 20: the most failures first"),
-    ),
+    params(ReportQuery<PluginList>),
     responses((status = 200, body = BuildFailureReport), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = ["reports:read"])))]
 pub async fn build_failures(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<ReportsRead>,
-    params: QueryParams,
+    ReportQuery(params, _): ReportQuery<PluginList>,
 ) -> Result<Json<BuildFailureReport>, ApiError> {
-    let params = params.only(PLUGIN_LIST)?;
     let (range, limit) = (range(&params)?, limit(&params)?);
     let rollups = rollups(&state, &caller, &params, &range, &[Facet::Plugins]).await?;
     Ok(Json(reports::build_failures(&rollups, &range, limit)))
