@@ -195,6 +195,28 @@ async fn a_regex_over_64_kb_compiled_is_refused_with_the_cap() {
     );
 }
 
+/// Found by `make fuzz`: a number DynamoDB cannot hold (over 1e125, or under 1e-130 but not 0)
+/// passed validation and failed the PutItem with a 500.
+#[tokio::test]
+async fn a_number_the_store_cannot_hold_is_refused_before_the_write() {
+    let api = ApiBed::new("sec-number").await.unwrap();
+    let admin = api.token(ACME, &["*"]).await.unwrap();
+    for value in [json!(1e200), json!(-1e-200), json!([3, 1e130])] {
+        let mut rule = stage_cap(0);
+        rule["value"] = value.clone();
+        if value.is_array() {
+            rule["operator"] = json!("in");
+        }
+        let reply = api.post_json(RULES, &admin, &rule).await.unwrap();
+        assert_eq!(reply.code(), "invalid_rule", "{value}: {:?}", reply.body);
+        assert_eq!(error_fields(&reply)[0].0, "value");
+    }
+    let mut largest = stage_cap(0);
+    largest["value"] = json!(1e125);
+    let stored = api.post_json(RULES, &admin, &largest).await.unwrap();
+    assert_eq!(stored.status, StatusCode::CREATED, "{:?}", stored.body);
+}
+
 #[tokio::test]
 async fn an_org_holds_at_most_200_active_rules() {
     let api = ApiBed::new("sec-count").await.unwrap();

@@ -18,6 +18,10 @@ pub const MAX_PATTERN_CHARS: usize = 512;
 pub const MAX_SET_VALUES: usize = 100;
 /// Longest string value accepted.
 pub const MAX_VALUE_CHARS: usize = 1024;
+/// Largest magnitude of a number in a rule, and the smallest besides zero: the range the catalog
+/// table stores numbers in (DynamoDB numbers), so every rule that validates can be stored.
+pub const MAX_NUMBER_MAGNITUDE: f64 = 1e125;
+pub const MIN_NUMBER_MAGNITUDE: f64 = 1e-130;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -164,10 +168,9 @@ pub(crate) fn expect(
             text(required(operator, value)?).map(|t| Expected::Text(t.to_string()))
         }
         Operator::Regex => pattern(required(operator, value)?, budget).map(Expected::Pattern),
-        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => required(operator, value)?
-            .as_f64()
-            .map(Expected::Number)
-            .ok_or_else(|| "must be a number".to_string()),
+        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => {
+            number(required(operator, value)?).map(Expected::Number)
+        }
         Operator::In | Operator::NotIn => one_of(required(operator, value)?, kind),
         Operator::CountGt | Operator::CountLt | Operator::LengthGt | Operator::LengthLt => {
             required(operator, value)?
@@ -260,6 +263,19 @@ fn pattern(value: &Value, budget: &mut CompileBudget) -> Result<Regex, String> {
     Ok(regex)
 }
 
+fn number(value: &Value) -> Result<f64, String> {
+    let number = value.as_f64().ok_or("must be a number")?;
+    let magnitude = number.abs();
+    if number == 0.0 || (MIN_NUMBER_MAGNITUDE..=MAX_NUMBER_MAGNITUDE).contains(&magnitude) {
+        Ok(number)
+    } else {
+        Err(format!(
+            "must be 0 or between {MIN_NUMBER_MAGNITUDE:e} and {MAX_NUMBER_MAGNITUDE:e} in \
+             magnitude"
+        ))
+    }
+}
+
 fn one_of(value: &Value, kind: Kind) -> Result<Expected, String> {
     let Some(items) = value.as_array() else {
         return Err("must be a list of values".into());
@@ -282,7 +298,8 @@ fn check_is_kind(value: &Value, kind: Kind) -> Result<(), String> {
     let fits = match kind {
         Kind::String if value.is_string() => return text(value).map(|_| ()),
         Kind::String => false,
-        Kind::Number => value.is_number(),
+        Kind::Number if value.is_number() => return number(value).map(|_| ()),
+        Kind::Number => false,
         Kind::Boolean => value.is_boolean(),
         Kind::StringList => value
             .as_array()

@@ -10,7 +10,10 @@ use serde_json::{json, Map, Value};
 
 use super::attributes::{AttributeDoc, Kind};
 use super::field::{Field, COMPUTED_FIELDS, MAX_FIELD_CHARS};
-use super::operator::{applies_to, Operator, MAX_PATTERN_CHARS, MAX_SET_VALUES, MAX_VALUE_CHARS};
+use super::operator::{
+    applies_to, Operator, MAX_NUMBER_MAGNITUDE, MAX_PATTERN_CHARS, MAX_SET_VALUES, MAX_VALUE_CHARS,
+    MIN_NUMBER_MAGNITUDE,
+};
 use super::rule::{Target, MAX_CONDITIONS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 use crate::reports::INSTANT_PATTERN;
 
@@ -215,9 +218,7 @@ fn value_schema(operator: Operator, kind: Kind) -> Option<Value> {
             "description": "The regex crate's syntax (no look-around or back-references); each \
                             pattern compiles to at most 64 KB, a request's to at most 4 MB.",
         })),
-        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => {
-            Some(json!({ "type": "number" }))
-        }
+        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => Some(number()),
         Operator::In | Operator::NotIn => {
             let element = if kind == Kind::StringList {
                 Kind::String
@@ -237,6 +238,16 @@ fn value_schema(operator: Operator, kind: Kind) -> Option<Value> {
     }
 }
 
+/// 0, or a magnitude within what the rule store keeps.
+fn number() -> Value {
+    let (min, max) = (MIN_NUMBER_MAGNITUDE, MAX_NUMBER_MAGNITUDE);
+    json!({ "oneOf": [
+        { "type": "number", "minimum": min, "maximum": max },
+        { "type": "number", "minimum": -max, "maximum": -min },
+        { "type": "number", "enum": [0] },
+    ] })
+}
+
 fn text() -> Value {
     json!({ "type": "string", "maxLength": MAX_VALUE_CHARS })
 }
@@ -244,7 +255,7 @@ fn text() -> Value {
 fn value_of_kind(kind: Kind) -> Value {
     match kind {
         Kind::String => text(),
-        Kind::Number => json!({ "type": "number" }),
+        Kind::Number => number(),
         Kind::Boolean => json!({ "type": "boolean" }),
         Kind::StringList => json!({ "type": "array", "items": { "type": "string" } }),
         Kind::StringMap => {
@@ -321,6 +332,9 @@ mod tests {
 
     /// A value the schema accepts, for the shapes `value_schema` writes.
     fn example(schema: &Value) -> Value {
+        if let Some(first) = schema["oneOf"].get(0) {
+            return example(first);
+        }
         match schema["type"].as_str() {
             Some("string") if schema["format"] == "regex" => json!("^v[0-9]+$"),
             Some("string") => json!("x"),
@@ -435,6 +449,13 @@ mod tests {
         refused("name", "in", json!([]));
         refused("name", "in", json!(vec!["x"; MAX_SET_VALUES + 1]));
         refused("name", "exists", json!("x"));
+        refused("stageCount", "gt", json!(1e126));
+        refused("stageCount", "eq", json!(-1e-131));
+        refused("stageCount", "in", json!([1, 1e200]));
+        for storable in [json!(0), json!(1e125), json!(-1e-130)] {
+            let spec = rule(Target::Pipeline, "stageCount", "eq", Some(storable.clone()));
+            assert!(Rule::compile("r", &spec).is_ok(), "{storable}");
+        }
     }
 
     #[test]
