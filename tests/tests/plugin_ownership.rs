@@ -6,11 +6,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::StatusCode;
 use pb_api::cli::migrate_public_names;
 use pb_aws::attributes::to_item;
-use pb_aws::plugins::{OwnershipRepairReport, PluginCatalog, PluginRecord, PublishError};
-use pb_domain::keys::{
+use pb_aws::keys::{
     org_gsi2pk, plugin_gsi2sk, plugin_pk, plugin_sk, public_name_pk, public_plugin_gsi1sk,
     PUBLIC_NAME_OWNER_SK, PUBLIC_PLUGINS_GSI1PK,
 };
+use pb_aws::plugins::{OwnershipRepairReport, PluginCatalog, PluginRecord, PublishError};
 use pb_domain::plugin::{PluginSpec, ResolvedFrom};
 use pb_plugin_lookup::{
     https_client, Answer, PluginLookup, ResponseSender, ResponseTargets, RetryPolicy,

@@ -4,8 +4,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::{Method, StatusCode};
+use pb_aws::keys::{rule_pk, rule_sk};
 use pb_aws::rules::RuleRecord;
-use pb_domain::compliance::keys::{rule_pk, rule_sk};
 use pb_domain::compliance::{MAX_ACTIVE_RULES_PER_ORG, MAX_INLINE_RULES};
 use pb_tests::api::{ApiBed, Reply};
 use serde_json::{json, Value};

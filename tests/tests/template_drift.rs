@@ -518,7 +518,7 @@ fn the_api_writes_token_secrets_only_under_its_own_stacks_prefix() {
 
 #[test]
 fn the_api_role_writes_only_org_and_registry_partitions_of_the_catalog() {
-    use pb_domain::keys::{
+    use pb_aws::keys::{
         audit_run_sk, pipeline_pk, plugin_pk, public_name_pk, registry_pk, rule_pk, AUDIT_RUN_PK,
     };
     let template = template();

@@ -6,11 +6,11 @@
 //! run's own partition, `PK=AUDIT#RUN#{startedAt}`, so the `AUDIT` partition holds only run
 //! items and pages of runs are plain queries.
 
+use crate::keys::{audit_run_sk, AUDIT_RUN_PK};
 use pb_domain::drift::{
     AuditRun, DriftEvent, DriftSummary, Finding, RunError, RunStatus, DRIFT_DETECTED,
     DRIFT_EVENT_SOURCE,
 };
-use pb_domain::keys::{audit_run_sk, AUDIT_RUN_PK};
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{n, parse_item, query_items, s, to_item, Item};

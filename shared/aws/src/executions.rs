@@ -4,15 +4,13 @@ use std::collections::BTreeMap;
 
 use std::collections::HashMap;
 
+use crate::keys::{action_sk, execution_pk, execution_sk, rollup_facet_sk, rollup_pk, stage_sk};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
 use pb_domain::event::ExecutionEvent;
 use pb_domain::execution::{level_item, Completion, ItemState, LevelItem, Plan};
-use pb_domain::keys::{
-    action_sk, execution_pk, execution_sk, rollup_facet_sk, rollup_pk, stage_sk,
-};
 use pb_domain::rollup::Counters;
 use thiserror::Error;
 

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod config;
 pub mod error;
 pub mod executions;
+pub mod keys;
 pub mod metrics;
 pub mod pipelines;
 pub mod plugins;

@@ -2,9 +2,9 @@
 //! `version` number every write is conditioned on, so concurrent edits cannot overwrite each
 //! other. Public pipelines are also indexed on GSI1 for the other orgs.
 
+use crate::keys::{pipeline_pk, pipeline_sk, registry_pk, PIPELINE_SK_PREFIX, REGISTRY_SK};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem};
-use pb_domain::keys::{pipeline_pk, pipeline_sk, registry_pk, PIPELINE_SK_PREFIX, REGISTRY_SK};
 use pb_domain::pipeline::{PinnedStep, PipelineSpec};
 use pb_domain::plugin::AccessModifier;
 use serde::{Deserialize, Serialize};

@@ -8,13 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
-use pb_domain::keys::{
+use crate::keys::{
     org_gsi2pk, plugin_gsi2sk, plugin_gsi2sk_prefix, plugin_pk, plugin_sk,
     public_name_owner_gsi1sk, public_name_pk, public_plugin_gsi1sk, public_plugin_gsi1sk_prefix,
     PUBLIC_NAME_OWNER_SK, PUBLIC_PLUGINS_GSI1PK,
 };
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use pb_domain::plugin::{
     plan_ownership_repair, public_name_owner, AccessModifier, CatalogEntry, PluginSpec,
     PublicVersion,

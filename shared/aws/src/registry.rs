@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pb_domain::keys::{
+use crate::keys::{
     org_gsi2pk, registry_gsi2sk, registry_pk, REGISTRY_GSI1PK, REGISTRY_GSI2SK_PREFIX, REGISTRY_SK,
 };
 use serde::{Deserialize, Serialize};

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::keys::{rollup_facet_sk, rollup_pk};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use pb_domain::keys::{rollup_facet_sk, rollup_pk};
 use pb_domain::rollup::{
     Counters, ErrorSample, Facet, Rollup, RollupChange, ACTION_CATEGORY_PREFIX, SAMPLE_PREFIX,
 };

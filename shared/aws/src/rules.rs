@@ -9,10 +9,10 @@
 //! Listings resume after the last id of the previous page with `SK BETWEEN`, so a page costs
 //! reads proportional to its size, not to the org's whole rule set.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use pb_domain::compliance::keys::{
+use crate::keys::{
     exemption_pk, exemption_sk, prefix_end, rule_pk, rule_sk, EXEMPTION_SK_PREFIX, RULE_SK_PREFIX,
 };
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use pb_domain::compliance::{Exemption, RuleSpec, Target};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,6 @@ pub mod errors;
 pub mod event;
 pub mod execution;
 pub mod histogram;
-pub mod keys;
 pub mod pipeline;
 pub mod plugin;
 pub mod region;

@@ -13,7 +13,6 @@ mod cost;
 mod evaluate;
 mod exemption;
 mod field;
-pub mod keys;
 mod operator;
 mod reference;
 mod rule;

@@ -1,4 +1,5 @@
-//! DynamoDB key layout, shared by every reader and writer.
+//! The DynamoDB key layout of both tables, shared by every reader and writer (and by the tests
+//! that seed items directly).
 
 pub fn registry_pk(pipeline_id: &str) -> String {
     format!("REG#{pipeline_id}")
@@ -131,4 +132,44 @@ pub fn audit_run_sk(started_at: &str) -> String {
 /// The sort key of one facet item of a pipeline's daily rollup (`rollup::Facet::sk_prefix`).
 pub fn rollup_facet_sk(facet_prefix: &str, pipeline_id: &str) -> String {
     format!("{facet_prefix}{pipeline_id}")
+}
+
+// Rules and exemptions live in the org's partition, so no reader can reach another org's
+// without naming it.
+
+pub fn exemption_pk(org_id: &str) -> String {
+    rule_pk(org_id)
+}
+
+pub fn exemption_sk(exemption_id: &str) -> String {
+    format!("{EXEMPTION_SK_PREFIX}{exemption_id}")
+}
+
+pub const EXEMPTION_SK_PREFIX: &str = "EXEMPTION#";
+
+/// The smallest sort key above every key that starts with `prefix` (`RULE#` → `RULE$`), for
+/// `SK BETWEEN :after AND :end` queries that resume a listing inside one kind of item.
+pub fn prefix_end(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    if let Some(last) = chars.pop() {
+        chars.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX));
+    }
+    chars.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_bounds_exactly_the_prefixed_keys() {
+        let end = prefix_end(RULE_SK_PREFIX);
+        assert_eq!(end, "RULE$");
+        assert!(rule_sk("zzzz-ffff") < end);
+        assert!(rule_sk("").as_str() >= RULE_SK_PREFIX);
+        assert!("RULEZ" > end.as_str());
+        assert_eq!(prefix_end(EXEMPTION_SK_PREFIX), "EXEMPTION$");
+        assert_eq!(exemption_sk("e1"), "EXEMPTION#e1");
+        assert_eq!(exemption_pk("acme"), "ORG#acme");
+    }
 }
