@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 
 use std::collections::HashMap;
 
+use crate::conditional::written;
 use crate::keys::{action_sk, execution_pk, execution_sk, rollup_facet_sk, rollup_pk, stage_sk};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
 use pb_domain::event::ExecutionEvent;
 use pb_domain::execution::{level_item, Completion, ItemState, LevelItem, Plan};
@@ -210,7 +209,7 @@ impl ExecutionStore {
     }
 
     async fn put_alone(&self, put: Put) -> Result<(), CommitError> {
-        match self
+        let result = self
             .client
             .put_item()
             .table_name(put.table_name)
@@ -219,18 +218,11 @@ impl ExecutionStore {
             .set_expression_attribute_names(put.expression_attribute_names)
             .set_expression_attribute_values(put.expression_attribute_values)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Err(CommitError::Conflict)
-            }
-            Err(e) => Err(AwsError::classify("PutItem", e).into()),
+            .await;
+        if written("PutItem", result)? {
+            Ok(())
+        } else {
+            Err(CommitError::Conflict)
         }
     }
 
@@ -329,18 +321,9 @@ impl ExecutionStore {
             .expression_attribute_values(":one", n(1))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(AwsError::classify("UpdateItem", e)),
-        }
+        // A newer outcome replaced this one meanwhile: its own mark will follow.
+        written("UpdateItem", result)?;
+        Ok(())
     }
 
     /// Every item of one execution (the execution, its stages and actions), in key order.

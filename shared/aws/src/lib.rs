@@ -4,6 +4,7 @@ pub mod attributes;
 pub mod audit_runs;
 pub mod cache;
 pub mod clients;
+pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod executions;
@@ -22,7 +23,6 @@ pub mod stacks;
 pub mod tags;
 pub mod tokens;
 pub mod transactions;
-pub mod updates;
 
 pub use clients::Clients;
 pub use error::AwsError;

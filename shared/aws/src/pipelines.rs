@@ -2,6 +2,7 @@
 //! `version` number every write is conditioned on, so concurrent edits cannot overwrite each
 //! other. Public pipelines are also indexed on GSI1 for the other orgs.
 
+use crate::conditional::written;
 use crate::keys::{pipeline_pk, pipeline_sk, registry_pk, PIPELINE_SK_PREFIX, REGISTRY_SK};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem};
@@ -73,16 +74,10 @@ impl PipelineStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(WriteError::Stale { expected: 0 })
-            }
-            Err(error) => Err(AwsError::classify("PutItem", error).into()),
+        if written("PutItem", result)? {
+            Ok(())
+        } else {
+            Err(WriteError::Stale { expected: 0 })
         }
     }
 
@@ -102,17 +97,11 @@ impl PipelineStore {
             .expression_attribute_values(":expected", n(expected_version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.explain_condition_failure(&record.org, &record.id, expected_version)
-                    .await
-            }
-            Err(error) => Err(AwsError::classify("PutItem", error).into()),
+        if written("PutItem", result)? {
+            Ok(())
+        } else {
+            self.explain_condition_failure(&record.org, &record.id, expected_version)
+                .await
         }
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::conditional::written;
 use crate::keys::{
     org_gsi2pk, plugin_gsi2sk, plugin_gsi2sk_prefix, plugin_pk, plugin_sk,
     public_name_owner_gsi1sk, public_name_pk, public_plugin_gsi1sk, public_plugin_gsi1sk_prefix,
@@ -24,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::attributes::{parse_item, query_items, s, to_item, Item};
+use crate::conditional::updated_unless_condition_failed;
 use crate::transactions::{failed_conditions, invalid_transaction};
-use crate::updates::updated_unless_condition_failed;
 use crate::AwsError;
 
 /// Names whose versions are read concurrently during one lookup.
@@ -121,16 +122,10 @@ impl PluginCatalog {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(already_exists(record))
-            }
-            Err(error) => Err(AwsError::classify("PutItem", error).into()),
+        if written("PutItem", result)? {
+            Ok(())
+        } else {
+            Err(already_exists(record))
         }
     }
 
@@ -319,17 +314,7 @@ impl PluginCatalog {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(AwsError::classify("PutItem", error)),
-        }
+        written("PutItem", result)
     }
 
     /// Leaves the version in its org's catalog, private, and takes it off GSI1.
@@ -346,18 +331,9 @@ impl PluginCatalog {
             .expression_attribute_values(":private", s(wire_name(AccessModifier::Private)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Gone since the listing was read: nothing left to make private.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(AwsError::classify("UpdateItem", error)),
-        }
+        // Not written when the version is gone since the listing was read: nothing to make private.
+        written("UpdateItem", result)?;
+        Ok(())
     }
 
     /// The catalog entries a lookup of `names` by `org` can choose from: the org's own versions

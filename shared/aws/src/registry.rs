@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::conditional::written;
 use crate::keys::{
     org_gsi2pk, registry_gsi2sk, registry_pk, REGISTRY_GSI1PK, REGISTRY_GSI2SK_PREFIX, REGISTRY_SK,
 };
@@ -136,21 +137,12 @@ impl Registry {
             .expression_attribute_values(":org", s(&entry.org_id))
             .send()
             .await;
-        match result {
-            Ok(_) => {
-                self.cache
-                    .put(&entry.pipeline_id, Some(registration(entry)));
-                Ok(true)
-            }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(AwsError::classify("PutItem", error)),
+        let written = written("PutItem", result)?;
+        if written {
+            self.cache
+                .put(&entry.pipeline_id, Some(registration(entry)));
         }
+        Ok(written)
     }
 
     /// Deletes the org's entry; `false` when there is none of this org.
@@ -165,20 +157,11 @@ impl Registry {
             .expression_attribute_values(":org", s(org_id))
             .send()
             .await;
-        match result {
-            Ok(_) => {
-                self.cache.put(pipeline_id, None);
-                Ok(true)
-            }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(AwsError::classify("DeleteItem", error)),
+        let written = written("DeleteItem", result)?;
+        if written {
+            self.cache.put(pipeline_id, None);
         }
+        Ok(written)
     }
 
     /// Every entry of one org, all pages.

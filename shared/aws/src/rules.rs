@@ -9,6 +9,7 @@
 //! Listings resume after the last id of the previous page with `SK BETWEEN`, so a page costs
 //! reads proportional to its size, not to the org's whole rule set.
 
+use crate::conditional::written;
 use crate::keys::{
     exemption_pk, exemption_sk, prefix_end, rule_pk, rule_sk, EXEMPTION_SK_PREFIX, RULE_SK_PREFIX,
 };
@@ -18,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{from_item, n, s, to_item, Item};
-use crate::updates::updated_unless_condition_failed;
+use crate::conditional::updated_unless_condition_failed;
 use crate::AwsError;
 
 /// A stored rule: the rule as written plus who wrote it when.
@@ -98,17 +99,11 @@ impl RuleStore {
             .expression_attribute_values(":expected", n(expected_version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Conditional::Written),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.explain_condition_failure(&record.org, &record.id)
-                    .await
-            }
-            Err(error) => Err(AwsError::classify("PutItem", error)),
+        if written("PutItem", result)? {
+            Ok(Conditional::Written)
+        } else {
+            self.explain_condition_failure(&record.org, &record.id)
+                .await
         }
     }
 
@@ -131,16 +126,10 @@ impl RuleStore {
                 .expression_attribute_values(":expected", n(version)),
             None => request.condition_expression("attribute_exists(PK)"),
         };
-        match request.send().await {
-            Ok(_) => Ok(Conditional::Written),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.explain_condition_failure(org, id).await
-            }
-            Err(error) => Err(AwsError::classify("DeleteItem", error)),
+        if written("DeleteItem", request.send().await)? {
+            Ok(Conditional::Written)
+        } else {
+            self.explain_condition_failure(org, id).await
         }
     }
 

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{n, parse_item, query_items, s, to_item, Item};
-use crate::updates::updated_unless_condition_failed;
+use crate::conditional::updated_unless_condition_failed;
 use crate::AwsError;
 
 const TOKEN_SK_PREFIX: &str = "TOKEN#";
