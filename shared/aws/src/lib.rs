@@ -16,6 +16,7 @@ pub mod registry;
 pub mod resources;
 pub mod rollups;
 pub mod rules;
+pub mod runtime;
 pub mod secrets;
 pub mod stacks;
 pub mod tags;
