@@ -1,7 +1,7 @@
 //! The one summary line per run, as a log line and as CloudWatch EMF metrics.
 
+use pb_aws::emf::{self, FUNCTION_NAME_DIMENSION};
 use pb_domain::drift::{AuditRun, FindingType, RunStatus};
-use serde_json::json;
 
 pub const METRIC_NAMESPACE: &str = "PipelineBuilder/Audit";
 
@@ -76,23 +76,12 @@ impl RunMetrics {
 
     /// A CloudWatch Embedded Metric Format document: CloudWatch turns this log line into metrics.
     pub fn emf(&self, function_name: &str, timestamp_ms: i64) -> serde_json::Value {
-        let mut document = json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [["FunctionName"]],
-                    "Metrics": self.metrics().iter()
-                        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-                        .collect::<Vec<_>>(),
-                }],
-            },
-            "FunctionName": function_name,
-        });
-        for (name, value) in self.metrics() {
-            document[name] = json!(value);
-        }
-        document
+        emf::document(
+            METRIC_NAMESPACE,
+            &[(FUNCTION_NAME_DIMENSION, function_name)],
+            &self.metrics(),
+            timestamp_ms,
+        )
     }
 
     /// Logs the summary line and prints the EMF document on stdout, where Lambda collects it.
@@ -107,7 +96,7 @@ impl RunMetrics {
             event_findings_trimmed = self.event_findings_trimmed,
             "audit run finished"
         );
-        println!("{}", self.emf(function_name, timestamp_ms));
+        emf::emit(self.emf(function_name, timestamp_ms));
     }
 }
 

@@ -5,6 +5,7 @@ pub mod audit_runs;
 pub mod cache;
 pub mod clients;
 pub mod config;
+pub mod emf;
 pub mod error;
 pub mod executions;
 pub mod metrics;
