@@ -42,6 +42,7 @@ use pb_domain::drift::{
 };
 use pb_tests::emulator::{endpoint, unique_prefix};
 use pb_tests::faults::{Fault, FaultInjector};
+use pb_tests::{describe, output_of};
 use serde_json::{json, Value};
 
 const EAST: &str = "us-east-1";
@@ -272,10 +273,7 @@ impl AuditBed {
             .env_remove("AUDIT_REGIONS")
             .env_remove("EVENT_BUS_NAME")
             .env_remove("AWS_LAMBDA_RUNTIME_API");
-        tokio::task::spawn_blocking(move || command.output())
-            .await
-            .unwrap()
-            .unwrap()
+        output_of(command).await
     }
 }
 
@@ -285,21 +283,8 @@ fn stack_tags(tags: &[(&str, &str)]) -> Vec<Tag> {
         .collect()
 }
 
-/// The `audit` binary of the running profile: one folder up from a test executable in `deps/`.
 fn audit_binary() -> PathBuf {
-    let current = std::env::current_exe().unwrap();
-    current
-        .ancestors()
-        .skip(1)
-        .take(2)
-        .map(|folder| folder.join("audit"))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the audit binary is missing next to {}; build it first (`cargo build -p pb-audit`)",
-                current.display()
-            )
-        })
+    pb_tests::workspace_binary("audit").unwrap()
 }
 
 /// (type, pipeline id, stack name, region, status) of each finding, in report order.
@@ -863,15 +848,6 @@ fn stdout_document(output: &Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"));
     assert_eq!(documents.len(), 1, "{stdout}");
     documents.into_iter().next().unwrap()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use pb_aws::config::is_region_name;
+use pb_aws::runtime::set_once;
 use pb_domain::drift::{AuditRun, ExpiringToken, Finding, RunStatus, TOKEN_EXPIRY_WARNING_DAYS};
 use thiserror::Error;
 
@@ -89,27 +90,20 @@ pub fn parse_args(args: &[String]) -> Result<Command, UsageError> {
                 if !is_org_id(&org) {
                     return Err(UsageError::InvalidOrg(org));
                 }
-                set_once(&mut parsed.org, org, "--org")?;
+                set_once(&mut parsed.org, org, UsageError::Repeated("--org"))?;
             }
             "--profile" => {
                 let profile = value()?;
-                set_once(&mut parsed.profile, profile, "--profile")?;
+                set_once(
+                    &mut parsed.profile,
+                    profile,
+                    UsageError::Repeated("--profile"),
+                )?;
             }
             other => return Err(UsageError::UnknownOption(other.to_string())),
         }
     }
     Ok(Command::Audit(parsed))
-}
-
-fn set_once(
-    slot: &mut Option<String>,
-    value: String,
-    flag: &'static str,
-) -> Result<(), UsageError> {
-    if slot.replace(value).is_some() {
-        return Err(UsageError::Repeated(flag));
-    }
-    Ok(())
 }
 
 fn is_org_id(org: &str) -> bool {

@@ -121,6 +121,14 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// Fills a command-line option's slot; `repeated` when the option was already given.
+pub fn set_once<E>(slot: &mut Option<String>, value: String, repeated: E) -> Result<(), E> {
+    match slot.replace(value) {
+        Some(_) => Err(repeated),
+        None => Ok(()),
+    }
+}
+
 /// Logs the error of a failed start-up step before it ends the process.
 pub trait LogStartupError {
     fn log_startup_error(self, what: &str) -> Self;
@@ -187,6 +195,13 @@ mod tests {
             let directives = log_filter(Some(value), None, DEFAULT_LOG_FILTER);
             assert!(EnvFilter::try_new(&directives).is_ok(), "{directives}");
         }
+    }
+
+    #[test]
+    fn an_option_is_set_once() {
+        let mut slot = None;
+        assert_eq!(set_once(&mut slot, "a".into(), "twice"), Ok(()));
+        assert_eq!(set_once(&mut slot, "b".into(), "twice"), Err("twice"));
     }
 
     /// Every line a subscriber writes, kept for the test to read.
