@@ -9,7 +9,7 @@ FUZZ_STAMP := $(FUZZ_VENV)/.installed
 ARCH ?= x86_64
 INFRA_TEMPLATES := infra/ec2/template.yaml infra/eks/network.yaml
 
-.PHONY: help test dev lint validate build bench fuzz clean
+.PHONY: help test dev lint validate build bench fuzz redrive clean
 
 help:
 	@echo "make dev       run the backend locally against the moto emulator (Ctrl-C to stop)"
@@ -19,6 +19,7 @@ help:
 	@echo "make build     cargo lambda build --release for every function"
 	@echo "make fuzz      schemathesis against the local API (FUZZ_EXAMPLES, FUZZ_SEED)"
 	@echo "make bench     benchmarks: ingest, Lambda init, lookup, audit, reports, compliance (figures for the README)"
+	@echo "make redrive   re-drive the ingest dead-letter queue (STACK or QUEUE_URL+DLQ_URL; REASON, MAX, DRY_RUN=1, PROFILE)"
 
 $(DEV_STAMP): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -68,6 +69,14 @@ bench: $(DEV_STAMP)
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_audit
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_reports
 	cargo run --quiet --profile bench -p pb-tests --bin bench_compliance
+
+# The dead-letter re-drive (docs/runbook-redrive.md). The queues come from the stack's outputs
+# (STACK, default pipeline-builder) or from QUEUE_URL and DLQ_URL.
+redrive:
+	cargo run --quiet -p pb-ingest --bin redrive -- \
+	  $(if $(QUEUE_URL),--queue-url '$(QUEUE_URL)' --dlq-url '$(DLQ_URL)',--stack '$(or $(STACK),pipeline-builder)') \
+	  $(if $(REASON),--reason '$(REASON)') $(if $(MAX),--max '$(MAX)') \
+	  $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run) $(if $(PROFILE),--profile '$(PROFILE)')
 
 clean:
 	cargo clean

@@ -17,26 +17,9 @@ pub struct LocalApi {
     port: u16,
 }
 
-/// The `api` binary of the running profile: beside a binary such as `dev`, or one folder up from
-/// a test executable in `deps/`.
+/// The `api` binary of the running profile.
 pub fn api_binary() -> anyhow::Result<PathBuf> {
-    let current = std::env::current_exe()?;
-    let candidates: Vec<PathBuf> = current
-        .ancestors()
-        .skip(1)
-        .take(2)
-        .map(|folder| folder.join("api"))
-        .collect();
-    candidates
-        .iter()
-        .find(|path| path.is_file())
-        .cloned()
-        .with_context(|| {
-            format!(
-                "the api binary is missing next to {}; build it first (`cargo build -p pb-api`)",
-                current.display()
-            )
-        })
+    crate::workspace_binary("api")
 }
 
 const EMULATOR_TIMEOUTS: [(&str, &str); 2] = [

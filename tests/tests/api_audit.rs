@@ -2,7 +2,10 @@
 
 use axum::http::StatusCode;
 use pb_aws::audit_runs::AuditRunStore;
-use pb_domain::drift::{AuditRun, DriftReport, Finding, FindingType, RunError, RunScope};
+use pb_domain::drift::{
+    AuditRun, DriftReport, ExpiringToken, Finding, FindingType, RunError, RunScope, TokenCheck,
+    TokenReadError,
+};
 use pb_tests::api::ApiBed;
 use serde_json::json;
 
@@ -153,4 +156,66 @@ async fn runs_page_newest_first_and_show_only_the_callers_findings() {
         theirs.body["items"][0]["unscanned"],
         json!([{"region": "eu-west-1", "kind": "access-denied"}])
     );
+}
+
+#[tokio::test]
+async fn a_run_shows_each_org_only_its_own_expiring_stored_token() {
+    let api = ApiBed::new("api-audit-tokens").await.unwrap();
+    let store = AuditRunStore::new(
+        api.bed.clients.dynamodb.clone(),
+        &api.bed.stack.catalog_table,
+    );
+    let expiring = ExpiringToken {
+        org: "acme".into(),
+        jti: "0123456789abcdef0123456789abcdef".into(),
+        expires_at: "2026-12-01T00:00:00Z".into(),
+        expired: false,
+    };
+    let unread = TokenReadError {
+        org: "initech".into(),
+        kind: "throttled".into(),
+        message: "Query was throttled".into(),
+    };
+    store
+        .save(
+            &run("2026-11-26T03:00:00.000Z", vec![], vec![]).with_token_check(TokenCheck {
+                expiring: vec![expiring],
+                errors: vec![unread],
+            }),
+        )
+        .await
+        .unwrap();
+
+    let latest = |org: &'static str| {
+        let api = &api;
+        async move {
+            let token = api.token(org, &["audit:read"]).await.unwrap();
+            let response = api
+                .get("/api/audit/runs/latest", Some(&token))
+                .await
+                .unwrap();
+            assert_eq!(response.status, StatusCode::OK, "{org}");
+            response.body
+        }
+    };
+    let acme = latest("acme").await;
+    assert_eq!(
+        acme["expiringTokens"],
+        json!([{
+            "org": "acme",
+            "jti": "0123456789abcdef0123456789abcdef",
+            "expiresAt": "2026-12-01T00:00:00Z",
+            "expired": false
+        }])
+    );
+    assert_eq!(acme["storedTokensUnread"], false);
+    assert_eq!(acme["status"], "clean", "an expiring token is not drift");
+    let globex = latest("globex").await;
+    assert_eq!(globex["expiringTokens"], json!([]));
+    assert_eq!(globex["storedTokensUnread"], false);
+    let initech = latest("initech").await;
+    assert_eq!(initech["expiringTokens"], json!([]));
+    assert_eq!(initech["storedTokensUnread"], true);
+    assert!(!initech.to_string().contains("acme"));
+    assert!(!acme.to_string().contains("initech"));
 }

@@ -34,12 +34,15 @@ use pb_aws::registry::{Registry, RegistryEntry};
 use pb_aws::resources::{create_local_stack, SourceBus};
 use pb_aws::stacks::{COMPONENT_TAG, ORG_TAG, PLATFORM_TAG};
 use pb_aws::tags::PIPELINE_ID_TAG;
+use pb_aws::tokens::{TokenRecord, TokenStore};
 use pb_aws::Clients;
 use pb_domain::drift::{
     AuditRun, DriftReport, Finding, FindingType, RunScope, RunStatus, DRIFT_DETECTED,
     DRIFT_EVENT_SOURCE,
 };
 use pb_tests::emulator::{endpoint, unique_prefix};
+use pb_tests::faults::{Fault, FaultInjector};
+use pb_tests::{describe, output_of};
 use serde_json::{json, Value};
 
 const EAST: &str = "us-east-1";
@@ -270,10 +273,7 @@ impl AuditBed {
             .env_remove("AUDIT_REGIONS")
             .env_remove("EVENT_BUS_NAME")
             .env_remove("AWS_LAMBDA_RUNTIME_API");
-        tokio::task::spawn_blocking(move || command.output())
-            .await
-            .unwrap()
-            .unwrap()
+        output_of(command).await
     }
 }
 
@@ -283,21 +283,8 @@ fn stack_tags(tags: &[(&str, &str)]) -> Vec<Tag> {
         .collect()
 }
 
-/// The `audit` binary of the running profile: one folder up from a test executable in `deps/`.
 fn audit_binary() -> PathBuf {
-    let current = std::env::current_exe().unwrap();
-    current
-        .ancestors()
-        .skip(1)
-        .take(2)
-        .map(|folder| folder.join("audit"))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the audit binary is missing next to {}; build it first (`cargo build -p pb-audit`)",
-                current.display()
-            )
-        })
+    pb_tests::workspace_binary("audit").unwrap()
 }
 
 /// (type, pipeline id, stack name, region, status) of each finding, in report order.
@@ -863,15 +850,6 @@ fn stdout_document(output: &Output) -> Value {
     documents.into_iter().next().unwrap()
 }
 
-fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 #[tokio::test]
 async fn the_cli_exits_0_when_there_is_no_drift() {
     let bed = AuditBed::new("audit-cli-clean").await;
@@ -969,7 +947,9 @@ async fn the_cli_prints_exactly_one_json_document_and_exits_1_on_drift() {
                     "remediation": "Redeploy the pipeline, or remove its registry entry if the pipeline was retired."
                 }
             ],
-            "inProgress": []
+            "inProgress": [],
+            "expiringTokens": [],
+            "tokenErrors": []
         })
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -1046,4 +1026,121 @@ async fn another_orgs_stack_named_like_an_entry_does_not_hide_its_missing_stack(
     assert_eq!(run.findings[0].org.as_deref(), Some("globex"));
     assert_eq!(run.findings[1].org.as_deref(), Some("acme"));
     assert_eq!(run.summary.matched, 0);
+}
+
+const DAY: i64 = 86_400;
+
+/// A token record as `POST /api/tokens` writes it, `days` days from expiring.
+async fn mint_record(
+    bed: &AuditBed,
+    org: &str,
+    jti: &str,
+    issued_days_ago: i64,
+    days: i64,
+    stored: bool,
+) {
+    let now = chrono::Utc::now().timestamp();
+    TokenStore::new(bed.clients.dynamodb.clone(), &bed.config.catalog_table)
+        .record(&TokenRecord {
+            org: org.into(),
+            jti: jti.into(),
+            sub: "machine:events:ingest".into(),
+            principal: "ops@example.com".into(),
+            scope: Some("events:ingest".into()),
+            perms: vec!["plugins:read".into()],
+            issued_at: now - issued_days_ago * DAY,
+            expires_at: now + days * DAY,
+            minted_by: "ops@example.com".into(),
+            stored,
+            revoked_at: None,
+            revoked_by: None,
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_run_reports_each_orgs_stored_token_that_expires_within_fourteen_days() {
+    let bed = AuditBed::new("audit-tokens").await;
+    for (org, stack) in [("acme", "a"), ("globex", "g"), ("initech", "i")] {
+        bed.register(&format!("pl-{stack}"), org, stack, EAST).await;
+        bed.deploy(EAST, stack, org, &format!("pl-{stack}")).await;
+    }
+    // acme's newest stored token expires in 3 days; its older one is no longer in the secret.
+    mint_record(&bed, "acme", "acme-old", 300, 60, true).await;
+    mint_record(&bed, "acme", "acme-current", 87, 3, true).await;
+    // globex replaced its expiring token: nothing to report.
+    mint_record(&bed, "globex", "globex-old", 355, 10, true).await;
+    mint_record(&bed, "globex", "globex-new", 1, 364, true).await;
+    // initech's only expiring token was handed out, not stored; hooli has no registry entry.
+    mint_record(&bed, "initech", "initech-ci", 29, 1, false).await;
+    mint_record(&bed, "hooli", "hooli-current", 360, 5, true).await;
+
+    let (result, metrics) = function(&bed).handle(nightly()).await;
+
+    assert_eq!(result.unwrap().status, RunStatus::Clean);
+    assert_eq!(metrics.stored_tokens_expiring_soon, 1);
+    assert_eq!((metrics.run_succeeded, metrics.read_failures), (1, 0));
+    let stored = bed.runs().latest().await.unwrap().expect("a stored run");
+    assert_eq!(
+        stored.expiring_tokens.len(),
+        1,
+        "{:?}",
+        stored.expiring_tokens
+    );
+    let token = &stored.expiring_tokens[0];
+    assert_eq!(
+        (token.org.as_str(), token.jti.as_str()),
+        ("acme", "acme-current")
+    );
+    assert!(!token.expired);
+    let expiry = chrono::DateTime::parse_from_rfc3339(&token.expires_at).unwrap();
+    let days_left = (expiry.timestamp() - chrono::Utc::now().timestamp()) / DAY;
+    assert!((2..=3).contains(&days_left), "{}", token.expires_at);
+    assert!(stored.token_errors.is_empty());
+
+    let org_only = bed.auditor().run(&request(Some("globex"))).await;
+    assert!(org_only.expiring_tokens.is_empty());
+}
+
+#[tokio::test]
+async fn an_org_whose_tokens_cannot_be_read_is_a_read_failure_and_the_others_are_checked() {
+    let denied = FaultInjector::new("Query", "ORG#globex", Fault::AccessDenied, None);
+    let bed =
+        AuditBed::with_interceptors("audit-tokens-denied", &[SharedInterceptor::new(denied)]).await;
+    bed.register("pl-a", "acme", "a", EAST).await;
+    bed.deploy(EAST, "a", "acme", "pl-a").await;
+    bed.register("pl-g", "globex", "g", EAST).await;
+    bed.deploy(EAST, "g", "globex", "pl-g").await;
+    mint_record(&bed, "acme", "acme-current", 350, 10, true).await;
+
+    let (result, metrics) = function(&bed).handle(nightly()).await;
+
+    assert_eq!(result.unwrap().status, RunStatus::Clean);
+    assert_eq!(metrics.read_failures, 1);
+    assert_eq!(metrics.stored_tokens_expiring_soon, 1);
+    assert_eq!(metrics.run_succeeded, 1);
+    let stored = bed.runs().latest().await.unwrap().expect("a stored run");
+    assert_eq!(stored.token_errors.len(), 1);
+    assert_eq!(stored.token_errors[0].org, "globex");
+    assert_eq!(stored.token_errors[0].kind, "access-denied");
+    assert_eq!(stored.expiring_tokens[0].org, "acme");
+}
+
+#[tokio::test]
+async fn a_run_that_cannot_be_stored_did_not_succeed() {
+    let unavailable = FaultInjector::new("PutItem", "RUN#", Fault::ServiceUnavailable, None);
+    let bed = AuditBed::with_interceptors(
+        "audit-unstored",
+        &[SharedInterceptor::new(unavailable.clone())],
+    )
+    .await;
+    bed.register("pl-a", "acme", "a", EAST).await;
+    bed.deploy(EAST, "a", "acme", "pl-a").await;
+
+    let (result, metrics) = function(&bed).handle(nightly()).await;
+
+    assert!(result.is_err());
+    assert!(unavailable.injected() > 0);
+    assert_eq!((metrics.run_failed, metrics.run_succeeded), (0, 0));
 }

@@ -9,18 +9,13 @@ use pb_api::cli::{migrate_public_names, mint_token, parse_mint_args, serve_local
 use pb_api::{router, AppState};
 use pb_aws::clients::{load_sdk_config, SdkTimeouts};
 use pb_aws::config::{sdk_timeouts_from_env, ApiConfig, TokenConfig};
+use pb_aws::runtime;
 use pb_aws::secrets::Secrets;
 use pb_aws::Clients;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_current_span(true)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    runtime::init_lambda_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("mint-token") => mint(&args[1..]).await,
@@ -37,7 +32,7 @@ async fn serve() -> anyhow::Result<()> {
     let timeouts = sdk_timeouts_from_env(SdkTimeouts::API).context("API configuration")?;
     let clients = Clients::new(&load_sdk_config(timeouts).await, &[]);
     let state = AppState::new(&clients, config);
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    if runtime::in_lambda() {
         // The first TLS handshake and key read happen during init, not in the first request.
         if let Err(error) = state.keys.current().await {
             tracing::error!(error = %error, "could not read the signing key set during init");

@@ -2,15 +2,18 @@
 //! and requested ones, compare. Failures do not abort the run: they are recorded in it. An
 //! unreadable registry fails the run; a region that cannot be scanned (or is not a region the
 //! platform deploys to) fails only the part of the orgs with entries there, never clean.
+//! The run also checks the platform token stored for each org with registry entries.
 
 use std::collections::BTreeSet;
 
 use pb_aws::config::AuditConfig;
 use pb_aws::registry::{Registry, RegistryEntry};
 use pb_aws::stacks::{RegionStacks, StackLister};
+use pb_aws::tokens::TokenStore;
 use pb_aws::{AwsError, Clients};
 use pb_domain::drift::{
-    detect, AuditRun, Coverage, DeployedStack, DriftReport, RegisteredPipeline, RunError, RunScope,
+    detect, expiring_tokens, AuditRun, Coverage, DeployedStack, DriftReport, RegisteredPipeline,
+    RunError, RunScope, TokenCheck, TokenReadError,
 };
 use pb_domain::region::{RegionNotAllowed, RegionPolicy};
 
@@ -28,6 +31,7 @@ pub struct AuditRequest {
 pub struct Auditor {
     registry: Registry,
     stacks: StackLister,
+    tokens: TokenStore,
     configured_regions: Vec<String>,
     allowed_regions: RegionPolicy,
 }
@@ -43,13 +47,15 @@ impl Auditor {
                 std::time::Duration::ZERO,
             ),
             stacks: StackLister::new(&clients.cloudformation),
+            tokens: TokenStore::new(clients.dynamodb.clone(), &config.catalog_table),
             configured_regions: config.regions.clone(),
             allowed_regions: config.deploy_regions.policy(),
         }
     }
 
     pub async fn run(&self, request: &AuditRequest) -> AuditRun {
-        let started_at = now();
+        let started = chrono::Utc::now();
+        let started_at = timestamp(started);
         let mut scope = RunScope {
             trigger: request.trigger.clone(),
             org: request.org.clone(),
@@ -79,7 +85,41 @@ impl Auditor {
             unscanned_regions: &unscanned,
         };
         let report = detect(&registered, &stacks, coverage);
-        AuditRun::new(started_at, now(), scope, report, errors)
+        let tokens = self
+            .check_tokens(&orgs_of(&entries), started.timestamp())
+            .await;
+        AuditRun::new(started_at, now(), scope, report, errors).with_token_check(tokens)
+    }
+
+    /// Reads each org's stored-token records; an org that cannot be read is reported, and the
+    /// others are still checked.
+    async fn check_tokens(&self, orgs: &[String], now: i64) -> TokenCheck {
+        let mut stored = Vec::new();
+        let mut errors = Vec::new();
+        for org in orgs {
+            match self.tokens.stored_tokens(org).await {
+                Ok(tokens) => stored.extend(tokens),
+                Err(error) => {
+                    tracing::error!(org, kind = error.kind(), error = %error, "could not read the org's stored tokens");
+                    errors.push(TokenReadError {
+                        org: org.clone(),
+                        kind: error.kind().to_string(),
+                        message: error.to_string(),
+                    });
+                }
+            }
+        }
+        let expiring = expiring_tokens(&stored, now);
+        for token in &expiring {
+            tracing::warn!(
+                org = token.org,
+                jti = token.jti,
+                expires_at = token.expires_at,
+                expired = token.expired,
+                "the org's stored platform token expires soon; store a new one"
+            );
+        }
+        TokenCheck { expiring, errors }
     }
 
     /// The regions a client may be built for, and an error for each other one.
@@ -192,6 +232,16 @@ fn attribute_to_orgs(errors: &mut [RunError], entries: &[RegistryEntry]) {
     errors.sort_by(|a, b| a.region.cmp(&b.region));
 }
 
+/// The orgs with registry entries, once each: their pipeline stacks use the stored token.
+fn orgs_of(entries: &[RegistryEntry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| e.org_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 fn registered(entry: &RegistryEntry) -> RegisteredPipeline {
     RegisteredPipeline {
         pipeline_id: entry.pipeline_id.clone(),
@@ -211,9 +261,11 @@ fn run_error(region: Option<&str>, error: &AwsError) -> RunError {
 }
 
 fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    timestamp(chrono::Utc::now())
+}
+
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 #[cfg(test)]

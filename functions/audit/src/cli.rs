@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use pb_aws::config::is_region_name;
-use pb_domain::drift::{AuditRun, Finding, RunStatus};
+use pb_aws::runtime::set_once;
+use pb_domain::drift::{AuditRun, ExpiringToken, Finding, RunStatus, TOKEN_EXPIRY_WARNING_DAYS};
 use thiserror::Error;
 
 use crate::audit::AuditRequest;
@@ -89,27 +90,20 @@ pub fn parse_args(args: &[String]) -> Result<Command, UsageError> {
                 if !is_org_id(&org) {
                     return Err(UsageError::InvalidOrg(org));
                 }
-                set_once(&mut parsed.org, org, "--org")?;
+                set_once(&mut parsed.org, org, UsageError::Repeated("--org"))?;
             }
             "--profile" => {
                 let profile = value()?;
-                set_once(&mut parsed.profile, profile, "--profile")?;
+                set_once(
+                    &mut parsed.profile,
+                    profile,
+                    UsageError::Repeated("--profile"),
+                )?;
             }
             other => return Err(UsageError::UnknownOption(other.to_string())),
         }
     }
     Ok(Command::Audit(parsed))
-}
-
-fn set_once(
-    slot: &mut Option<String>,
-    value: String,
-    flag: &'static str,
-) -> Result<(), UsageError> {
-    if slot.replace(value).is_some() {
-        return Err(UsageError::Repeated(flag));
-    }
-    Ok(())
 }
 
 fn is_org_id(org: &str) -> bool {
@@ -153,11 +147,19 @@ pub fn render_text(run: &AuditRun) -> String {
     );
     section(&mut out, "Findings", &run.findings);
     section(&mut out, "In progress", &run.in_progress);
-    if !run.errors.is_empty() {
+    expiring_tokens(&mut out, &run.expiring_tokens);
+    if !run.errors.is_empty() || !run.token_errors.is_empty() {
         let _ = writeln!(out, "\nNot read:");
         for error in &run.errors {
             let what = error.region.as_deref().unwrap_or("registry");
             let _ = writeln!(out, "  {what}: {} ({})", error.message, error.kind);
+        }
+        for error in &run.token_errors {
+            let _ = writeln!(
+                out,
+                "  stored tokens of org {}: {} ({})",
+                error.org, error.message, error.kind
+            );
         }
     }
     let _ = writeln!(out, "\n{}", verdict(run));
@@ -187,6 +189,29 @@ fn section(out: &mut String, title: &str, findings: &[Finding]) {
         let _ = writeln!(out, "    {}", f.detail);
         let _ = writeln!(out, "    fix: {}", f.remediation);
     }
+}
+
+fn expiring_tokens(out: &mut String, tokens: &[ExpiringToken]) {
+    if tokens.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nStored platform tokens expiring within {TOKEN_EXPIRY_WARNING_DAYS} days ({}):",
+        tokens.len()
+    );
+    for token in tokens {
+        let when = if token.expired { "expired" } else { "expires" };
+        let _ = writeln!(
+            out,
+            "  org {}  token {}  {when} {}",
+            token.org, token.jti, token.expires_at
+        );
+    }
+    let _ = writeln!(
+        out,
+        "    fix: store a new platform token for the org (POST /api/tokens with store)."
+    );
 }
 
 fn verdict(run: &AuditRun) -> String {
@@ -233,7 +258,9 @@ fn verdict(run: &AuditRun) -> String {
 
 #[cfg(test)]
 mod tests {
-    use pb_domain::drift::{detect, Coverage, DeployedStack, RegisteredPipeline, RunScope};
+    use pb_domain::drift::{
+        detect, Coverage, DeployedStack, RegisteredPipeline, RunScope, TokenCheck, TokenReadError,
+    };
 
     use super::*;
 
@@ -329,5 +356,58 @@ Findings (2):
 Drift: 2 findings (1 orphaned-stack, 1 missing-stack).
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn the_text_report_lists_expiring_tokens_and_orgs_whose_tokens_were_not_read() {
+        let run = AuditRun::new(
+            "2026-11-20T02:00:00.000Z".into(),
+            "2026-11-20T02:00:01.000Z".into(),
+            RunScope {
+                trigger: "cli".into(),
+                org: None,
+                regions: vec!["us-east-1".into()],
+            },
+            detect(&[], &[], Coverage::default()),
+            vec![],
+        )
+        .with_token_check(TokenCheck {
+            expiring: vec![
+                ExpiringToken {
+                    org: "acme".into(),
+                    jti: "0123456789abcdef0123456789abcdef".into(),
+                    expires_at: "2026-11-18T07:06:40Z".into(),
+                    expired: true,
+                },
+                ExpiringToken {
+                    org: "globex".into(),
+                    jti: "fedcba9876543210fedcba9876543210".into(),
+                    expires_at: "2026-11-30T00:00:00Z".into(),
+                    expired: false,
+                },
+            ],
+            errors: vec![TokenReadError {
+                org: "initech".into(),
+                kind: "access-denied".into(),
+                message: "Query was denied".into(),
+            }],
+        });
+        let text = render_text(&run);
+        let expected = "\
+Stack audit 2026-11-20T02:00:00.000Z (all orgs; us-east-1)
+0 registry entries, 0 pipeline stacks, 0 matched, 0 infrastructure stacks skipped
+
+Stored platform tokens expiring within 14 days (2):
+  org acme  token 0123456789abcdef0123456789abcdef  expired 2026-11-18T07:06:40Z
+  org globex  token fedcba9876543210fedcba9876543210  expires 2026-11-30T00:00:00Z
+    fix: store a new platform token for the org (POST /api/tokens with store).
+
+Not read:
+  stored tokens of org initech: Query was denied (access-denied)
+
+No drift.
+";
+        assert_eq!(text, expected);
+        assert_eq!(exit_code(run.status), 0, "an expiring token is not drift");
     }
 }

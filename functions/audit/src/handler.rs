@@ -91,7 +91,13 @@ impl AuditFunction {
         let event = drift_event(&run);
         let trimmed = event.as_ref().map_or(0, |e| e.findings_trimmed);
         let metrics = RunMetrics::of(&run, trimmed);
-        (self.record(&run, event).await, metrics)
+        let result = self.record(&run, event).await;
+        let metrics = if result.is_ok() {
+            metrics
+        } else {
+            metrics.not_recorded()
+        };
+        (result, metrics)
     }
 
     async fn record(

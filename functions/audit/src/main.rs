@@ -1,21 +1,20 @@
 //! The `audit` binary: the scheduled Lambda inside Lambda (`AWS_LAMBDA_RUNTIME_API` set), the
 //! command line everywhere else.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use pb_audit::cli::{self, Command, EXIT_USAGE, USAGE};
 use pb_audit::{AuditFunction, Auditor, ScheduledAudit};
 use pb_aws::clients::{load_sdk_config, sdk_config_loader, SdkTimeouts};
 use pb_aws::config::{sdk_timeouts_from_env, AuditConfig};
+use pb_aws::runtime::{self, LogStartupError as _};
 use pb_aws::Clients;
 use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    if runtime::in_lambda() {
         // Boxed: both paths inline into one future whose layout is too deep for the compiler.
         return match Box::pin(lambda()).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -30,26 +29,16 @@ async fn main() -> ExitCode {
 }
 
 async fn lambda() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_current_span(true)
-        .with_target(false)
-        .without_time()
-        .init();
-    let config = AuditConfig::from_env().inspect_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-    })?;
-    let event_bus = config.required_event_bus().inspect_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-    })?;
-    let timeouts = sdk_timeouts_from_env(SdkTimeouts::AUDIT).inspect_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-    })?;
+    runtime::init_lambda_logging();
+    let config = AuditConfig::from_env().log_startup_error("invalid configuration")?;
+    let event_bus = config
+        .required_event_bus()
+        .log_startup_error("invalid configuration")?;
+    let timeouts =
+        sdk_timeouts_from_env(SdkTimeouts::AUDIT).log_startup_error("invalid configuration")?;
     let clients = Clients::new(&load_sdk_config(timeouts).await, &[]);
     let function = AuditFunction::new(&clients, &config, event_bus);
-    let function_name =
-        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "audit".to_string());
+    let function_name = runtime::function_name("audit");
     let function = &function;
     let function_name = function_name.as_str();
     lambda_runtime::run(service_fn(
@@ -64,7 +53,7 @@ async fn lambda() -> Result<(), Error> {
                 .instrument(span.clone())
                 .await;
             span.in_scope(|| {
-                metrics.report(function_name, now_ms());
+                metrics.report(function_name, runtime::now_ms());
                 if let Err(error) = &result {
                     tracing::error!(error = %error, "audit run failed");
                 }
@@ -77,17 +66,8 @@ async fn lambda() -> Result<(), Error> {
 
 /// Progress goes to stderr through the log lines; stdout carries only the result.
 async fn command_line(args: &[String]) -> u8 {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                // The audit's own progress, without the SDK's chatter.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,pb_audit=info")),
-        )
-        .with_target(false)
-        .without_time()
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    // The audit's own progress, without the SDK's chatter.
+    runtime::init_cli_logging("warn,pb_audit=info");
     let args = match cli::parse_args(args) {
         Ok(Command::Audit(args)) => args,
         Ok(Command::Help) => {
@@ -134,11 +114,4 @@ async fn command_line(args: &[String]) -> u8 {
             EXIT_USAGE
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }

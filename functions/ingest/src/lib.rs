@@ -1,8 +1,10 @@
-//! The ingest function: CodePipeline execution events from SQS into ExecutionsTable.
+//! The ingest function: CodePipeline execution events from SQS into ExecutionsTable; and the
+//! operator's re-drive of its dead-letter queue (`redrive`, its own binary).
 
 pub mod attribution;
 pub mod handler;
 pub mod poller;
+pub mod redrive;
 pub mod summary;
 
 pub use handler::{Ingest, Outcome};

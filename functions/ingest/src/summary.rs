@@ -1,6 +1,6 @@
 //! The one summary line per batch, as a log line and as CloudWatch EMF metrics.
 
-use serde_json::json;
+use pb_aws::emf::{self, FUNCTION_NAME_DIMENSION};
 
 use crate::handler::Outcome;
 
@@ -63,23 +63,12 @@ impl BatchSummary {
 
     /// A CloudWatch Embedded Metric Format document: CloudWatch turns this log line into metrics.
     pub fn emf(&self, function_name: &str, timestamp_ms: i64) -> serde_json::Value {
-        let mut document = json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [["FunctionName"]],
-                    "Metrics": self.metrics().iter()
-                        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-                        .collect::<Vec<_>>(),
-                }],
-            },
-            "FunctionName": function_name,
-        });
-        for (name, value) in self.metrics() {
-            document[name] = json!(value);
-        }
-        document
+        emf::document(
+            METRIC_NAMESPACE,
+            &[(FUNCTION_NAME_DIMENSION, function_name)],
+            &self.metrics(),
+            timestamp_ms,
+        )
     }
 
     /// Logs the summary line and prints the EMF document on stdout, where Lambda collects it.
@@ -96,7 +85,7 @@ impl BatchSummary {
             unattributed = self.unattributed,
             "batch processed"
         );
-        println!("{}", self.emf(function_name, timestamp_ms));
+        emf::emit(self.emf(function_name, timestamp_ms));
     }
 }
 

@@ -4,6 +4,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use pb_aws::clients::{load_sdk_config, SdkTimeouts};
 use pb_aws::config::{sdk_timeouts_from_env, LookupConfig};
 use pb_aws::plugins::PluginCatalog;
+use pb_aws::runtime::{self, LogStartupError as _};
 use pb_aws::Clients;
 use pb_plugin_lookup::{
     deadline_from_epoch_millis, https_client, PluginLookup, ResponseSender, ResponseTargets,
@@ -14,22 +15,11 @@ use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_current_span(true)
-        .with_target(false)
-        .without_time()
-        .init();
-    let config = LookupConfig::from_env().inspect_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-    })?;
-    let https = https_client().inspect_err(|e| {
-        tracing::error!(error = %e, "cannot build the ResponseURL client");
-    })?;
-    let timeouts = sdk_timeouts_from_env(SdkTimeouts::PLUGIN_LOOKUP).inspect_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-    })?;
+    runtime::init_lambda_logging();
+    let config = LookupConfig::from_env().log_startup_error("invalid configuration")?;
+    let https = https_client().log_startup_error("cannot build the ResponseURL client")?;
+    let timeouts = sdk_timeouts_from_env(SdkTimeouts::PLUGIN_LOOKUP)
+        .log_startup_error("invalid configuration")?;
     let sdk_config = load_sdk_config(timeouts).await;
     let Some(region) = sdk_config.region().map(|region| region.to_string()) else {
         tracing::error!("no AWS region configured: the ResponseURL allowlist needs it");
@@ -44,8 +34,7 @@ async fn main() -> Result<(), Error> {
             ResponseTargets::CloudFormation { region },
         ),
     );
-    let function_name =
-        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "plugin-lookup".to_string());
+    let function_name = runtime::function_name("plugin-lookup");
     let lookup = &lookup;
     let function_name = function_name.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

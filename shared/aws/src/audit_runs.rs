@@ -8,8 +8,8 @@
 
 use crate::keys::{audit_run_sk, AUDIT_RUN_PK};
 use pb_domain::drift::{
-    AuditRun, DriftEvent, DriftSummary, Finding, RunError, RunStatus, DRIFT_DETECTED,
-    DRIFT_EVENT_SOURCE,
+    AuditRun, DriftEvent, DriftSummary, ExpiringToken, Finding, RunError, RunStatus,
+    TokenReadError, DRIFT_DETECTED, DRIFT_EVENT_SOURCE,
 };
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,11 @@ struct StoredRun {
     findings: Option<String>,
     #[serde(default)]
     finding_parts: usize,
+    /// One per org at most: small enough to stay in the run item.
+    #[serde(default)]
+    expiring_tokens: Vec<ExpiringToken>,
+    #[serde(default)]
+    token_errors: Vec<TokenReadError>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +116,8 @@ impl AuditRunStore {
             summary: run.summary.clone(),
             finding_parts: parts.len(),
             findings: parts.is_empty().then_some(findings),
+            expiring_tokens: run.expiring_tokens.clone(),
+            token_errors: run.token_errors.clone(),
         };
         let mut item =
             to_item(&stored).map_err(|e| AwsError::local("PutItem", "Serialization", e))?;
@@ -220,6 +227,8 @@ impl AuditRunStore {
             summary: stored.summary,
             findings: findings.findings,
             in_progress: findings.in_progress,
+            expiring_tokens: stored.expiring_tokens,
+            token_errors: stored.token_errors,
         })
     }
 

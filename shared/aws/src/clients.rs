@@ -38,6 +38,8 @@ impl SdkTimeouts {
     pub const PLUGIN_LOOKUP: SdkTimeouts = SdkTimeouts::millis(5_000, 2_000, 1_000);
     /// The audit's Lambda timeout is 300 s; DescribeStacks pages wait out throttling retries.
     pub const AUDIT: SdkTimeouts = SdkTimeouts::millis(60_000, 15_000, 3_000);
+    /// An operator's command line (the dead-letter re-drive): someone waits for each call.
+    pub const OPERATOR: SdkTimeouts = SdkTimeouts::millis(15_000, 5_000, 2_000);
 
     pub const fn millis(operation: u64, attempt: u64, connect: u64) -> Self {
         SdkTimeouts {

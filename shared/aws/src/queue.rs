@@ -1,16 +1,27 @@
-//! SQS: the dead-letter queue the ingest function quarantines into, and the consumer side of the
-//! local poll loop that stands in for Lambda's event-source mapping.
+//! SQS: the dead-letter queue the ingest function quarantines into, the consumer side of the
+//! local poll loop that stands in for Lambda's event-source mapping, and the sender the re-drive
+//! puts quarantined records back with.
 
 use std::collections::HashMap;
 
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageAttributeValue, MessageSystemAttributeName,
 };
 
 use crate::AwsError;
 
 /// SQS's message limit counts body and attributes; keep room for the attributes we add.
 const MAX_QUARANTINED_BODY_BYTES: usize = 250 * 1024;
+
+/// Message attributes of a quarantined record: why, the error, the ingest queue's message id, and
+/// whether the body was cut to fit (then it is no longer the event).
+pub const REASON_ATTRIBUTE: &str = "reason";
+pub const DETAIL_ATTRIBUTE: &str = "detail";
+pub const SOURCE_MESSAGE_ID_ATTRIBUTE: &str = "sourceMessageId";
+pub const TRUNCATED_ATTRIBUTE: &str = "truncated";
+/// The system attribute with the time SQS accepted a message, in epoch milliseconds.
+pub const SENT_TIMESTAMP_ATTRIBUTE: &str = "SentTimestamp";
 
 #[derive(Debug, Clone)]
 pub struct DeadLetters {
@@ -51,11 +62,11 @@ impl DeadLetters {
             } else {
                 body
             })
-            .message_attributes("reason", attribute(reason)?)
-            .message_attributes("detail", attribute(&detail)?)
-            .message_attributes("sourceMessageId", attribute(source_message_id)?)
+            .message_attributes(REASON_ATTRIBUTE, attribute(reason)?)
+            .message_attributes(DETAIL_ATTRIBUTE, attribute(&detail)?)
+            .message_attributes(SOURCE_MESSAGE_ID_ATTRIBUTE, attribute(source_message_id)?)
             .message_attributes(
-                "truncated",
+                TRUNCATED_ATTRIBUTE,
                 attribute(if truncated { "true" } else { "false" })?,
             )
             .send()
@@ -149,6 +160,38 @@ impl QueueConsumer {
             .collect())
     }
 
+    /// Makes the given messages visible again at once, for the next reader; returns how many SQS
+    /// confirmed.
+    pub async fn release(&self, messages: &[&ReceivedMessage]) -> Result<usize, AwsError> {
+        let mut released = 0;
+        for chunk in messages.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(&m.receipt_handle)
+                        .visibility_timeout(0)
+                        .build()
+                        .map_err(|e| {
+                            AwsError::local("ChangeMessageVisibilityBatch", "InvalidEntry", e)
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| AwsError::classify("ChangeMessageVisibilityBatch", e))?;
+            released += output.successful.len();
+        }
+        Ok(released)
+    }
+
     /// Deletes the given messages; returns how many SQS confirmed.
     pub async fn delete(&self, messages: &[&ReceivedMessage]) -> Result<usize, AwsError> {
         let mut deleted = 0;
@@ -175,5 +218,34 @@ impl QueueConsumer {
             deleted += output.successful.len();
         }
         Ok(deleted)
+    }
+}
+
+/// Puts messages on a queue.
+#[derive(Debug, Clone)]
+pub struct QueueSender {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl QueueSender {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        QueueSender {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    /// Sends `body` as a new message; returns its message id.
+    pub async fn send(&self, body: &str) -> Result<String, AwsError> {
+        let output = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("SendMessage", e))?;
+        Ok(output.message_id.unwrap_or_default())
     }
 }

@@ -1,6 +1,8 @@
 //! The stack lister: every platform stack of a region, from `DescribeStacks` without a stack name
 //! (all pages), reduced to what the drift audit compares.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_cloudformation::config::retry::RetryConfig;
 use aws_sdk_cloudformation::config::Region;
 use aws_sdk_cloudformation::types::Stack;
@@ -77,6 +79,25 @@ impl StackLister {
         }
         Ok(listed)
     }
+}
+
+/// The outputs of the stack `stack_name` in the client's region, by output key.
+pub async fn stack_outputs(
+    client: &aws_sdk_cloudformation::Client,
+    stack_name: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let output = client
+        .describe_stacks()
+        .stack_name(stack_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("DescribeStacks", e))?;
+    Ok(output
+        .stacks()
+        .iter()
+        .flat_map(|stack| stack.outputs())
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect())
 }
 
 /// The platform's view of a stack, or `None` when it is not a platform root stack. Nested

@@ -3,7 +3,8 @@
 //! itself. A record expires with its token (`expiresAt` is the table's TTL attribute), and
 //! revoking marks it, so verification can refuse the token before it expires.
 
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+use pb_domain::drift::StoredToken;
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{n, parse_item, query_items, s, to_item, Item};
@@ -85,6 +86,40 @@ impl TokenStore {
         query_items(query).await?.iter().map(decode).collect()
     }
 
+    /// The org's token records that say the token was stored in its platform secret, read with
+    /// only the attributes the audit needs, so its role can be limited to them
+    /// (`dynamodb:Attributes`).
+    pub async fn stored_tokens(&self, org: &str) -> Result<Vec<StoredToken>, AwsError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .filter_expression("#stored = :stored")
+            .select(Select::SpecificAttributes)
+            .projection_expression("#jti, #issuedAt, #expiresAt")
+            .expression_attribute_names("#stored", "stored")
+            .expression_attribute_names("#jti", "jti")
+            .expression_attribute_names("#issuedAt", "issuedAt")
+            .expression_attribute_names("#expiresAt", "expiresAt")
+            .expression_attribute_values(":pk", s(token_pk(org)))
+            .expression_attribute_values(":prefix", s(TOKEN_SK_PREFIX))
+            .expression_attribute_values(":stored", AttributeValue::Bool(true));
+        query_items(query)
+            .await?
+            .iter()
+            .map(|item| {
+                let stored: StoredTokenItem = parse_item(item, "token record")?;
+                Ok(StoredToken {
+                    org: org.to_string(),
+                    jti: stored.jti,
+                    issued_at: stored.issued_at,
+                    expires_at: stored.expires_at,
+                })
+            })
+            .collect()
+    }
+
     /// Marks the org's token `jti` revoked (the first revocation's time and author stay);
     /// `None` when the org has no such token.
     pub async fn revoke(
@@ -130,6 +165,15 @@ impl TokenStore {
             .item
             .is_some_and(|item| item.contains_key("revokedAt")))
     }
+}
+
+/// The attributes [`TokenStore::stored_tokens`] projects.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredTokenItem {
+    jti: String,
+    issued_at: i64,
+    expires_at: i64,
 }
 
 fn decode(item: &Item) -> Result<TokenRecord, AwsError> {

@@ -13,10 +13,15 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 mod run;
+mod tokens;
 
 pub use run::{
     drift_event, AuditRun, DriftEvent, RunError, RunScope, RunStatus, DRIFT_DETECTED,
     DRIFT_EVENT_SOURCE, MAX_EVENT_ENTRY_BYTES,
+};
+pub use tokens::{
+    expiring_tokens, ExpiringToken, StoredToken, TokenCheck, TokenReadError,
+    TOKEN_EXPIRY_WARNING_DAYS,
 };
 
 /// What the registry says is deployed.

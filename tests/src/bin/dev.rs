@@ -25,12 +25,7 @@ const KEY_SET_SECRET: &str = "pipeline-builder-dev/api-signing-keys";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    pb_aws::runtime::init_cli_logging("warn");
     let events_root = std::env::args().nth(1).unwrap_or_else(|| "events".into());
     let bed = TestBed::named("pipeline-builder-dev".into(), &[], SourceBus::Default)
         .await

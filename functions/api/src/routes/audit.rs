@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
-use pb_domain::drift::{AuditRun, Finding, FindingType, RunError, RunStatus};
+use pb_domain::drift::{AuditRun, ExpiringToken, Finding, FindingType, RunError, RunStatus};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -33,6 +33,12 @@ pub struct OrgAuditRun {
     pub findings: Vec<Finding>,
     pub in_progress: Vec<Finding>,
     pub counts: BTreeMap<FindingType, usize>,
+    /// This org's stored platform token when it expires within 14 days of the run or has
+    /// expired: store a new one (`POST /api/tokens` with `store`). Not drift: the status
+    /// ignores it.
+    pub expiring_tokens: Vec<ExpiringToken>,
+    /// The run could not read this org's token records: `expiringTokens` says nothing.
+    pub stored_tokens_unread: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -135,5 +141,12 @@ fn org_view(caller: &Caller, run: &AuditRun) -> OrgAuditRun {
         in_progress: own(&run.in_progress),
         findings,
         counts,
+        expiring_tokens: run
+            .expiring_tokens
+            .iter()
+            .filter(|t| t.org == caller.org())
+            .cloned()
+            .collect(),
+        stored_tokens_unread: run.token_errors.iter().any(|e| e.org == caller.org()),
     }
 }

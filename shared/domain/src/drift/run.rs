@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DriftReport, DriftSummary, Finding};
+use super::{DriftReport, DriftSummary, ExpiringToken, Finding, TokenCheck, TokenReadError};
 
 pub const DRIFT_EVENT_SOURCE: &str = "pipeline-builder.audit";
 pub const DRIFT_DETECTED: &str = "Stack Drift Detected";
@@ -74,6 +74,14 @@ pub struct AuditRun {
     pub summary: DriftSummary,
     pub findings: Vec<Finding>,
     pub in_progress: Vec<Finding>,
+    /// Stored platform tokens, one per org at most, that expire within
+    /// [`super::TOKEN_EXPIRY_WARNING_DAYS`] of the run or have expired. Not drift: they leave
+    /// the status alone. Absent from runs stored before the check existed.
+    #[serde(default)]
+    pub expiring_tokens: Vec<ExpiringToken>,
+    /// Orgs whose stored tokens could not be checked.
+    #[serde(default)]
+    pub token_errors: Vec<TokenReadError>,
 }
 
 impl AuditRun {
@@ -104,7 +112,15 @@ impl AuditRun {
             summary: report.summary,
             findings: report.findings,
             in_progress: report.in_progress,
+            expiring_tokens: Vec::new(),
+            token_errors: Vec::new(),
         }
+    }
+
+    pub fn with_token_check(mut self, check: TokenCheck) -> Self {
+        self.expiring_tokens = check.expiring;
+        self.token_errors = check.errors;
+        self
     }
 }
 
