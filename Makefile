@@ -70,7 +70,7 @@ bench: $(DEV_STAMP)
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_reports
 	cargo run --quiet --profile bench -p pb-tests --bin bench_compliance
 
-# The dead-letter re-drive (docs/runbook-redrive.md). The queues come from the stack's outputs
+# The dead-letter re-drive (docs/operations.md, "Runbook: re-drive the dead-letter queue"). The queues come from the stack's outputs
 # (STACK, default pipeline-builder) or from QUEUE_URL and DLQ_URL.
 redrive:
 	cargo run --quiet -p pb-ingest --bin redrive -- \
