@@ -20,7 +20,7 @@ pub const MAX_SET_VALUES: usize = 100;
 pub const MAX_VALUE_CHARS: usize = 1024;
 /// Largest magnitude of a number in a rule, and the smallest besides zero: the range the catalog
 /// table stores numbers in (DynamoDB numbers), so every rule that validates can be stored.
-pub const MAX_NUMBER_MAGNITUDE: f64 = 1e125;
+pub const MAX_NUMBER_MAGNITUDE: f64 = 9.9e125;
 pub const MIN_NUMBER_MAGNITUDE: f64 = 1e-130;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

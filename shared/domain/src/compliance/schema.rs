@@ -238,9 +238,15 @@ fn value_schema(operator: Operator, kind: Kind) -> Option<Value> {
     }
 }
 
-/// 0, or a magnitude within what the rule store keeps.
+/// The number magnitudes the document states: a factor of ten inside what the validator accepts,
+/// so that a decimal written at a stated bound is still inside once parsed (JSON parsers may
+/// round the last digit).
+const STATED_MIN_MAGNITUDE: f64 = 1e-129;
+const STATED_MAX_MAGNITUDE: f64 = 1e125;
+
+/// 0, or a magnitude the rule store keeps.
 fn number() -> Value {
-    let (min, max) = (MIN_NUMBER_MAGNITUDE, MAX_NUMBER_MAGNITUDE);
+    let (min, max) = (STATED_MIN_MAGNITUDE, STATED_MAX_MAGNITUDE);
     json!({ "oneOf": [
         { "type": "number", "minimum": min, "maximum": max },
         { "type": "number", "minimum": -max, "maximum": -min },
@@ -455,6 +461,18 @@ mod tests {
         for storable in [json!(0), json!(1e125), json!(-1e-130)] {
             let spec = rule(Target::Pipeline, "stageCount", "eq", Some(storable.clone()));
             assert!(Rule::compile("r", &spec).is_ok(), "{storable}");
+        }
+    }
+
+    #[test]
+    fn the_stated_number_range_lies_inside_the_accepted_one() {
+        use crate::compliance::operator::{MAX_NUMBER_MAGNITUDE, MIN_NUMBER_MAGNITUDE};
+        assert!(STATED_MIN_MAGNITUDE > MIN_NUMBER_MAGNITUDE * 5.0);
+        assert!(STATED_MAX_MAGNITUDE < MAX_NUMBER_MAGNITUDE / 5.0);
+        for written in ["1e-129", "-1e-129", "1e125", "-1e125"] {
+            let value: Value = serde_json::from_str(written).unwrap();
+            let spec = rule(Target::Pipeline, "stageCount", "eq", Some(value));
+            assert!(Rule::compile("r", &spec).is_ok(), "{written}");
         }
     }
 
