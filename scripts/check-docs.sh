@@ -35,7 +35,7 @@ for doc in $docs; do
 done
 
 # The routes, as the handlers declare them.
-routes=$(grep -ho '#\[utoipa::path([a-z]*, path = "[^"]*"' functions/api/src/routes/*.rs \
+routes=$(grep -ho '#\[utoipa::path([a-z]*, path = "[^"]*"' functions/api/src/routes/*.rs functions/api/src/endpoints.rs \
   | sed 's/.*path = "\(.*\)"$/\1/' | sort -u)
 for route in $routes; do
   grep -qF -- "$route" docs/api.md || problem "docs/api.md does not mention the route $route"

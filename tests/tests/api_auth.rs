@@ -185,7 +185,7 @@ struct Route {
 }
 
 fn documented_routes() -> Vec<Route> {
-    let document = serde_json::to_value(pb_api::openapi::document()).unwrap();
+    let document = serde_json::to_value(pb_api::endpoints::document()).unwrap();
     let mut routes = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -243,7 +243,7 @@ async fn every_documented_route_is_served() {
     assert!(served.body["openapi"].as_str().unwrap().starts_with("3.1"));
     assert_eq!(
         served.body,
-        serde_json::to_value(pb_api::openapi::document()).unwrap()
+        serde_json::to_value(pb_api::endpoints::document()).unwrap()
     );
 
     let admin = api.token(ORG, &["*"]).await.unwrap();

@@ -8,10 +8,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
-use crate::{request_id, routes};
+use crate::{endpoints, request_id};
 
 pub fn router(state: AppState) -> Router {
-    let (routes, _) = routes::api().split_for_parts();
+    let (routes, _) = endpoints::api().split_for_parts();
     serve(routes, state)
 }
 

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod cli;
+pub mod endpoints;
 pub mod keys;
 pub mod openapi;
 pub mod paging;

@@ -1,6 +1,5 @@
-//! The OpenAPI document, generated from the handlers' annotations.
-
-use std::sync::OnceLock;
+//! The OpenAPI document's frame ([`ApiDoc`]) and what the handlers' annotations cannot say
+//! (the modifiers [`crate::endpoints::document`] applies).
 
 use serde_json::{json, Value};
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem};
@@ -38,8 +37,6 @@ use crate::routes::tokens::{
 };
 use crate::tokens::MAX_LIFETIME_DAYS;
 
-use crate::routes;
-
 #[derive(OpenApi)]
 #[openapi(info(
     title = "pipeline-builder API",
@@ -49,26 +46,7 @@ use crate::routes;
 ))]
 pub struct ApiDoc;
 
-/// The document `/openapi.json` serves: the routes' annotations (see [`routes::api`]), then
-/// what annotations cannot say.
-pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        let (_, mut document) = routes::api().split_for_parts();
-        let modifiers: [&dyn Modify; 4] = [
-            &BearerAuth,
-            &ProblemResponses,
-            &ParameterLimits,
-            &BodyLimits,
-        ];
-        for modifier in modifiers {
-            modifier.modify(&mut document);
-        }
-        document
-    })
-}
-
-struct BearerAuth;
+pub(crate) struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -88,7 +66,7 @@ impl Modify for BearerAuth {
 /// Error answers as the API really sends them: `application/problem+json`, on every status a
 /// route can answer, including those the shared extractors and middleware produce (so a client
 /// generated from the document, or a schema checker, sees no undocumented status).
-struct ProblemResponses;
+pub(crate) struct ProblemResponses;
 
 impl Modify for ProblemResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -184,7 +162,7 @@ fn problem_response(description: &str) -> utoipa::openapi::Response {
 
 /// The bounds the shared extractors enforce, stated on every parameter they apply to, so a
 /// request that satisfies the document is never refused for them.
-struct ParameterLimits;
+pub(crate) struct ParameterLimits;
 
 impl Modify for ParameterLimits {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -246,7 +224,7 @@ fn parameter_description(location: &ParameterIn, name: &str) -> Option<&'static 
 
 /// The limits the request validators enforce, stated on the request schemas from the same
 /// constants, so the document cannot drift from them and a generator stays inside them.
-struct BodyLimits;
+pub(crate) struct BodyLimits;
 
 /// Schema, property, minimum and maximum length, pattern.
 type TextLimit<'a> = (&'a str, &'a str, usize, usize, Option<&'a str>);
@@ -723,7 +701,7 @@ mod tests {
 
     #[test]
     fn every_error_answer_is_documented_as_problem_json() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let mut authenticated = 0;
         for (path, item) in document["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
@@ -748,7 +726,7 @@ mod tests {
 
     #[test]
     fn parameters_state_the_bounds_the_extractors_enforce() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let parameters = |path: &str, method: &str| {
             document["paths"][path][method]["parameters"]
                 .as_array()
@@ -773,7 +751,7 @@ mod tests {
 
     #[test]
     fn request_schemas_state_the_validators_limits() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         // A schema split into variants states every limit on its first, most complete, one.
         let property = |schema: &str, name: &str| {
             let schema = &document["components"]["schemas"][schema];
@@ -863,7 +841,7 @@ mod tests {
 
     #[test]
     fn a_plugin_spec_either_runs_commands_or_is_a_manual_approval() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let schemas = &document["components"]["schemas"];
         let kinds = &schemas["PluginSpec"]["oneOf"];
         let (runs, approval) = (&kinds[0], &kinds[1]);
@@ -914,7 +892,7 @@ mod tests {
 
     #[test]
     fn a_pipeline_spec_states_the_validators_limits() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let schemas = &document["components"]["schemas"];
         let pipeline = &schemas["PipelineSpec"]["properties"];
         assert_eq!(pipeline["name"]["maxLength"], PIPELINE_NAME_CHARS);
@@ -994,7 +972,7 @@ mod tests {
 
     #[test]
     fn an_exemption_request_states_its_formats() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let request = &document["components"]["schemas"]["ExemptionRequest"]["properties"];
         assert_eq!(request["entity"]["maxLength"], MAX_ENTITY_CHARS);
         assert_eq!(request["reason"]["maxLength"], MAX_REASON_CHARS);
@@ -1004,7 +982,7 @@ mod tests {
 
     #[test]
     fn a_token_request_either_mints_or_stores_the_platform_token() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let variants = &document["components"]["schemas"]["TokenRequest"]["oneOf"];
         let (mint, store) = (&variants[0], &variants[1]);
         for variant in [mint, store] {
@@ -1036,7 +1014,7 @@ mod tests {
 
     #[test]
     fn a_rule_body_is_stated_as_the_domain_writes_it() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let schemas = &document["components"]["schemas"];
         assert_eq!(
             schemas["RuleSpec"],
@@ -1051,7 +1029,7 @@ mod tests {
 
     #[test]
     fn a_dry_run_names_exactly_one_of_pipeline_and_plugin() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let variants = document["components"]["schemas"]["ValidateRequest"]["oneOf"]
             .as_array()
             .unwrap();
@@ -1071,7 +1049,7 @@ mod tests {
 
     #[test]
     fn a_status_patch_sets_at_least_one_flag_and_none_to_null() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let patch = &document["components"]["schemas"]["StatusPatch"];
         assert_eq!(patch["minProperties"], 1);
         assert_eq!(patch["properties"]["active"]["type"], "boolean");
@@ -1081,7 +1059,7 @@ mod tests {
 
     #[test]
     fn parameters_that_carry_formats_state_them() {
-        let document = serde_json::to_value(document()).unwrap();
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
         let parameter = |path: &str, method: &str, name: &str| {
             document["paths"][path][method]["parameters"]
                 .as_array()

@@ -19,29 +19,12 @@ use thiserror::Error;
 use tracing::Instrument;
 
 use crate::attribution::{Attribution, StepPlugins};
+use crate::outcome::Outcome;
 use crate::summary::BatchSummary;
 
 /// Concurrent writers on one execution are rare; after this many re-reads the record is retried
 /// by SQS instead.
 const MAX_CONFLICT_RETRIES: usize = 5;
-
-/// What became of one record. Every variant but `Retry` acknowledges the record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Stored,
-    Duplicate,
-    Untagged,
-    Unregistered,
-    /// The pipeline carries a registered id, but is not the CodePipeline registered for it
-    /// (another org tagging its own pipeline with someone else's id): never written.
-    Mismatched,
-    Quarantined {
-        reason: &'static str,
-    },
-    Retry {
-        reason: String,
-    },
-}
 
 #[derive(Debug, Error)]
 enum RecordError {

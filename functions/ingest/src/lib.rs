@@ -3,9 +3,11 @@
 
 pub mod attribution;
 pub mod handler;
+pub mod outcome;
 pub mod poller;
 pub mod redrive;
 pub mod summary;
 
-pub use handler::{Ingest, Outcome};
+pub use handler::Ingest;
+pub use outcome::Outcome;
 pub use summary::BatchSummary;

@@ -2,7 +2,7 @@
 
 use pb_aws::emf::{self, FUNCTION_NAME_DIMENSION};
 
-use crate::handler::Outcome;
+use crate::outcome::Outcome;
 
 pub const METRIC_NAMESPACE: &str = "PipelineBuilder/Ingest";
 

@@ -1,10 +1,8 @@
-//! Unauthenticated routes: the load balancer's health check and the API description.
+//! The unauthenticated health check (the API description is served by [`crate::endpoints`]).
 
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
-
-use crate::openapi::document;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -19,10 +17,4 @@ pub async fn health() -> Json<Health> {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
     })
-}
-
-/// The OpenAPI 3.1 document of this API, generated from the handlers.
-#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
-pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
-    Json(document())
 }

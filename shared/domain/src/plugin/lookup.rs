@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::errors::LookupError;
 use super::range::PluginRef;
-use super::resolve::{resolve, CatalogEntry, LookupError, ResolvedFrom};
+use super::resolve::{resolve, CatalogEntry, ResolvedFrom};
 use super::spec::PluginSpec;
 
 /// Most references one lookup answers; a pipeline with more steps than this is split by the caller.

@@ -9,8 +9,8 @@
 //! outside the platform's namespace are the deploying account's business. A stack deployed under
 //! another name stores its tokens under `{stack}/` as well, and that namespace is guarded the same.
 
+use super::errors::FieldError;
 use super::spec::SecretRef;
-use super::validate::FieldError;
 
 /// The platform's namespace in Secrets Manager, whatever its stack is called.
 const PLATFORM_PREFIX: &str = "pipeline-builder";

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use semver::{Comparator, Version, VersionReq};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::resolve::LookupError;
+use super::errors::LookupError;
 
 /// Longest range text accepted; real ranges are a few comparators long.
 pub const MAX_RANGE_CHARS: usize = 128;

@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
+use super::errors::LookupError;
 use super::range::PluginRef;
 use super::spec::{AccessModifier, PluginSpec};
 
@@ -33,24 +34,6 @@ pub struct Resolved<'a> {
     pub entry: &'a CatalogEntry,
     pub version: Version,
     pub from: ResolvedFrom,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LookupError {
-    #[error("invalid version range '{range}': {reason}")]
-    InvalidRange { range: String, reason: String },
-    #[error("no active version of plugin '{name}' visible to this org matches '{range}'")]
-    NotFound { name: String, range: String },
-}
-
-impl LookupError {
-    /// Stable machine-readable code for API problems and lookup responses.
-    pub fn code(&self) -> &'static str {
-        match self {
-            LookupError::InvalidRange { .. } => "invalid_range",
-            LookupError::NotFound { .. } => "plugin_not_found",
-        }
-    }
 }
 
 /// Resolves `reference` for `caller_org` among `candidates`. Of another org's public name the

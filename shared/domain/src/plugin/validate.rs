@@ -8,20 +8,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 
 use regex::Regex;
-use serde::Serialize;
 
+use super::errors::FieldError;
 use super::namespace::secret_namespace_problems;
 use super::spec::{PluginSpec, SecretRef};
-
-/// One problem with one field of a spec.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct FieldError {
-    /// JSON path of the field, e.g. `secrets[1].name` or `env.GITHUB_TOKEN`.
-    pub field: String,
-    pub message: String,
-}
 
 /// Size limits of a spec. They keep a spec far below DynamoDB's 400 KB item limit and keep the
 /// buildspec generated from it reviewable.
