@@ -22,9 +22,14 @@ pub fn api_binary() -> anyhow::Result<PathBuf> {
     crate::workspace_binary("api")
 }
 
-const EMULATOR_TIMEOUTS: [(&str, &str); 2] = [
+/// What the local API runs with unless the caller's environment says otherwise. Production's SDK
+/// timeouts are sized for Lambda against AWS; the emulator on a busy two-core machine answers
+/// slower, and a 503 there says nothing about the API. Warnings only: a fuzz run sends tens of
+/// thousands of requests.
+const LOCAL_DEFAULTS: [(&str, &str); 3] = [
     ("SDK_OPERATION_TIMEOUT_MS", "30000"),
     ("SDK_ATTEMPT_TIMEOUT_MS", "15000"),
+    ("RUST_LOG", "warn"),
 ];
 
 impl LocalApi {
@@ -42,10 +47,8 @@ impl LocalApi {
             .env("EXECUTIONS_TABLE", executions_table)
             .env("KEY_SET_SECRET_ID", key_set_secret)
             .env("PORT", port.to_string())
-            // Production's timeouts are sized for Lambda against AWS; the emulator on a busy
-            // two-core machine answers slower, and a 503 there says nothing about the API.
             .envs(
-                EMULATOR_TIMEOUTS
+                LOCAL_DEFAULTS
                     .iter()
                     .filter(|(name, _)| std::env::var_os(name).is_none())
                     .copied(),
