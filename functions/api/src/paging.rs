@@ -7,8 +7,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Required, Type};
+use utoipa::IntoParams;
+
 use crate::keys::KeySet;
+use crate::params::QueryParams;
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -49,12 +55,12 @@ struct CursorBody {
 
 /// Where a list is being read: who asks and with which filters (canonical form).
 #[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
-    pub org: &'a str,
-    pub query: &'a str,
+struct Scope<'a> {
+    org: &'a str,
+    query: &'a str,
 }
 
-pub fn paging(
+fn paging(
     keys: &KeySet,
     scope: Scope<'_>,
     limit: Option<usize>,
@@ -74,6 +80,93 @@ pub fn paging(
     Ok(Paging { limit, after })
 }
 
+/// A list request, read the same way by every list route: exactly the route's filters besides
+/// `limit` and `cursor`, the page asked for, and the scope its cursors are bound to (the org and
+/// the filters' values, so a cursor cannot be replayed by another org or with other filters).
+pub struct ListRequest {
+    params: QueryParams,
+    pub paging: Paging,
+    keys: KeySet,
+    org: String,
+    query: String,
+}
+
+impl ListRequest {
+    pub async fn read(
+        state: &AppState,
+        org: &str,
+        params: QueryParams,
+        resource: &str,
+        filters: &[&str],
+    ) -> Result<Self, ApiError> {
+        let accepted: Vec<&str> = filters.iter().copied().chain(PAGE_PARAMETERS).collect();
+        let params = params.only(&accepted)?;
+        let values: Vec<String> = filters
+            .iter()
+            .map(|name| format!("{name}={}", params.text(name).unwrap_or_default()))
+            .collect();
+        let query = format!("{resource}?{}", values.join("&"));
+        let keys = state.keys.current().await?;
+        let scope = Scope { org, query: &query };
+        let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+        Ok(ListRequest {
+            params,
+            paging,
+            keys,
+            org: org.to_string(),
+            query,
+        })
+    }
+
+    pub fn filter(&self, name: &str) -> Option<&str> {
+        self.params.text(name)
+    }
+
+    /// Cuts this request's page out of `items`, sorted as `order` says.
+    pub fn page<T, K, A>(&self, items: Vec<T>, order: Order<K, A>) -> Page<T>
+    where
+        K: Fn(&T) -> String,
+        A: Fn(&T, &str) -> bool,
+    {
+        page(items, order, &self.paging, &self.keys, self.scope())
+    }
+
+    /// The cursor of the page after the one that ends at `after`.
+    pub fn cursor_after(&self, after: &str) -> String {
+        seal(&self.keys, self.scope(), after)
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            org: &self.org,
+            query: &self.query,
+        }
+    }
+}
+
+const PAGE_PARAMETERS: [&str; 2] = ["limit", "cursor"];
+
+/// `limit` and `cursor` as every list route documents them.
+pub struct PageParams;
+
+impl IntoParams for PageParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let parameter = |name: &str, description: &str, schema_type: Type| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
+                .build()
+        };
+        vec![
+            parameter("limit", "Page size, 1-100, default 20", Type::Integer),
+            parameter("cursor", "nextCursor of the previous page", Type::String),
+        ]
+    }
+}
+
 /// How a list is ordered: each item's unique cursor key, and whether an item comes after a key.
 pub struct Order<K, A> {
     pub key: K,
@@ -81,7 +174,7 @@ pub struct Order<K, A> {
 }
 
 /// Cuts the page out of `items`, which must be sorted as `order` says.
-pub fn page<T, K, A>(
+fn page<T, K, A>(
     items: Vec<T>,
     order: Order<K, A>,
     paging: &Paging,
@@ -124,7 +217,7 @@ fn cursor_key(key: &[u8]) -> hmac::Key {
     hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref())
 }
 
-pub fn seal(keys: &KeySet, scope: Scope<'_>, after: &str) -> String {
+fn seal(keys: &KeySet, scope: Scope<'_>, after: &str) -> String {
     let body = CursorBody {
         kid: keys.active_kid().to_string(),
         org: scope.org.to_string(),

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Authorized;
 use crate::auth::{AuditRead, Caller};
-use crate::paging::{paging, seal, Scope};
+use crate::paging::{ListRequest, PageParams};
 use crate::params::QueryParams;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -58,7 +58,7 @@ pub struct AuditRunList {
 
 /// Audit runs, newest first.
 #[utoipa::path(get, path = "/api/audit/runs", tag = "audit",
-    params(("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"), ("cursor" = Option<String>, Query)),
+    params(PageParams),
     responses((status = 200, body = AuditRunList), (status = 400, body = Problem)),
     security(("bearer" = ["audit:read"])))]
 pub async fn list(
@@ -66,20 +66,14 @@ pub async fn list(
     Authorized(caller, _): Authorized<AuditRead>,
     params: QueryParams,
 ) -> Result<Json<AuditRunList>, ApiError> {
-    let params = params.only(&["limit", "cursor"])?;
-    let keys = state.keys.current().await?;
-    let scope = Scope {
-        org: caller.org(),
-        query: "audit/runs",
-    };
-    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let list = ListRequest::read(&state, caller.org(), params, "audit/runs", &[]).await?;
     let page = state
         .audit_runs
-        .list(paging.limit, paging.after.as_deref())
+        .list(list.paging.limit, list.paging.after.as_deref())
         .await?;
     Ok(Json(AuditRunList {
         items: page.runs.iter().map(|run| org_view(&caller, run)).collect(),
-        next_cursor: page.next_after.map(|after| seal(&keys, scope, &after)),
+        next_cursor: page.next_after.map(|after| list.cursor_after(&after)),
     }))
 }
 

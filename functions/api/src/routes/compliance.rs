@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Authorized, Caller, ComplianceApprove, ComplianceRead, ComplianceWrite};
 use crate::body::JsonBody;
-use crate::paging::{paging, seal, Scope};
+use crate::paging::{ListRequest, PageParams};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::pipelines::{etag, if_match};
@@ -136,8 +136,7 @@ pub async fn create_rule(
     params(
         ("target" = Option<Target>, Query, description = "pipeline or plugin"),
         ("active" = Option<bool>, Query),
-        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+        PageParams,
     ),
     responses((status = 200, body = RuleList), (status = 400, body = Problem)),
     security(("bearer" = ["compliance:read"])))]
@@ -146,28 +145,29 @@ pub async fn list_rules(
     Authorized(caller, _): Authorized<ComplianceRead>,
     params: QueryParams,
 ) -> Result<Json<RuleList>, ApiError> {
-    let params = params.only(&["target", "active", "limit", "cursor"])?;
-    let target = params.text("target").map(parse_target).transpose()?;
-    let active = params.text("active").map(parse_active).transpose()?;
-    let query = format!(
-        "compliance/rules?target={}&active={}",
-        target.map(Target::as_str).unwrap_or_default(),
-        active.map(|a| a.to_string()).unwrap_or_default()
-    );
-    let keys = state.keys.current().await?;
-    let scope = Scope {
-        org: caller.org(),
-        query: &query,
-    };
-    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let list = ListRequest::read(
+        &state,
+        caller.org(),
+        params,
+        "compliance/rules",
+        &["target", "active"],
+    )
+    .await?;
+    let target = list.filter("target").map(parse_target).transpose()?;
+    let active = list.filter("active").map(parse_active).transpose()?;
     let keep = |r: &RuleRecord| {
         target.is_none_or(|t| r.spec.target == t) && active.is_none_or(|a| r.spec.active == a)
     };
     let found = state
         .rules
-        .list(caller.org(), paging.after.as_deref(), paging.limit, keep)
+        .list(
+            caller.org(),
+            list.paging.after.as_deref(),
+            list.paging.limit,
+            keep,
+        )
         .await?;
-    let next_cursor = next_cursor(&found, &keys, scope, |r| &r.id);
+    let next_cursor = next_cursor(&found, &list, |r| &r.id);
     Ok(Json(RuleList {
         items: found.items.into_iter().map(rule_view).collect(),
         next_cursor,
@@ -411,8 +411,7 @@ pub async fn create_exemption(
         ("ruleId" = Option<String>, Query),
         ("entity" = Option<String>, Query),
         ("status" = Option<ExemptionStatus>, Query, description = "pending, approved or expired"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
-        ("cursor" = Option<String>, Query),
+        PageParams,
     ),
     responses((status = 200, body = ExemptionList), (status = 400, body = Problem)),
     security(("bearer" = ["compliance:read"])))]
@@ -421,11 +420,18 @@ pub async fn list_exemptions(
     Authorized(caller, _): Authorized<ComplianceRead>,
     params: QueryParams,
 ) -> Result<Json<ExemptionList>, ApiError> {
-    let params = params.only(&["ruleId", "entity", "status", "limit", "cursor"])?;
-    let rule_id = params.text("ruleId");
-    let entity = params.text("entity");
-    let status = params
-        .text("status")
+    let list = ListRequest::read(
+        &state,
+        caller.org(),
+        params,
+        "compliance/exemptions",
+        &["ruleId", "entity", "status"],
+    )
+    .await?;
+    let rule_id = list.filter("ruleId");
+    let entity = list.filter("entity");
+    let status = list
+        .filter("status")
         .map(|s| {
             ExemptionStatus::parse(s).ok_or_else(|| ApiError::InvalidParameter {
                 name: "status".into(),
@@ -433,18 +439,6 @@ pub async fn list_exemptions(
             })
         })
         .transpose()?;
-    let query = format!(
-        "compliance/exemptions?ruleId={}&entity={}&status={}",
-        rule_id.unwrap_or_default(),
-        entity.unwrap_or_default(),
-        params.text("status").unwrap_or_default()
-    );
-    let keys = state.keys.current().await?;
-    let scope = Scope {
-        org: caller.org(),
-        query: &query,
-    };
-    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
     let now = chrono::Utc::now();
     let keep = |e: &Exemption| {
         rule_id.is_none_or(|r| e.rule_id == r)
@@ -453,9 +447,14 @@ pub async fn list_exemptions(
     };
     let found = state
         .rules
-        .list_exemptions(caller.org(), paging.after.as_deref(), paging.limit, keep)
+        .list_exemptions(
+            caller.org(),
+            list.paging.after.as_deref(),
+            list.paging.limit,
+            keep,
+        )
         .await?;
-    let next_cursor = next_cursor(&found, &keys, scope, |e| &e.id);
+    let next_cursor = next_cursor(&found, &list, |e| &e.id);
     Ok(Json(ExemptionList {
         items: found
             .items
@@ -569,12 +568,11 @@ fn new_id(kind: &str) -> Result<String, ApiError> {
 
 fn next_cursor<T>(
     page: &StoredPage<T>,
-    keys: &crate::keys::KeySet,
-    scope: Scope<'_>,
+    list: &ListRequest,
     id: impl Fn(&T) -> &String,
 ) -> Option<String> {
     match (page.more, page.items.last()) {
-        (true, Some(last)) => Some(seal(keys, scope, id(last))),
+        (true, Some(last)) => Some(list.cursor_after(id(last))),
         _ => None,
     }
 }

@@ -17,7 +17,7 @@ use crate::auth::{
     PipelinesRead, PipelinesUpdate,
 };
 use crate::body::JsonOrYaml;
-use crate::paging::{page, paging, Order, Page, Scope};
+use crate::paging::{ListRequest, Order, Page, PageParams};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::plugins::{now_rfc3339, Source};
@@ -127,8 +127,7 @@ pub async fn create(
         ("project" = Option<String>, Query),
         ("environment" = Option<String>, Query, description = "A stage environment"),
         ("plugin" = Option<String>, Query, description = "A plugin name some step uses"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
-        ("cursor" = Option<String>, Query),
+        PageParams,
     ),
     responses((status = 200, body = PipelineList), (status = 400, body = Problem)),
     security(("bearer" = ["pipelines:read"])))]
@@ -137,24 +136,19 @@ pub async fn list(
     Authorized(caller, _): Authorized<PipelinesRead>,
     params: QueryParams,
 ) -> Result<Json<PipelineList>, ApiError> {
-    let params = params.only(&["project", "environment", "plugin", "limit", "cursor"])?;
+    let list = ListRequest::read(
+        &state,
+        caller.org(),
+        params,
+        "pipelines",
+        &["project", "environment", "plugin"],
+    )
+    .await?;
     let (project, environment, plugin) = (
-        params.text("project"),
-        params.text("environment"),
-        params.text("plugin"),
+        list.filter("project"),
+        list.filter("environment"),
+        list.filter("plugin"),
     );
-    let query = format!(
-        "pipelines?project={}&environment={}&plugin={}",
-        project.unwrap_or(""),
-        environment.unwrap_or(""),
-        plugin.unwrap_or("")
-    );
-    let keys = state.keys.current().await?;
-    let scope = Scope {
-        org: caller.org(),
-        query: &query,
-    };
-    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
     let mut records = state.pipelines.org_pipelines(caller.org()).await?;
     records.extend(
         state
@@ -176,7 +170,7 @@ pub async fn list(
         key: sort_key,
         is_after: |s: &PipelineSummary, after: &str| sort_key(s).as_str() > after,
     };
-    let Page { items, next_cursor } = page(summaries, order, &paging, &keys, scope);
+    let Page { items, next_cursor } = list.page(summaries, order);
     Ok(Json(PipelineList { items, next_cursor }))
 }
 

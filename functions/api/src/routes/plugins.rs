@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Authorized, Caller, PluginsCreate, PluginsPublish, PluginsRead, PluginsUpdate};
 use crate::body::{JsonBody, JsonOrYaml};
-use crate::paging::{page, paging, Order, Page, Scope};
+use crate::paging::{ListRequest, Order, Page, PageParams};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::services::compliance;
@@ -165,8 +165,7 @@ pub async fn publish(
     params(
         ("category" = Option<String>, Query, description = "Exact category, case-insensitive"),
         ("keyword" = Option<String>, Query, description = "A keyword the plugin lists, case-insensitive"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+        PageParams,
     ),
     responses((status = 200, body = PluginList), (status = 400, body = Problem)),
     security(("bearer" = ["plugins:read"])))]
@@ -175,20 +174,16 @@ pub async fn list(
     Authorized(caller, _): Authorized<PluginsRead>,
     params: QueryParams,
 ) -> Result<Json<PluginList>, ApiError> {
-    let params = params.only(&["category", "keyword", "limit", "cursor"])?;
-    let category = params.text("category").map(str::to_lowercase);
-    let keyword = params.text("keyword").map(str::to_lowercase);
-    let query = format!(
-        "plugins?category={}&keyword={}",
-        category.as_deref().unwrap_or(""),
-        keyword.as_deref().unwrap_or("")
-    );
-    let keys = state.keys.current().await?;
-    let scope = Scope {
-        org: caller.org(),
-        query: &query,
-    };
-    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let list = ListRequest::read(
+        &state,
+        caller.org(),
+        params,
+        "plugins",
+        &["category", "keyword"],
+    )
+    .await?;
+    let category = list.filter("category").map(str::to_lowercase);
+    let keyword = list.filter("keyword").map(str::to_lowercase);
     let own = state.catalog.org_plugins(caller.org()).await?;
     let public = state.catalog.public_plugins().await?;
     let summaries: Vec<PluginSummary> = visible_by_name(caller.org(), own, public)
@@ -209,7 +204,7 @@ pub async fn list(
         key: |s: &PluginSummary| s.name.clone(),
         is_after: |s: &PluginSummary, after: &str| s.name.as_str() > after,
     };
-    let Page { items, next_cursor } = page(summaries, order, &paging, &keys, scope);
+    let Page { items, next_cursor } = list.page(summaries, order);
     Ok(Json(PluginList { items, next_cursor }))
 }
 
@@ -217,8 +212,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/plugins/{name}", tag = "plugins",
     params(
         ("name" = String, Path),
-        ("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"),
-        ("cursor" = Option<String>, Query),
+        PageParams,
     ),
     responses((status = 200, body = VersionList), (status = 404, body = Problem)),
     security(("bearer" = ["plugins:read"])))]
@@ -228,14 +222,14 @@ pub async fn versions(
     PathParams(name): PathParams<String>,
     params: QueryParams,
 ) -> Result<Json<VersionList>, ApiError> {
-    let params = params.only(&["limit", "cursor"])?;
-    let query = format!("plugins/{name}");
-    let keys = state.keys.current().await?;
-    let scope = Scope {
-        org: caller.org(),
-        query: &query,
-    };
-    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let list = ListRequest::read(
+        &state,
+        caller.org(),
+        params,
+        &format!("plugins/{name}"),
+        &[],
+    )
+    .await?;
     let mut records = visible_versions(&state, &caller, &name).await?;
     if records.is_empty() {
         return Err(ApiError::NotFound(format!("plugin '{name}'")));
@@ -251,7 +245,7 @@ pub async fn versions(
             Version::parse(after).is_ok_and(|after| parse_or_zero(&v.spec.version) < after)
         },
     };
-    let Page { items, next_cursor } = page(views, order, &paging, &keys, scope);
+    let Page { items, next_cursor } = list.page(views, order);
     Ok(Json(VersionList {
         name,
         items,

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Authorized, RegistryRead, RegistryWrite};
 use crate::body::JsonBody;
-use crate::paging::{page, paging, Order, Page, Scope};
+use crate::paging::{ListRequest, Order, Page, PageParams};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::plugins::now_rfc3339;
@@ -86,7 +86,7 @@ pub async fn upsert(
 
 /// Pages through the org's registry entries (every entry, no cap).
 #[utoipa::path(get, path = "/api/registry", tag = "registry",
-    params(("limit" = Option<usize>, Query), ("cursor" = Option<String>, Query)),
+    params(PageParams),
     responses((status = 200, body = RegistryList), (status = 400, body = Problem)),
     security(("bearer" = ["registry:read"])))]
 pub async fn list(
@@ -94,13 +94,7 @@ pub async fn list(
     Authorized(caller, _): Authorized<RegistryRead>,
     params: QueryParams,
 ) -> Result<Json<RegistryList>, ApiError> {
-    let params = params.only(&["limit", "cursor"])?;
-    let keys = state.keys.current().await?;
-    let scope = Scope {
-        org: caller.org(),
-        query: "registry",
-    };
-    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let list = ListRequest::read(&state, caller.org(), params, "registry", &[]).await?;
     let mut entries: Vec<RegistryView> = state
         .registry
         .org_entries(caller.org())
@@ -113,7 +107,7 @@ pub async fn list(
         key: |e: &RegistryView| e.pipeline_id.clone(),
         is_after: |e: &RegistryView, after: &str| e.pipeline_id.as_str() > after,
     };
-    let Page { items, next_cursor } = page(entries, order, &paging, &keys, scope);
+    let Page { items, next_cursor } = list.page(entries, order);
     Ok(Json(RegistryList { items, next_cursor }))
 }
 

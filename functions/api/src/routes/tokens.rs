@@ -19,7 +19,7 @@ use crate::auth::{
     NEVER_FOR_MACHINES,
 };
 use crate::body::JsonBody;
-use crate::paging::{page, paging, Order, Page, Scope};
+use crate::paging::{ListRequest, Order, Page, PageParams};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -168,7 +168,7 @@ pub async fn create(
 
 /// Pages through the tokens minted for the caller's org, newest first.
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens",
-    params(("limit" = Option<usize>, Query, description = "Page size, 1-100, default 20"), ("cursor" = Option<String>, Query)),
+    params(PageParams),
     responses((status = 200, body = TokenList), (status = 400, body = Problem)),
     security(("bearer" = ["tokens:read"])))]
 pub async fn list(
@@ -176,20 +176,14 @@ pub async fn list(
     Authorized(caller, _): Authorized<TokensRead>,
     params: QueryParams,
 ) -> Result<Json<TokenList>, ApiError> {
-    let params = params.only(&["limit", "cursor"])?;
-    let keys = state.keys.current().await?;
-    let scope = Scope {
-        org: caller.org(),
-        query: "tokens",
-    };
-    let paging = paging(&keys, scope, params.number("limit")?, params.text("cursor"))?;
+    let list = ListRequest::read(&state, caller.org(), params, "tokens", &[]).await?;
     let mut records = state.token_records.org_tokens(caller.org()).await?;
     records.sort_by_cached_key(|record| std::cmp::Reverse(listing_key(record)));
     let order = Order {
         key: listing_key,
         is_after: |record: &TokenRecord, after: &str| listing_key(record).as_str() < after,
     };
-    let Page { items, next_cursor } = page(records, order, &paging, &keys, scope);
+    let Page { items, next_cursor } = list.page(records, order);
     Ok(Json(TokenList {
         items: items.into_iter().map(view).collect(),
         next_cursor,
