@@ -7,12 +7,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{ObjectBuilder, Required, Type};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::Type;
 use utoipa::IntoParams;
 
 use crate::keys::KeySet;
-use crate::params::QueryParams;
+use crate::params::{optional_query_parameter, QueryParams};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -151,18 +151,9 @@ pub struct PageParams;
 
 impl IntoParams for PageParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        let parameter = |name: &str, description: &str, schema_type: Type| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .description(Some(description))
-                .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
-                .build()
-        };
         vec![
-            parameter("limit", "Page size, 1-100, default 20", Type::Integer),
-            parameter("cursor", "nextCursor of the previous page", Type::String),
+            optional_query_parameter("limit", "Page size, 1-100, default 20", Type::Integer),
+            optional_query_parameter("cursor", "nextCursor of the previous page", Type::String),
         ]
     }
 }

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use axum::extract::{FromRequestParts, Path, RawPathParams, RawQuery};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Required, Type};
 
 use crate::problem::ApiError;
 
@@ -66,6 +68,18 @@ impl QueryParams {
             })
             .transpose()
     }
+}
+
+/// An optional query parameter as the OpenAPI document states it, for parameter sets written by
+/// hand (`IntoParams`) rather than derived.
+pub fn optional_query_parameter(name: &str, description: &str, schema_type: Type) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
+        .build()
 }
 
 /// Longest query string a route reads; every parameter the API knows fits in a fraction of it.

@@ -15,12 +15,12 @@ use pb_domain::reports::{
     StageBottleneckReport, StageFailureReport, SuccessRateReport,
 };
 use pb_domain::rollup::{Facet, Rollup};
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{ObjectBuilder, Required, Type};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::Type;
 use utoipa::IntoParams;
 
 use crate::auth::{Authorized, Caller, ReportsRead};
-use crate::params::QueryParams;
+use crate::params::{optional_query_parameter, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -99,13 +99,7 @@ fn report_parameter(name: &str) -> Parameter {
         ),
         _ => ("Only this pipeline", Type::String),
     };
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Query)
-        .required(Required::False)
-        .description(Some(description))
-        .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
-        .build()
+    optional_query_parameter(name, description, schema_type)
 }
 
 fn invalid(error: ParamError) -> ApiError {
