@@ -992,3 +992,16 @@ fn the_template_uses_only_metrics_the_functions_emit() {
         assert!(emitted.contains(&metric), "no function emits {metric:?}");
     }
 }
+
+/// `make token` signs with the key set and claims of the deployed stack (scripts/deploy.py).
+#[test]
+fn the_stack_outputs_what_make_token_needs() {
+    let template = template();
+    for (output, value) in [
+        ("ApiKeySetSecretArn", json!({"!Ref": "ApiKeySet"})),
+        ("TokenIssuer", json!({"!Ref": "TokenIssuer"})),
+        ("TokenAudience", json!({"!Ref": "TokenAudience"})),
+    ] {
+        assert_eq!(template["Outputs"][output]["Value"], value, "{output}");
+    }
+}
