@@ -10,6 +10,9 @@ BUILD_STAMP := $(BUILD_VENV)/.installed
 FUZZ_VENV := .venv-fuzz
 FUZZ_STAMP := $(FUZZ_VENV)/.installed
 ARCH ?= x86_64
+ifeq ($(filter $(ARCH),x86_64 arm64),)
+$(error ARCH must be x86_64 or arm64, not $(ARCH))
+endif
 INFRA_TEMPLATES := infra/ec2/template.yaml infra/eks/network.yaml
 CARGO_DENY_VERSION := 0.20.2
 # sam build runs cargo-lambda (and zig) from the build venv.
@@ -20,6 +23,7 @@ SAM_OVERRIDES = "$$(python3 scripts/deploy.py overrides $(ARCH))"
 ORG ?=
 PERMS ?= *
 DAYS ?= 1
+SUBJECT ?= admin
 
 .PHONY: help test dev lint deny-tool advisories validate build sam-build deploy deploy-guided token bench fuzz clean
 
@@ -32,7 +36,7 @@ help:
 	@echo "make build     cargo lambda build --release for every function (ARCH=x86_64 | arm64)"
 	@echo "make deploy    make build, sam build and sam deploy, all for one ARCH (docs/deploy.md)"
 	@echo "make deploy-guided  the same with sam deploy --guided (first deployment)"
-	@echo "make token ORG=acme  mint an admin token from the deployed key set (PERMS, DAYS)"
+	@echo "make token ORG=acme  mint an admin token from the deployed key set (PERMS, SUBJECT, DAYS)"
 	@echo "make fuzz      schemathesis against the local API (FUZZ_EXAMPLES, FUZZ_SEED)"
 	@echo "make bench     benchmarks: ingest, Lambda init, lookup, audit, reports, compliance (figures for the README)"
 
@@ -103,9 +107,10 @@ deploy-guided: sam-build
 	$(SAM) deploy --guided --parameter-overrides $(SAM_OVERRIDES)
 
 token: $(BUILD_STAMP)
-	@test -n "$(ORG)" || { echo "usage: make token ORG=<org id> [PERMS='*'] [DAYS=1]" >&2; exit 2; }
+	@test -n "$(ORG)" || { echo "usage: make token ORG=<org id> [PERMS='*'] [SUBJECT=admin] [DAYS=1]" >&2; exit 2; }
 	@vars=$$($(BUILD_VENV)/bin/python scripts/deploy.py token-env) && env $$vars \
-		cargo run --quiet -p pb-api --bin api -- mint-token --org "$(ORG)" --perms '$(PERMS)' --days $(DAYS)
+		cargo run --quiet -p pb-api --bin api -- mint-token --org "$(ORG)" --perms '$(PERMS)' \
+		--subject "$(SUBJECT)" --days $(DAYS)
 
 # The bench profile writes to target/release; the bench runs the api and plugin-lookup binaries it
 # finds beside itself, so they are built in the same profile right before.
