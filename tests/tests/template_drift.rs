@@ -23,6 +23,15 @@ fn properties<'a>(template: &'a Value, logical_id: &str) -> &'a Value {
     &resource["Properties"]
 }
 
+/// A function's own property, or the one it takes from `Globals.Function`.
+fn function_setting(template: &Value, function: &str, key: &str) -> Value {
+    properties(template, function)
+        .get(key)
+        .or_else(|| template["Globals"]["Function"].get(key))
+        .cloned()
+        .unwrap_or_else(|| panic!("{function} has no {key}, not even from Globals"))
+}
+
 fn key_schema(hash: &str, range: &str) -> Value {
     json!([{"AttributeName": hash, "KeyType": "HASH"}, {"AttributeName": range, "KeyType": "RANGE"}])
 }
@@ -146,9 +155,15 @@ fn the_rule_routes_the_three_codepipeline_detail_types_to_the_ingest_queue() {
 fn the_function_and_its_event_source_follow_the_queue_settings() {
     let template = template();
     let function = properties(&template, "IngestFunction");
-    assert_eq!(function["Runtime"], "provided.al2023");
+    assert_eq!(
+        function_setting(&template, "IngestFunction", "Runtime"),
+        "provided.al2023"
+    );
     assert_eq!(function["Timeout"], INGEST_FUNCTION_TIMEOUT_SECONDS);
-    assert_eq!(function["Architectures"], json!([{"!Ref": "Architecture"}]));
+    assert_eq!(
+        function_setting(&template, "IngestFunction", "Architectures"),
+        json!([{"!Ref": "Architecture"}])
+    );
     assert_eq!(
         template["Resources"]["IngestFunction"]["Metadata"]["BuildMethod"],
         "rust-cargolambda"
@@ -415,6 +430,7 @@ fn the_audit_function_runs_nightly_with_a_narrow_role() {
             "cloudformation:DescribeStacks",
             "dynamodb:Query",
             "dynamodb:PutItem",
+            "sqs:SendMessage",
             "events:PutEvents",
         ]
     );
@@ -634,4 +650,358 @@ fn the_audit_queries_only_gsi1() {
     assert_eq!(read.get("Condition"), None);
     let alarm = properties(&template, "AuditRunFailedAlarm");
     assert_eq!(alarm["MetricName"], "ReadFailures");
+}
+
+const FUNCTIONS: [&str; 4] = [
+    "IngestFunction",
+    "ApiFunction",
+    "PluginLookupFunction",
+    "AuditFunction",
+];
+
+fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+#[test]
+fn the_functions_share_their_common_settings_through_globals() {
+    let template = template();
+    let globals = template["Globals"]["Function"].as_object().unwrap();
+    for function in FUNCTIONS {
+        let props = properties(&template, function);
+        for key in globals.keys().filter(|k| *k != "LoggingConfig") {
+            assert!(
+                props.get(key).is_none(),
+                "{function} sets {key} itself instead of taking it from Globals"
+            );
+        }
+        assert_eq!(
+            props["LoggingConfig"],
+            json!({"LogGroup": {"!Ref": format!("{function}LogGroup")}}),
+            "{function} must add only its own log group to the shared LoggingConfig"
+        );
+    }
+}
+
+#[test]
+fn the_functions_log_json_at_the_level_of_the_log_level_parameter() {
+    let template = template();
+    let logging = &template["Globals"]["Function"]["LoggingConfig"];
+    assert_eq!(logging["LogFormat"], "JSON");
+    assert_eq!(logging["ApplicationLogLevel"], json!({"!Ref": "LogLevel"}));
+    // Lambda accepts only these as ApplicationLogLevel; anything else fails the deploy.
+    assert_eq!(
+        template["Parameters"]["LogLevel"]["AllowedValues"],
+        json!(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"])
+    );
+    for function in FUNCTIONS {
+        assert!(
+            properties(&template, function)["Environment"]["Variables"]
+                .get("RUST_LOG")
+                .is_none(),
+            "{function}: the level comes from ApplicationLogLevel (AWS_LAMBDA_LOG_LEVEL), not RUST_LOG"
+        );
+    }
+}
+
+#[test]
+fn tracing_follows_the_parameter_and_grants_only_xray_writes_while_on() {
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["Tracing"]["AllowedValues"],
+        json!(["Disabled", "PassThrough", "Active"])
+    );
+    assert_eq!(
+        template["Conditions"]["TracingOn"],
+        json!({"!Not": [{"!Equals": [{"!Ref": "Tracing"}, "Disabled"]}]})
+    );
+    assert_eq!(
+        template["Globals"]["Function"]["Tracing"],
+        json!({"!If": ["TracingOn", {"!Ref": "Tracing"}, "PassThrough"]})
+    );
+    let policy = &template["Resources"]["TracingPolicy"];
+    assert_eq!(policy["Type"], "AWS::IAM::Policy");
+    assert_eq!(policy["Condition"], "TracingOn");
+    let roles: Vec<Value> = FUNCTIONS
+        .iter()
+        .map(|f| json!({"!Ref": format!("{f}Role")}))
+        .collect();
+    assert_eq!(policy["Properties"]["Roles"], Value::Array(roles));
+    assert_eq!(
+        policy["Properties"]["PolicyDocument"]["Statement"],
+        json!([{
+            "Sid": "WriteTraces",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": "*"
+        }])
+    );
+}
+
+/// What a delete leaves behind must not stop the same stack from being created again.
+#[test]
+fn retained_resources_have_no_name_a_new_stack_would_collide_with() {
+    for file in [
+        "template.yaml",
+        "infra/ec2/template.yaml",
+        "infra/eks/network.yaml",
+    ] {
+        let template = repo_yaml(file);
+        for (id, resource) in template["Resources"].as_object().unwrap() {
+            let retained = [
+                &resource["DeletionPolicy"],
+                &resource["UpdateReplacePolicy"],
+            ]
+            .iter()
+            .any(|policy| *policy == "Retain");
+            if !retained {
+                continue;
+            }
+            for (key, name) in resource["Properties"].as_object().unwrap() {
+                if key.ends_with("Name") {
+                    assert!(
+                        name.to_string().contains("AWS::StackId"),
+                        "{file}: retained {id} has the fixed {key} {name}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_key_set_name_is_unique_per_stack_and_still_guarded_from_plugins() {
+    let template = template();
+    let name = &properties(&template, "ApiKeySet")["Name"]["!Sub"];
+    assert_eq!(name[0], "${AWS::StackName}/api-signing-keys-${StackUuid}");
+    assert_eq!(
+        name[1]["StackUuid"],
+        json!({"!Select": [2, {"!Split": ["/", {"!Ref": "AWS::StackId"}]}]})
+    );
+}
+
+#[test]
+fn a_scheduled_audit_that_fails_twice_lands_in_an_alarmed_queue() {
+    let template = template();
+    let invoke = &properties(&template, "AuditFunction")["EventInvokeConfig"];
+    assert_eq!(invoke["MaximumRetryAttempts"], 1);
+    let queue_arn = json!({"!GetAtt": "AuditFailedRunsQueue.Arn"});
+    assert_eq!(
+        invoke["DestinationConfig"]["OnFailure"],
+        json!({"Type": "SQS", "Destination": queue_arn})
+    );
+    let record = role_statement(&template, "AuditFunctionRole", "RecordFailedRuns");
+    assert_eq!(record["Action"], json!(["sqs:SendMessage"]));
+    assert_eq!(record["Resource"], queue_arn);
+    let alarm = properties(&template, "AuditFailedRunsAlarm");
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"],
+        json!({"!GetAtt": "AuditFailedRunsQueue.QueueName"})
+    );
+}
+
+fn alarm_on<'a>(
+    template: &'a Value,
+    namespace: &str,
+    metric: &str,
+    dimension: &Value,
+) -> &'a Value {
+    resources_of_type(template, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(_, alarm)| &alarm["Properties"])
+        .find(|p| {
+            p["Namespace"] == namespace
+                && p["MetricName"] == metric
+                && p["Dimensions"][0]["Value"] == *dimension
+        })
+        .unwrap_or_else(|| panic!("no alarm on {namespace} {metric} of {dimension}"))
+}
+
+#[test]
+fn every_function_alarms_on_errors_and_throttles() {
+    let template = template();
+    for function in FUNCTIONS {
+        for metric in ["Errors", "Throttles"] {
+            let alarm = alarm_on(&template, "AWS/Lambda", metric, &json!({"!Ref": function}));
+            assert_eq!(alarm["Threshold"], 1, "{function} {metric}");
+        }
+    }
+    let api = json!({"!Ref": "HttpApi"});
+    alarm_on(&template, "AWS/ApiGateway", "5xx", &api);
+    let latency = alarm_on(&template, "AWS/ApiGateway", "Latency", &api);
+    assert_eq!(latency["ExtendedStatistic"], "p99");
+    let queue = json!({"!GetAtt": "IngestQueue.QueueName"});
+    alarm_on(
+        &template,
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        &queue,
+    );
+}
+
+#[test]
+fn every_alarm_notifies_the_exported_topic_within_cloudwatchs_evaluation_limits() {
+    let template = template();
+    for (id, alarm) in resources_of_type(&template, "AWS::CloudWatch::Alarm") {
+        let props = &alarm["Properties"];
+        assert_eq!(
+            props["AlarmActions"],
+            json!([{"!Ref": "AlarmTopic"}]),
+            "{id}"
+        );
+        let period = props["Period"].as_u64().unwrap();
+        let periods = props["EvaluationPeriods"].as_u64().unwrap();
+        // PutMetricAlarm refuses a longer evaluation range.
+        let most = if period >= 3600 { 7 * 86_400 } else { 86_400 };
+        assert!(period * periods <= most, "{id}: {period} s x {periods}");
+        if let Some(needed) = props["DatapointsToAlarm"].as_u64() {
+            assert!(needed <= periods, "{id}");
+        }
+    }
+    let output = &template["Outputs"]["AlarmTopicArn"];
+    assert_eq!(output["Value"], json!({"!Ref": "AlarmTopic"}));
+    assert!(
+        output["Export"].is_object(),
+        "AlarmTopicArn is not exported"
+    );
+}
+
+#[test]
+fn the_audit_heartbeat_alarms_after_26_hours_without_a_completed_run() {
+    let template = template();
+    let audit = json!({"!Ref": "AuditFunction"});
+    let alarm = alarm_on(&template, "PipelineBuilder/Audit", "RunSucceeded", &audit);
+    // No run means no data point: only missing data treated as breaching can alarm.
+    assert_eq!(alarm["TreatMissingData"], "breaching");
+    assert_eq!(alarm["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(alarm["Threshold"], 1);
+    let window = alarm["Period"].as_u64().unwrap() * alarm["DatapointsToAlarm"].as_u64().unwrap();
+    assert_eq!(window, 26 * 3600);
+    let expiring = alarm_on(
+        &template,
+        "PipelineBuilder/Audit",
+        "StoredTokensExpiringSoon",
+        &audit,
+    );
+    assert_eq!(expiring["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(expiring["Threshold"], 0);
+}
+
+/// The dashboard body with every `${…}` of its `!Sub` replaced, as JSON.
+fn dashboard(template: &Value) -> Value {
+    let body = properties(template, "Dashboard")["DashboardBody"]["!Sub"]
+        .as_str()
+        .expect("DashboardBody is a !Sub string");
+    let mut substituted = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("${") {
+        let end = start + rest[start..].find('}').expect("an unclosed ${");
+        substituted.push_str(&rest[..start]);
+        substituted.push('x');
+        rest = &rest[end + 1..];
+    }
+    substituted.push_str(rest);
+    serde_json::from_str(&substituted).unwrap_or_else(|e| panic!("DashboardBody is not JSON: {e}"))
+}
+
+/// (namespace, metric) of every metric the dashboard charts.
+fn dashboard_metrics(dashboard: &Value) -> Vec<(String, String)> {
+    dashboard["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["properties"]["metrics"].as_array())
+        .flatten()
+        .map(|m| (m[0].as_str().unwrap().into(), m[1].as_str().unwrap().into()))
+        .collect()
+}
+
+/// The metric names of the first EMF directive of a document.
+fn emf_metric_names(document: &Value) -> Vec<String> {
+    document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn emitted_metrics() -> Vec<(String, String)> {
+    let ingest = pb_ingest::summary::BatchSummary::default().emf("f", 0);
+    let audit = pb_audit::metrics::RunMetrics::default().emf("f", 0);
+    [
+        (pb_ingest::summary::METRIC_NAMESPACE, ingest),
+        (pb_audit::metrics::METRIC_NAMESPACE, audit),
+    ]
+    .iter()
+    .flat_map(|(namespace, document)| {
+        emf_metric_names(document)
+            .into_iter()
+            .map(|name| (namespace.to_string(), name))
+    })
+    .collect()
+}
+
+#[test]
+fn the_dashboard_charts_every_ingest_outcome_and_shows_every_alarm() {
+    let template = template();
+    let dashboard = dashboard(&template);
+    let charted = dashboard_metrics(&dashboard);
+    for metric in emitted_metrics()
+        .into_iter()
+        .filter(|(namespace, _)| namespace == pb_ingest::summary::METRIC_NAMESPACE)
+    {
+        assert!(charted.contains(&metric), "the dashboard lacks {metric:?}");
+    }
+    let shown = properties(&template, "Dashboard")["DashboardBody"]["!Sub"]
+        .as_str()
+        .unwrap();
+    for (id, _) in resources_of_type(&template, "AWS::CloudWatch::Alarm") {
+        assert!(
+            shown.contains(&format!("\"${{{id}.Arn}}\"")),
+            "the dashboard's alarm widget lacks {id}"
+        );
+    }
+}
+
+/// A metric the code does not emit would chart nothing, and an alarm on it would never (or,
+/// treating missing data as breaching, always) fire.
+#[test]
+fn the_template_uses_only_metrics_the_functions_emit() {
+    let template = template();
+    let emitted = emitted_metrics();
+    let mut used = dashboard_metrics(&dashboard(&template));
+    used.extend(
+        resources_of_type(&template, "AWS::CloudWatch::Alarm")
+            .into_iter()
+            .map(|(_, a)| &a["Properties"])
+            .map(|p| {
+                let text = |v: &Value| v.as_str().unwrap().to_string();
+                (text(&p["Namespace"]), text(&p["MetricName"]))
+            }),
+    );
+    for metric in used
+        .into_iter()
+        .filter(|(namespace, _)| namespace.starts_with("PipelineBuilder/"))
+    {
+        assert!(emitted.contains(&metric), "no function emits {metric:?}");
+    }
+}
+
+/// `make token` signs with the key set and claims of the deployed stack (scripts/deploy.py).
+#[test]
+fn the_stack_outputs_what_make_token_needs() {
+    let template = template();
+    for (output, value) in [
+        ("ApiKeySetSecretArn", json!({"!Ref": "ApiKeySet"})),
+        ("TokenIssuer", json!({"!Ref": "TokenIssuer"})),
+        ("TokenAudience", json!({"!Ref": "TokenAudience"})),
+    ] {
+        assert_eq!(template["Outputs"][output]["Value"], value, "{output}");
+    }
 }
