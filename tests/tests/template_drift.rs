@@ -429,10 +429,22 @@ fn the_audit_function_runs_nightly_with_a_narrow_role() {
             "logs:PutLogEvents",
             "cloudformation:DescribeStacks",
             "dynamodb:Query",
+            "dynamodb:Query",
             "dynamodb:PutItem",
             "sqs:SendMessage",
             "events:PutEvents",
         ]
+    );
+    let tokens = role_statement(&template, "AuditFunctionRole", "ReadStoredTokenExpiry");
+    assert_eq!(tokens["Resource"], json!({"!GetAtt": "CatalogTable.Arn"}));
+    assert_eq!(
+        tokens["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["ORG#*"])
+    );
+    assert_eq!(
+        tokens["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"],
+        json!(["PK", "SK", "jti", "issuedAt", "expiresAt", "stored"]),
+        "the attributes TokenStore::stored_tokens names, and nothing else"
     );
     let writes = role_statement(&template, "AuditFunctionRole", "WriteAuditRuns");
     assert_eq!(
