@@ -30,7 +30,7 @@ SUBJECT ?= admin
 help:
 	@echo "make dev       run the backend locally against the moto emulator (Ctrl-C to stop)"
 	@echo "make test      run every test against a fresh moto server"
-	@echo "make lint      cargo fmt --check, clippy -D warnings, cargo-deny (licenses, bans, sources)"
+	@echo "make lint      cargo fmt --check, clippy -D warnings, cargo-deny (licenses, bans, sources), scripts/check-docs.sh"
 	@echo "make advisories  cargo-deny's RustSec advisory check (needs GitHub: not from this project's machines)"
 	@echo "make validate  cfn-lint (informational rules too), sam validate --lint and checkov on every template"
 	@echo "make build     cargo lambda build --release for every function (ARCH=x86_64 | arm64)"
@@ -72,6 +72,7 @@ lint: deny-tool
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo deny --locked check --hide-inclusion-graph licenses bans sources
+	scripts/check-docs.sh
 
 # Built from crates.io at the pinned version when missing or different (a few minutes, once).
 deny-tool:
