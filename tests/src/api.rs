@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::resources::SourceBus;
 use anyhow::Context as _;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use axum::body::Body;
@@ -13,7 +14,6 @@ use pb_api::keys::KeySet;
 use pb_api::tokens::{mint, random_id, Audience, Grant};
 use pb_api::{router, AppState};
 use pb_aws::config::{ApiConfig, RegionConfig, TokenConfig};
-use pb_aws::resources::SourceBus;
 use pb_aws::secrets::Secrets;
 use serde_json::{json, Value};
 use tower::ServiceExt;

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::resources::{create_local_stack, LocalStack, SourceBus};
 use anyhow::{bail, Context as _};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_codepipeline::types::{
@@ -12,7 +13,6 @@ use aws_sdk_codepipeline::types::{
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pb_aws::config::IngestConfig;
 use pb_aws::registry::{Registry, RegistryEntry};
-use pb_aws::resources::{create_local_stack, LocalStack, SourceBus};
 use pb_aws::tags::PIPELINE_ID_TAG;
 use pb_aws::Clients;
 use std::time::Duration;

@@ -6,6 +6,9 @@ pub mod emulator;
 pub mod events;
 pub mod faults;
 pub mod local_api;
+pub mod poller;
+pub mod request_counter;
+pub mod resources;
 pub mod runtime_stub;
 pub mod yaml;
 

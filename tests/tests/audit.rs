@@ -28,10 +28,8 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use pb_audit::{AuditFunction, AuditRequest, Auditor, ScheduledAudit};
 use pb_aws::audit_runs::AuditRunStore;
 use pb_aws::config::{AuditConfig, RegionConfig};
-use pb_aws::metrics::RequestCounter;
 use pb_aws::queue::QueueConsumer;
 use pb_aws::registry::{Registry, RegistryEntry};
-use pb_aws::resources::{create_local_stack, SourceBus};
 use pb_aws::stacks::{COMPONENT_TAG, ORG_TAG, PLATFORM_TAG};
 use pb_aws::tags::PIPELINE_ID_TAG;
 use pb_aws::tokens::{TokenRecord, TokenStore};
@@ -42,6 +40,8 @@ use pb_domain::drift::{
 };
 use pb_tests::emulator::{endpoint, unique_prefix};
 use pb_tests::faults::{Fault, FaultInjector};
+use pb_tests::request_counter::RequestCounter;
+use pb_tests::resources::{create_local_stack, SourceBus};
 use pb_tests::{describe, output_of};
 use serde_json::{json, Value};
 

@@ -11,8 +11,8 @@ use axum::http::{Method, Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use pb_api::routes::tokens::{rfc3339, PLATFORM_PERMS, PLATFORM_SCOPE};
 use pb_api::tokens::{mint, verify, Audience, Claims, Grant};
-use pb_aws::metrics::RequestCounter;
 use pb_tests::api::{ApiBed, Reply, AUDIENCE, ISSUER};
+use pb_tests::request_counter::RequestCounter;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

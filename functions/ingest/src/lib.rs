@@ -3,7 +3,6 @@
 
 pub mod attribution;
 pub mod handler;
-pub mod poller;
 pub mod redrive;
 pub mod summary;
 

@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
-use pb_aws::metrics::RequestCounter;
 use pb_aws::plugins::{PluginCatalog, PluginRecord};
-use pb_aws::resources::SourceBus;
 use pb_aws::secrets::Secrets;
 use pb_domain::event::{ACTION_DETAIL_TYPE, PIPELINE_DETAIL_TYPE, STAGE_DETAIL_TYPE};
 use pb_domain::plugin::{
@@ -28,6 +26,8 @@ use pb_domain::plugin::{
 use pb_ingest::{BatchSummary, Ingest};
 use pb_tests::emulator::{TestBed, ACCOUNT_ID, REGION};
 use pb_tests::events::sqs_batch;
+use pb_tests::request_counter::RequestCounter;
+use pb_tests::resources::SourceBus;
 use pb_tests::runtime_stub::{time_init, LambdaBinary};
 use serde_json::{json, Value};
 

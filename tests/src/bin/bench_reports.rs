@@ -17,7 +17,6 @@ use anyhow::{ensure, Context as _};
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use axum::http::StatusCode;
 use chrono::{NaiveDate, TimeZone, Utc};
-use pb_aws::metrics::RequestCounter;
 use pb_aws::rollups::RollupStore;
 use pb_aws::Clients;
 use pb_domain::event::{ActionType, ExecutionEvent, ExecutionResult, Scope};
@@ -25,6 +24,7 @@ use pb_domain::execution::{level_item, plan, Context, ItemState, PluginRef};
 use pb_domain::reports::{self, Interval, ReportRange};
 use pb_domain::rollup::{Facet, Rollup};
 use pb_tests::api::ApiBed;
+use pb_tests::request_counter::RequestCounter;
 
 const PIPELINES: usize = 20;
 const DAYS: u32 = 30;

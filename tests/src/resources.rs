@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use pb_domain::event::DETAIL_TYPES;
 use serde_json::{json, Value};
 
-use crate::{AwsError, Clients};
+use pb_aws::{AwsError, Clients};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDef {
