@@ -67,6 +67,25 @@ pub fn key_set_json(kids: &[&str]) -> anyhow::Result<(Value, Vec<String>)> {
     Ok((Value::Object(set), keys))
 }
 
+/// The issuer and audience every bed's tokens carry.
+pub fn audience() -> Audience {
+    Audience {
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+    }
+}
+
+/// A one-day grant without a scope: a person's token, not a machine's.
+pub fn person_grant(sub: &str, org: &str, perms: &[&str]) -> Grant {
+    Grant {
+        sub: sub.into(),
+        org: org.into(),
+        perms: perms.iter().map(|p| p.to_string()).collect(),
+        scope: None,
+        lifetime_days: 1,
+    }
+}
+
 impl ApiBed {
     pub async fn new(label: &str) -> anyhow::Result<Self> {
         Self::configured(label, &[], |_| {}).await
@@ -129,26 +148,20 @@ impl ApiBed {
         )?)
     }
 
-    /// A valid token for `org` holding `perms`, signed with the active key.
+    /// Signs `grant` with the active key, as `api mint-token` does.
+    pub async fn sign(&self, grant: Grant) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        Ok(mint(&self.key_set().await?, &audience(), grant, now)?.token)
+    }
+
+    /// A valid one-day token for the person `sub` of `org` holding `perms`.
+    pub async fn token_for(&self, sub: &str, org: &str, perms: &[&str]) -> anyhow::Result<String> {
+        self.sign(person_grant(sub, org, perms)).await
+    }
+
+    /// A valid one-day token for `org` holding `perms`; every such token has the same subject.
     pub async fn token(&self, org: &str, perms: &[&str]) -> anyhow::Result<String> {
-        let grant = Grant {
-            sub: format!("user@{org}"),
-            org: org.into(),
-            perms: perms.iter().map(|p| p.to_string()).collect(),
-            scope: None,
-            lifetime_days: 1,
-        };
-        let audience = Audience {
-            issuer: ISSUER.into(),
-            audience: AUDIENCE.into(),
-        };
-        Ok(mint(
-            &self.key_set().await?,
-            &audience,
-            grant,
-            chrono::Utc::now().timestamp(),
-        )?
-        .token)
+        self.token_for(&format!("user@{org}"), org, perms).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<Reply> {

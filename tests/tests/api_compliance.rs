@@ -6,9 +6,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use http_body_util::BodyExt;
 use pb_api::services::compliance::check;
-use pb_api::tokens::{mint, Audience, Grant};
 use pb_domain::compliance::Target;
-use pb_tests::api::{ApiBed, Reply, AUDIENCE, ISSUER};
+use pb_tests::api::{ApiBed, Reply};
 use serde_json::{json, Value};
 
 const ACME: &str = "acme";
@@ -19,25 +18,6 @@ const VALIDATE: &str = "/api/compliance/validate";
 
 fn samples(kind: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../samples/{kind}"))
-}
-
-/// A token for a named person (ApiBed's tokens all share one subject per org).
-async fn token_for(api: &ApiBed, sub: &str, org: &str, perms: &[&str]) -> String {
-    let grant = Grant {
-        sub: sub.into(),
-        org: org.into(),
-        perms: perms.iter().map(|p| p.to_string()).collect(),
-        scope: None,
-        lifetime_days: 1,
-    };
-    let audience = Audience {
-        issuer: ISSUER.into(),
-        audience: AUDIENCE.into(),
-    };
-    let keys = api.key_set().await.unwrap();
-    mint(&keys, &audience, grant, chrono::Utc::now().timestamp())
-        .unwrap()
-        .token
 }
 
 /// A bed whose org `acme` published every sample plugin.
@@ -126,20 +106,22 @@ fn in_a_week() -> String {
 #[tokio::test]
 async fn rules_are_created_read_listed_replaced_and_deleted() {
     let api = ApiBed::new("rules-crud").await.unwrap();
-    let author = token_for(
-        &api,
-        "author@acme",
-        ACME,
-        &["compliance:write", "compliance:read"],
-    )
-    .await;
-    let editor = token_for(
-        &api,
-        "editor@acme",
-        ACME,
-        &["compliance:write", "compliance:read"],
-    )
-    .await;
+    let author = api
+        .token_for(
+            "author@acme",
+            ACME,
+            &["compliance:write", "compliance:read"],
+        )
+        .await
+        .unwrap();
+    let editor = api
+        .token_for(
+            "editor@acme",
+            ACME,
+            &["compliance:write", "compliance:read"],
+        )
+        .await
+        .unwrap();
 
     let reply = api
         .post_json(RULES, &author, &stage_cap(8, "warning"))
@@ -612,8 +594,14 @@ async fn check_answers_403_with_every_violation_or_the_warnings() {
     );
 
     // An approved exemption of the cap for pl-1 leaves only the tag rule blocking.
-    let requester = token_for(&api, "dev@acme", ACME, &["compliance:write"]).await;
-    let approver = token_for(&api, "lead@acme", ACME, &["compliance:approve"]).await;
+    let requester = api
+        .token_for("dev@acme", ACME, &["compliance:write"])
+        .await
+        .unwrap();
+    let approver = api
+        .token_for("lead@acme", ACME, &["compliance:approve"])
+        .await
+        .unwrap();
     let exemption = api
         .post_json(
             EXEMPTIONS,
@@ -650,14 +638,18 @@ async fn exemptions_take_effect_only_when_someone_else_approves_them() {
     let (api, admin) = bed_with_plugins("rules-exemptions").await;
     let cap = create_rule(&api, &admin, &stage_cap(1, "error")).await;
     // The requester also holds compliance:approve: the permission is not what stops them.
-    let requester = token_for(&api, "dev@acme", ACME, &["compliance:*"]).await;
-    let approver = token_for(
-        &api,
-        "lead@acme",
-        ACME,
-        &["compliance:approve", "compliance:read"],
-    )
-    .await;
+    let requester = api
+        .token_for("dev@acme", ACME, &["compliance:*"])
+        .await
+        .unwrap();
+    let approver = api
+        .token_for(
+            "lead@acme",
+            ACME,
+            &["compliance:approve", "compliance:read"],
+        )
+        .await
+        .unwrap();
 
     let request = json!({"ruleId": cap, "entity": "pl-1", "reason": "legacy layout", "expiresAt": in_a_week()});
     let created = api
@@ -779,7 +771,10 @@ async fn exemptions_take_effect_only_when_someone_else_approves_them() {
 async fn another_orgs_rules_and_exemptions_answer_404_and_stay_unchanged() {
     let (api, acme) = bed_with_plugins("rules-crossorg").await;
     let globex = api.token(GLOBEX, &["*"]).await.unwrap();
-    let requester = token_for(&api, "dev@acme", ACME, &["compliance:write"]).await;
+    let requester = api
+        .token_for("dev@acme", ACME, &["compliance:write"])
+        .await
+        .unwrap();
     let rule = create_rule(&api, &acme, &stage_cap(1, "error")).await;
     let exemption = api
         .post_json(
