@@ -1,6 +1,7 @@
 //! The API router on a test bed: its own tables and signing key set in the emulator, requests
 //! sent straight into the router (the same one Lambda and `make dev` serve).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::resources::SourceBus;
@@ -45,6 +46,42 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
     }
+
+    /// The fields a validation problem names, in order (none when the body lists no errors).
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["field"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn sample_plugins_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/plugins")
+}
+
+/// The spec of the sample plugin `name` under `samples/plugins/`, as YAML.
+pub fn sample_plugin(name: &str) -> anyhow::Result<Vec<u8>> {
+    let path = sample_plugins_dir().join(format!("{name}.yaml"));
+    std::fs::read(&path).with_context(|| path.display().to_string())
+}
+
+/// Every sample plugin spec under `samples/plugins/`, with its path.
+pub fn sample_plugins() -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
+    let dir = sample_plugins_dir();
+    std::fs::read_dir(&dir)
+        .with_context(|| dir.display().to_string())?
+        .map(|entry| {
+            let path = entry?.path();
+            let yaml = std::fs::read(&path).with_context(|| path.display().to_string())?;
+            Ok((path, yaml))
+        })
+        .collect()
 }
 
 /// A fresh random key set secret value with the given key ids, the first one active.
@@ -89,6 +126,22 @@ pub fn person_grant(sub: &str, org: &str, perms: &[&str]) -> Grant {
 impl ApiBed {
     pub async fn new(label: &str) -> anyhow::Result<Self> {
         Self::configured(label, &[], |_| {}).await
+    }
+
+    /// A bed where `org` published every sample plugin, with that org's admin token.
+    pub async fn with_sample_plugins(label: &str, org: &str) -> anyhow::Result<(Self, String)> {
+        let api = Self::new(label).await?;
+        let admin = api.token(org, &["*"]).await?;
+        for (path, yaml) in sample_plugins()? {
+            let reply = api.publish_yaml(&admin, yaml).await?;
+            anyhow::ensure!(
+                reply.status == StatusCode::CREATED,
+                "{}: {:?}",
+                path.display(),
+                reply.body
+            );
+        }
+        Ok((api, admin))
     }
 
     /// A bed whose AWS clients run `interceptors` and whose configuration `adjust` changes.
@@ -170,6 +223,12 @@ impl ApiBed {
 
     pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Reply> {
         self.send_json(Method::POST, path, token, body).await
+    }
+
+    pub async fn publish_yaml(&self, token: &str, yaml: Vec<u8>) -> anyhow::Result<Reply> {
+        let body = ("application/yaml", yaml);
+        self.send(Method::POST, "/api/plugins", Some(token), Some(body))
+            .await
     }
 
     pub async fn send_json(
