@@ -9,6 +9,7 @@ pub mod local_api;
 pub mod poller;
 pub mod request_counter;
 pub mod resources;
+pub mod rng;
 pub mod runtime_stub;
 pub mod yaml;
 
