@@ -8,12 +8,16 @@ FUZZ_VENV := .venv-fuzz
 FUZZ_STAMP := $(FUZZ_VENV)/.installed
 ARCH ?= x86_64
 INFRA_TEMPLATES := infra/ec2/template.yaml infra/eks/network.yaml
+# pb-tests files that read only files or a local socket, never the emulator; one that needs moto
+# fails at once in `make test-unit`, which does not start it.
+OFFLINE_TESTS := docs infra_eks sdk_timeouts template_drift
 
-.PHONY: help test dev lint validate build bench fuzz redrive clean
+.PHONY: help test test-unit dev lint validate build bench fuzz redrive clean
 
 help:
 	@echo "make dev       run the backend locally against the moto emulator (Ctrl-C to stop)"
 	@echo "make test      run every test against a fresh moto server"
+	@echo "make test-unit run the tests that need no emulator: unit tests, template and docs checks"
 	@echo "make lint      cargo fmt --check and clippy -D warnings"
 	@echo "make validate  cfn-lint and checkov on every CloudFormation template"
 	@echo "make build     cargo lambda build --release for every function"
@@ -38,6 +42,9 @@ $(FUZZ_STAMP): requirements-fuzz.txt
 test: $(DEV_STAMP)
 	cargo build --workspace --bins
 	scripts/with-moto.sh cargo test --workspace
+
+test-unit:
+	cargo test --workspace --lib --bins $(addprefix --test ,$(OFFLINE_TESTS))
 
 dev: $(DEV_STAMP)
 	cargo build --quiet -p pb-api -p pb-tests --bins
