@@ -25,11 +25,16 @@ PERMS ?= *
 DAYS ?= 1
 SUBJECT ?= admin
 
-.PHONY: help test dev lint deny-tool advisories validate build sam-build deploy deploy-guided token bench fuzz redrive clean
+# pb-tests files that read only files or a local socket, never the emulator; one that needs moto
+# fails at once in `make test-unit`, which does not start it.
+OFFLINE_TESTS := docs infra_eks sdk_timeouts template_drift
+
+.PHONY: help test test-unit dev lint deny-tool advisories validate build sam-build deploy deploy-guided token bench fuzz redrive clean
 
 help:
 	@echo "make dev       run the backend locally against the moto emulator (Ctrl-C to stop)"
 	@echo "make test      run every test against a fresh moto server"
+	@echo "make test-unit run the tests that need no emulator: unit tests, template and docs checks"
 	@echo "make lint      cargo fmt --check, clippy -D warnings, cargo-deny (licenses, bans, sources), scripts/check-docs.sh"
 	@echo "make advisories  cargo-deny's RustSec advisory check (needs GitHub: not from this project's machines)"
 	@echo "make validate  cfn-lint (informational rules too), sam validate --lint and checkov on every template"
@@ -59,6 +64,9 @@ $(FUZZ_STAMP): requirements-fuzz.txt
 test: $(DEV_STAMP)
 	cargo build --workspace --bins
 	scripts/with-moto.sh cargo test --workspace
+
+test-unit:
+	cargo test --workspace --lib --bins $(addprefix --test ,$(OFFLINE_TESTS))
 
 dev: $(DEV_STAMP)
 	cargo build --quiet -p pb-api -p pb-tests --bins

@@ -1,8 +1,10 @@
 //! The API router on a test bed: its own tables and signing key set in the emulator, requests
 //! sent straight into the router (the same one Lambda and `make dev` serve).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::resources::SourceBus;
 use anyhow::Context as _;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use axum::body::Body;
@@ -13,7 +15,6 @@ use pb_api::keys::KeySet;
 use pb_api::tokens::{mint, random_id, Audience, Grant};
 use pb_api::{router, AppState};
 use pb_aws::config::{ApiConfig, RegionConfig, TokenConfig};
-use pb_aws::resources::SourceBus;
 use pb_aws::secrets::Secrets;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -45,6 +46,42 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
     }
+
+    /// The fields a validation problem names, in order (none when the body lists no errors).
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["field"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn sample_plugins_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/plugins")
+}
+
+/// The spec of the sample plugin `name` under `samples/plugins/`, as YAML.
+pub fn sample_plugin(name: &str) -> anyhow::Result<Vec<u8>> {
+    let path = sample_plugins_dir().join(format!("{name}.yaml"));
+    std::fs::read(&path).with_context(|| path.display().to_string())
+}
+
+/// Every sample plugin spec under `samples/plugins/`, with its path.
+pub fn sample_plugins() -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
+    let dir = sample_plugins_dir();
+    std::fs::read_dir(&dir)
+        .with_context(|| dir.display().to_string())?
+        .map(|entry| {
+            let path = entry?.path();
+            let yaml = std::fs::read(&path).with_context(|| path.display().to_string())?;
+            Ok((path, yaml))
+        })
+        .collect()
 }
 
 /// A fresh random key set secret value with the given key ids, the first one active.
@@ -67,9 +104,44 @@ pub fn key_set_json(kids: &[&str]) -> anyhow::Result<(Value, Vec<String>)> {
     Ok((Value::Object(set), keys))
 }
 
+/// The issuer and audience every bed's tokens carry.
+pub fn audience() -> Audience {
+    Audience {
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+    }
+}
+
+/// A one-day grant without a scope: a person's token, not a machine's.
+pub fn person_grant(sub: &str, org: &str, perms: &[&str]) -> Grant {
+    Grant {
+        sub: sub.into(),
+        org: org.into(),
+        perms: perms.iter().map(|p| p.to_string()).collect(),
+        scope: None,
+        lifetime_days: 1,
+    }
+}
+
 impl ApiBed {
     pub async fn new(label: &str) -> anyhow::Result<Self> {
         Self::configured(label, &[], |_| {}).await
+    }
+
+    /// A bed where `org` published every sample plugin, with that org's admin token.
+    pub async fn with_sample_plugins(label: &str, org: &str) -> anyhow::Result<(Self, String)> {
+        let api = Self::new(label).await?;
+        let admin = api.token(org, &["*"]).await?;
+        for (path, yaml) in sample_plugins()? {
+            let reply = api.publish_yaml(&admin, yaml).await?;
+            anyhow::ensure!(
+                reply.status == StatusCode::CREATED,
+                "{}: {:?}",
+                path.display(),
+                reply.body
+            );
+        }
+        Ok((api, admin))
     }
 
     /// A bed whose AWS clients run `interceptors` and whose configuration `adjust` changes.
@@ -129,26 +201,20 @@ impl ApiBed {
         )?)
     }
 
-    /// A valid token for `org` holding `perms`, signed with the active key.
+    /// Signs `grant` with the active key, as `api mint-token` does.
+    pub async fn sign(&self, grant: Grant) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        Ok(mint(&self.key_set().await?, &audience(), grant, now)?.token)
+    }
+
+    /// A valid one-day token for the person `sub` of `org` holding `perms`.
+    pub async fn token_for(&self, sub: &str, org: &str, perms: &[&str]) -> anyhow::Result<String> {
+        self.sign(person_grant(sub, org, perms)).await
+    }
+
+    /// A valid one-day token for `org` holding `perms`; every such token has the same subject.
     pub async fn token(&self, org: &str, perms: &[&str]) -> anyhow::Result<String> {
-        let grant = Grant {
-            sub: format!("user@{org}"),
-            org: org.into(),
-            perms: perms.iter().map(|p| p.to_string()).collect(),
-            scope: None,
-            lifetime_days: 1,
-        };
-        let audience = Audience {
-            issuer: ISSUER.into(),
-            audience: AUDIENCE.into(),
-        };
-        Ok(mint(
-            &self.key_set().await?,
-            &audience,
-            grant,
-            chrono::Utc::now().timestamp(),
-        )?
-        .token)
+        self.token_for(&format!("user@{org}"), org, perms).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<Reply> {
@@ -157,6 +223,12 @@ impl ApiBed {
 
     pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Reply> {
         self.send_json(Method::POST, path, token, body).await
+    }
+
+    pub async fn publish_yaml(&self, token: &str, yaml: Vec<u8>) -> anyhow::Result<Reply> {
+        let body = ("application/yaml", yaml);
+        self.send(Method::POST, "/api/plugins", Some(token), Some(body))
+            .await
     }
 
     pub async fn send_json(

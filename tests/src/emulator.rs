@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::resources::{create_local_stack, LocalStack, SourceBus};
 use anyhow::{bail, Context as _};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_codepipeline::types::{
@@ -11,10 +12,11 @@ use aws_sdk_codepipeline::types::{
 };
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pb_aws::config::IngestConfig;
+use pb_aws::pipelines::{PipelineRecord, PipelineStore};
 use pb_aws::registry::{Registry, RegistryEntry};
-use pb_aws::resources::{create_local_stack, LocalStack, SourceBus};
 use pb_aws::tags::PIPELINE_ID_TAG;
 use pb_aws::Clients;
+use pb_domain::pipeline::PinnedStep;
 use std::time::Duration;
 
 pub const ACCOUNT_ID: &str = "123456789012";
@@ -179,6 +181,48 @@ impl TestBed {
                 region: REGION.to_string(),
                 last_deployed: "2026-11-01T00:00:00Z".to_string(),
             })
+            .await?;
+        Ok(())
+    }
+}
+
+impl TestBed {
+    /// Stores, as the API would, a definition of the pipeline whose one step, Deploy/Deploy, is
+    /// pinned to cfn-deploy 1.1.0 published by `org` itself.
+    pub async fn store_definition(
+        &self,
+        pipeline_id: &str,
+        pipeline_name: &str,
+        org: &str,
+    ) -> anyhow::Result<()> {
+        let spec = serde_json::from_value(serde_json::json!({
+            "name": pipeline_name, "project": "payments",
+            "source": {"type": "codecommit", "repository": "payments", "branch": "main"},
+            "stages": [{"name": "Deploy", "steps": [
+                {"name": "Deploy", "plugin": {"name": "cfn-deploy", "version": "^1"}}
+            ]}]
+        }))?;
+        let record = PipelineRecord {
+            id: pipeline_id.into(),
+            org: org.into(),
+            version: 1,
+            spec,
+            pinned: vec![PinnedStep {
+                stage: "Deploy".into(),
+                step: "Deploy".into(),
+                plugin: "cfn-deploy".into(),
+                requested: "^1".into(),
+                version: "1.1.0".into(),
+                category: "deploy".into(),
+                publisher_org: Some(org.into()),
+            }],
+            created_at: "2026-11-01T00:00:00Z".into(),
+            created_by: format!("user@{org}"),
+            updated_at: "2026-11-01T00:00:00Z".into(),
+            updated_by: format!("user@{org}"),
+        };
+        PipelineStore::new(self.clients.dynamodb.clone(), &self.stack.catalog_table)
+            .create(&record)
             .await?;
         Ok(())
     }

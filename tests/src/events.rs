@@ -1,5 +1,6 @@
 //! The sample events under `events/`, retargeted at a test's own pipeline, and their delivery
-//! through EventBridge `PutEvents` (as CodePipeline would) or straight into an SQS batch.
+//! through EventBridge `PutEvents` (as CodePipeline would) or straight into an SQS batch; and the
+//! capture of what the functions publish.
 
 use std::path::{Path, PathBuf};
 
@@ -7,9 +8,12 @@ use anyhow::Context as _;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use serde_json::Value;
+use pb_aws::queue::QueueConsumer;
+use pb_aws::Clients;
+use serde_json::{json, Value};
 
 use crate::emulator::{ACCOUNT_ID, REGION};
+use crate::resources::{queue_arn, route_to_queue};
 
 pub fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -101,4 +105,54 @@ pub async fn put_events(
         );
     }
     Ok(())
+}
+
+/// A queue subscribed to every event from one source on one bus: what a function published there.
+pub struct EventCapture {
+    queue: QueueConsumer,
+}
+
+impl EventCapture {
+    /// Creates the queue and the rule, both called `name`; events published before are not seen.
+    pub async fn subscribe(
+        clients: &Clients,
+        name: &str,
+        bus_name: &str,
+        source: &str,
+    ) -> anyhow::Result<Self> {
+        let url = clients
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .context("CreateQueue")?
+            .queue_url
+            .unwrap_or_default();
+        let arn = queue_arn(&clients.sqs, &url).await?;
+        let pattern = json!({ "source": [source] });
+        route_to_queue(&clients.eventbridge, name, bus_name, &pattern, &arn).await?;
+        Ok(EventCapture {
+            queue: QueueConsumer::new(clients.sqs.clone(), url),
+        })
+    }
+
+    /// The events captured since the last call, in the order SQS returned them.
+    pub async fn drain(&self) -> anyhow::Result<Vec<Value>> {
+        let mut events = Vec::new();
+        loop {
+            let messages = self.queue.receive(10, 1, None).await?;
+            if messages.is_empty() {
+                return Ok(events);
+            }
+            self.queue
+                .delete(&messages.iter().collect::<Vec<_>>())
+                .await?;
+            for message in &messages {
+                events.push(
+                    serde_json::from_str(&message.body).context("a captured event is not JSON")?,
+                );
+            }
+        }
+    }
 }

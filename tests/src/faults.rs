@@ -1,5 +1,6 @@
 //! Fault injection between the SDK and the emulator: an interceptor that replaces the service's
-//! answer with a throttling or 5xx response for the requests it matches.
+//! answer with a throttling, access-denied or 5xx response for the requests it matches, in the
+//! error format of the service's protocol (JSON, or the XML of the query protocol).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
@@ -25,18 +26,26 @@ pub enum Fault {
     AccessDenied,
 }
 
-/// Fails every request of `operation` whose body contains `needle`, `times` times (all if `None`).
+/// Fails every request of `operation` whose body contains `needle` (and, with `in_region`, that is
+/// signed for that region), `times` times (all if `None`).
 #[derive(Debug, Clone)]
 pub struct FaultInjector {
     operation: &'static str,
     needle: String,
+    region: Option<&'static str>,
     fault: Fault,
     remaining: Option<Arc<AtomicUsize>>,
     injected: Arc<AtomicUsize>,
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    Json,
+    Query,
+}
+
 #[derive(Debug)]
-struct Inject(Fault);
+struct Inject(Fault, Protocol);
 
 impl Storable for Inject {
     type Storer = StoreReplace<Self>;
@@ -52,15 +61,32 @@ impl FaultInjector {
         FaultInjector {
             operation,
             needle: needle.into(),
+            region: None,
             fault,
             remaining: times.map(|t| Arc::new(AtomicUsize::new(t))),
             injected: Arc::new(AtomicUsize::new(0)),
         }
     }
 
+    /// Matches only requests signed for `region`.
+    pub fn in_region(mut self, region: &'static str) -> Self {
+        self.region = Some(region);
+        self
+    }
+
     /// How many responses were replaced so far.
     pub fn injected(&self) -> usize {
         self.injected.load(Ordering::SeqCst)
+    }
+
+    /// The signature's scope names the region: `.../20261120/eu-west-1/cloudformation/aws4_request`.
+    fn signed_for_region(&self, request: &HttpRequest) -> bool {
+        self.region.is_none_or(|region| {
+            request
+                .headers()
+                .get("authorization")
+                .is_some_and(|h| h.contains(&format!("/{region}/")))
+        })
     }
 
     fn take_one(&self) -> bool {
@@ -89,13 +115,17 @@ impl Intercept for FaultInjector {
         let is_operation = cfg
             .load::<Metadata>()
             .is_some_and(|m| m.name() == self.operation);
-        let body = context.request().body().bytes().unwrap_or_default();
-        let matches = String::from_utf8_lossy(body).contains(&self.needle);
+        let request = context.request();
+        let body = request.body().bytes().unwrap_or_default();
+        let matches =
+            String::from_utf8_lossy(body).contains(&self.needle) && self.signed_for_region(request);
         if is_operation && matches && self.take_one() {
+            let protocol = protocol_of(request);
             let request = context.request_mut();
             *request.body_mut() = SdkBody::from("{}");
             request.headers_mut().insert("content-length", "2");
-            cfg.interceptor_state().store_put(Inject(self.fault));
+            cfg.interceptor_state()
+                .store_put(Inject(self.fault, protocol));
         }
         Ok(())
     }
@@ -106,30 +136,66 @@ impl Intercept for FaultInjector {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(Inject(fault)) = cfg.load::<Inject>() else {
+        let Some(&Inject(fault, protocol)) = cfg.load::<Inject>() else {
             return Ok(());
         };
-        let (status, body) = match fault {
-            Fault::Throttling => (
-                400,
-                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
-            ),
-            Fault::ServiceUnavailable => (
-                503,
-                r#"{"__type":"ServiceUnavailable","message":"injected"}"#,
-            ),
-            Fault::AccessDenied => (
-                400,
-                r#"{"__type":"AccessDeniedException","message":"not authorized to perform this action"}"#,
-            ),
+        let response = match protocol {
+            Protocol::Json => json_error(fault)?,
+            Protocol::Query => query_error(fault)?,
         };
-        let mut response = HttpResponse::new(StatusCode::try_from(status)?, SdkBody::from(body));
-        response
-            .headers_mut()
-            .insert("content-type", "application/x-amz-json-1.1");
         *context.response_mut() = response;
         cfg.interceptor_state().unset::<Inject>();
         self.injected.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// Query-protocol services (CloudFormation, IAM) send forms; the JSON ones send JSON.
+fn protocol_of(request: &HttpRequest) -> Protocol {
+    let form = request
+        .headers()
+        .get("content-type")
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        Protocol::Query
+    } else {
+        Protocol::Json
+    }
+}
+
+fn json_error(fault: Fault) -> Result<HttpResponse, BoxError> {
+    let (status, body) = match fault {
+        Fault::Throttling => (
+            400,
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        ),
+        Fault::ServiceUnavailable => (
+            503,
+            r#"{"__type":"ServiceUnavailable","message":"injected"}"#,
+        ),
+        Fault::AccessDenied => (
+            400,
+            r#"{"__type":"AccessDeniedException","message":"not authorized to perform this action"}"#,
+        ),
+    };
+    let mut response = HttpResponse::new(StatusCode::try_from(status)?, SdkBody::from(body));
+    response
+        .headers_mut()
+        .insert("content-type", "application/x-amz-json-1.1");
+    Ok(response)
+}
+
+fn query_error(fault: Fault) -> Result<HttpResponse, BoxError> {
+    let (status, code, message) = match fault {
+        Fault::Throttling => (400, "Throttling", "Rate exceeded"),
+        Fault::ServiceUnavailable => (503, "ServiceUnavailable", "injected"),
+        Fault::AccessDenied => (403, "AccessDenied", "not authorized to perform this action"),
+    };
+    let body = format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>\
+         </Error><RequestId>injected</RequestId></ErrorResponse>"
+    );
+    let mut response = HttpResponse::new(StatusCode::try_from(status)?, SdkBody::from(body));
+    response.headers_mut().insert("content-type", "text/xml");
+    Ok(response)
 }

@@ -6,6 +6,10 @@ pub mod emulator;
 pub mod events;
 pub mod faults;
 pub mod local_api;
+pub mod poller;
+pub mod request_counter;
+pub mod resources;
+pub mod rng;
 pub mod runtime_stub;
 pub mod yaml;
 

@@ -6,9 +6,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use http_body_util::BodyExt;
 use pb_api::services::compliance::check;
-use pb_api::tokens::{mint, Audience, Grant};
 use pb_domain::compliance::Target;
-use pb_tests::api::{ApiBed, Reply, AUDIENCE, ISSUER};
+use pb_tests::api::{sample_plugin, ApiBed, Reply};
 use serde_json::{json, Value};
 
 const ACME: &str = "acme";
@@ -19,45 +18,6 @@ const VALIDATE: &str = "/api/compliance/validate";
 
 fn samples(kind: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../samples/{kind}"))
-}
-
-/// A token for a named person (ApiBed's tokens all share one subject per org).
-async fn token_for(api: &ApiBed, sub: &str, org: &str, perms: &[&str]) -> String {
-    let grant = Grant {
-        sub: sub.into(),
-        org: org.into(),
-        perms: perms.iter().map(|p| p.to_string()).collect(),
-        scope: None,
-        lifetime_days: 1,
-    };
-    let audience = Audience {
-        issuer: ISSUER.into(),
-        audience: AUDIENCE.into(),
-    };
-    let keys = api.key_set().await.unwrap();
-    mint(&keys, &audience, grant, chrono::Utc::now().timestamp())
-        .unwrap()
-        .token
-}
-
-/// A bed whose org `acme` published every sample plugin.
-async fn bed_with_plugins(label: &str) -> (ApiBed, String) {
-    let api = ApiBed::new(label).await.unwrap();
-    let admin = api.token(ACME, &["*"]).await.unwrap();
-    for entry in std::fs::read_dir(samples("plugins")).unwrap() {
-        let yaml = std::fs::read(entry.unwrap().path()).unwrap();
-        let reply = api
-            .send(
-                Method::POST,
-                "/api/plugins",
-                Some(&admin),
-                Some(("application/yaml", yaml)),
-            )
-            .await
-            .unwrap();
-        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    }
-    (api, admin)
 }
 
 /// A pipeline over the sample plugins that every sample rule accepts.
@@ -126,20 +86,22 @@ fn in_a_week() -> String {
 #[tokio::test]
 async fn rules_are_created_read_listed_replaced_and_deleted() {
     let api = ApiBed::new("rules-crud").await.unwrap();
-    let author = token_for(
-        &api,
-        "author@acme",
-        ACME,
-        &["compliance:write", "compliance:read"],
-    )
-    .await;
-    let editor = token_for(
-        &api,
-        "editor@acme",
-        ACME,
-        &["compliance:write", "compliance:read"],
-    )
-    .await;
+    let author = api
+        .token_for(
+            "author@acme",
+            ACME,
+            &["compliance:write", "compliance:read"],
+        )
+        .await
+        .unwrap();
+    let editor = api
+        .token_for(
+            "editor@acme",
+            ACME,
+            &["compliance:write", "compliance:read"],
+        )
+        .await
+        .unwrap();
 
     let reply = api
         .post_json(RULES, &author, &stage_cap(8, "warning"))
@@ -337,7 +299,7 @@ async fn invalid_rules_are_refused_with_400_and_every_field_path() {
     let reply = api.post_json(RULES, &admin, &several).await.unwrap();
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        fields_of(&reply.body["errors"], "field"),
+        reply.error_fields(),
         [
             "name",
             "effectiveFrom",
@@ -379,7 +341,9 @@ async fn invalid_rules_are_refused_with_400_and_every_field_path() {
 
 #[tokio::test]
 async fn every_sample_rule_is_accepted_and_judges_pipelines_and_plugins() {
-    let (api, admin) = bed_with_plugins("rules-samples").await;
+    let (api, admin) = ApiBed::with_sample_plugins("rules-samples", ACME)
+        .await
+        .unwrap();
     let mut names = Vec::new();
     for entry in std::fs::read_dir(samples("rules")).unwrap() {
         let path = entry.unwrap().path();
@@ -425,25 +389,23 @@ async fn every_sample_rule_is_accepted_and_judges_pipelines_and_plugins() {
     assert_eq!(reply.body["attributes"]["sourceBranch"], "develop");
 
     // The sample plugins are public but tag-pinned: the digest rule blocks them.
-    let scan: Value = pb_tests::yaml::body_yaml(
-        &std::fs::read(samples("plugins").join("security-scan.yaml")).unwrap(),
-    );
+    let scan: Value = pb_tests::yaml::body_yaml(&sample_plugin("security-scan").unwrap());
     let reply = validate(&api, &admin, &json!({"plugin": scan})).await;
     assert_eq!(reply.body["target"], "plugin");
     assert_eq!(
         fields_of(&reply.body["violations"], "field"),
         ["accessModifier", "image", "imageIsDigestPinned"]
     );
-    let approval: Value = pb_tests::yaml::body_yaml(
-        &std::fs::read(samples("plugins").join("manual-approval.yaml")).unwrap(),
-    );
+    let approval: Value = pb_tests::yaml::body_yaml(&sample_plugin("manual-approval").unwrap());
     let reply = validate(&api, &admin, &json!({"plugin": approval})).await;
     assert_eq!(reply.body["compliant"], true, "{:?}", reply.body);
 }
 
 #[tokio::test]
 async fn the_dry_run_reports_without_storing_and_checks_the_definition() {
-    let (api, admin) = bed_with_plugins("rules-dry-run").await;
+    let (api, admin) = ApiBed::with_sample_plugins("rules-dry-run", ACME)
+        .await
+        .unwrap();
     let reader = api.token(ACME, &["compliance:read"]).await.unwrap();
     create_rule(&api, &admin, &stage_cap(1, "critical")).await;
     create_rule(
@@ -506,10 +468,7 @@ async fn the_dry_run_reports_without_storing_and_checks_the_definition() {
         (reply.status, reply.code()),
         (StatusCode::BAD_REQUEST, "invalid_rule")
     );
-    assert_eq!(
-        fields_of(&reply.body["errors"], "field"),
-        ["rules[1].field"]
-    );
+    assert_eq!(reply.error_fields(), ["rules[1].field"]);
 
     let mut unresolved = definition.clone();
     unresolved["stages"][0]["steps"][0]["plugin"]["name"] = json!("no-such-plugin");
@@ -518,10 +477,7 @@ async fn the_dry_run_reports_without_storing_and_checks_the_definition() {
         (reply.status, reply.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "unresolved_plugins")
     );
-    assert_eq!(
-        fields_of(&reply.body["errors"], "field"),
-        ["stages[0].steps[0].plugin"]
-    );
+    assert_eq!(reply.error_fields(), ["stages[0].steps[0].plugin"]);
     let mut invalid = definition.clone();
     invalid["stages"][1]["name"] = json!("Build");
     let reply = validate(&api, &reader, &json!({"pipeline": invalid})).await;
@@ -612,8 +568,14 @@ async fn check_answers_403_with_every_violation_or_the_warnings() {
     );
 
     // An approved exemption of the cap for pl-1 leaves only the tag rule blocking.
-    let requester = token_for(&api, "dev@acme", ACME, &["compliance:write"]).await;
-    let approver = token_for(&api, "lead@acme", ACME, &["compliance:approve"]).await;
+    let requester = api
+        .token_for("dev@acme", ACME, &["compliance:write"])
+        .await
+        .unwrap();
+    let approver = api
+        .token_for("lead@acme", ACME, &["compliance:approve"])
+        .await
+        .unwrap();
     let exemption = api
         .post_json(
             EXEMPTIONS,
@@ -647,17 +609,23 @@ async fn check_answers_403_with_every_violation_or_the_warnings() {
 
 #[tokio::test]
 async fn exemptions_take_effect_only_when_someone_else_approves_them() {
-    let (api, admin) = bed_with_plugins("rules-exemptions").await;
+    let (api, admin) = ApiBed::with_sample_plugins("rules-exemptions", ACME)
+        .await
+        .unwrap();
     let cap = create_rule(&api, &admin, &stage_cap(1, "error")).await;
     // The requester also holds compliance:approve: the permission is not what stops them.
-    let requester = token_for(&api, "dev@acme", ACME, &["compliance:*"]).await;
-    let approver = token_for(
-        &api,
-        "lead@acme",
-        ACME,
-        &["compliance:approve", "compliance:read"],
-    )
-    .await;
+    let requester = api
+        .token_for("dev@acme", ACME, &["compliance:*"])
+        .await
+        .unwrap();
+    let approver = api
+        .token_for(
+            "lead@acme",
+            ACME,
+            &["compliance:approve", "compliance:read"],
+        )
+        .await
+        .unwrap();
 
     let request = json!({"ruleId": cap, "entity": "pl-1", "reason": "legacy layout", "expiresAt": in_a_week()});
     let created = api
@@ -754,16 +722,13 @@ async fn exemptions_take_effect_only_when_someone_else_approves_them() {
         (reply.status, reply.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
     );
-    assert_eq!(
-        fields_of(&reply.body["errors"], "field"),
-        ["entity", "reason", "expiresAt"]
-    );
+    assert_eq!(reply.error_fields(), ["entity", "reason", "expiresAt"]);
     let no_rule = json!({"ruleId": "rule-missing", "entity": "pl-1", "reason": "r", "expiresAt": in_a_week()});
     let reply = api
         .post_json(EXEMPTIONS, &requester, &no_rule)
         .await
         .unwrap();
-    assert_eq!(fields_of(&reply.body["errors"], "field"), ["ruleId"]);
+    assert_eq!(reply.error_fields(), ["ruleId"]);
     let missing = api
         .post_json(
             &format!("{EXEMPTIONS}/exm-missing/approve"),
@@ -777,9 +742,14 @@ async fn exemptions_take_effect_only_when_someone_else_approves_them() {
 
 #[tokio::test]
 async fn another_orgs_rules_and_exemptions_answer_404_and_stay_unchanged() {
-    let (api, acme) = bed_with_plugins("rules-crossorg").await;
+    let (api, acme) = ApiBed::with_sample_plugins("rules-crossorg", ACME)
+        .await
+        .unwrap();
     let globex = api.token(GLOBEX, &["*"]).await.unwrap();
-    let requester = token_for(&api, "dev@acme", ACME, &["compliance:write"]).await;
+    let requester = api
+        .token_for("dev@acme", ACME, &["compliance:write"])
+        .await
+        .unwrap();
     let rule = create_rule(&api, &acme, &stage_cap(1, "error")).await;
     let exemption = api
         .post_json(
@@ -827,7 +797,7 @@ async fn another_orgs_rules_and_exemptions_answer_404_and_stay_unchanged() {
         )
         .await
         .unwrap();
-    assert_eq!(fields_of(&foreign_rule.body["errors"], "field"), ["ruleId"]);
+    assert_eq!(foreign_rule.error_fields(), ["ruleId"]);
     let rules = api.get(RULES, Some(&globex)).await.unwrap();
     assert_eq!(rules.body["items"], json!([]));
     let exemptions = api.get(EXEMPTIONS, Some(&globex)).await.unwrap();

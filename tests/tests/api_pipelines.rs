@@ -2,36 +2,12 @@
 
 use axum::http::{Method, StatusCode};
 use pb_aws::registry::{Registry, RegistryEntry};
-use pb_tests::api::{ApiBed, Reply};
+use pb_tests::api::{sample_plugin, ApiBed, Reply};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const ACME: &str = "acme";
 const GLOBEX: &str = "globex";
-
-fn samples_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/plugins")
-}
-
-/// A bed whose org `acme` published every sample plugin.
-async fn bed_with_plugins(label: &str) -> (ApiBed, String) {
-    let api = ApiBed::new(label).await.unwrap();
-    let admin = api.token(ACME, &["*"]).await.unwrap();
-    for entry in std::fs::read_dir(samples_dir()).unwrap() {
-        let yaml = std::fs::read(entry.unwrap().path()).unwrap();
-        let reply = api
-            .send(
-                Method::POST,
-                "/api/plugins",
-                Some(&admin),
-                Some(("application/yaml", yaml)),
-            )
-            .await
-            .unwrap();
-        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    }
-    (api, admin)
-}
 
 fn definition(name: &str) -> Value {
     json!({
@@ -89,18 +65,11 @@ async fn delete(api: &ApiBed, token: &str, path: &str, etag: Option<&str>) -> Re
         .unwrap()
 }
 
-fn error_fields(reply: &Reply) -> Vec<String> {
-    reply.body["errors"]
-        .as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_pipeline_is_stored_with_its_steps_pinned_and_resolvable() {
-    let (api, admin) = bed_with_plugins("pl-create").await;
+    let (api, admin) = ApiBed::with_sample_plugins("pl-create", ACME)
+        .await
+        .unwrap();
     let created = create(&api, &admin, &definition("payments")).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     assert_eq!(created.headers["etag"], "\"1\"");
@@ -155,7 +124,9 @@ async fn a_pipeline_is_stored_with_its_steps_pinned_and_resolvable() {
 
 #[tokio::test]
 async fn bad_definitions_are_refused_with_every_problem_named() {
-    let (api, admin) = bed_with_plugins("pl-invalid").await;
+    let (api, admin) = ApiBed::with_sample_plugins("pl-invalid", ACME)
+        .await
+        .unwrap();
     let mut unresolved = definition("payments");
     unresolved["stages"][0]["steps"][0]["plugin"] = json!({"name": "node", "version": "*"});
     unresolved["stages"][1]["steps"][1]["plugin"] = json!({"name": "cfn-deploy", "version": "^7"});
@@ -165,7 +136,7 @@ async fn bad_definitions_are_refused_with_every_problem_named() {
         (StatusCode::UNPROCESSABLE_ENTITY, "unresolved_plugins")
     );
     assert_eq!(
-        error_fields(&reply),
+        reply.error_fields(),
         ["stages[0].steps[0].plugin", "stages[1].steps[1].plugin"]
     );
     assert!(reply.body["errors"][1]["message"]
@@ -178,7 +149,7 @@ async fn bad_definitions_are_refused_with_every_problem_named() {
     let reply = create(&api, &admin, &cyclic).await;
     assert_eq!(reply.code(), "validation_failed");
     assert_eq!(
-        error_fields(&reply),
+        reply.error_fields(),
         ["vars.name", "vars.service", "description"]
     );
 
@@ -188,7 +159,7 @@ async fn bad_definitions_are_refused_with_every_problem_named() {
     token["stages"][0]["steps"][1]["name"] = json!("node-build");
     let reply = create(&api, &admin, &token).await;
     assert_eq!(
-        error_fields(&reply),
+        reply.error_fields(),
         ["source.token", "source", "stages[0].steps[1].name"]
     );
 
@@ -210,7 +181,7 @@ async fn bad_definitions_are_refused_with_every_problem_named() {
 
 #[tokio::test]
 async fn concurrent_edits_with_one_etag_leave_exactly_one_winner() {
-    let (api, admin) = bed_with_plugins("pl-etag").await;
+    let (api, admin) = ApiBed::with_sample_plugins("pl-etag", ACME).await.unwrap();
     let created = create(&api, &admin, &definition("payments")).await;
     let id = created.body["id"].as_str().unwrap().to_string();
     let mut first = definition("payments");
@@ -260,7 +231,7 @@ async fn concurrent_edits_with_one_etag_leave_exactly_one_winner() {
 
 #[tokio::test]
 async fn lists_filter_and_page_and_other_orgs_see_only_public_pipelines() {
-    let (api, admin) = bed_with_plugins("pl-list").await;
+    let (api, admin) = ApiBed::with_sample_plugins("pl-list", ACME).await.unwrap();
     let mut ids = Vec::new();
     for (name, project, public) in [
         ("alpha", "payments", false),
@@ -351,7 +322,7 @@ async fn lists_filter_and_page_and_other_orgs_see_only_public_pipelines() {
 
 #[tokio::test]
 async fn the_registry_enforces_ownership_and_keeps_left_out_fields() {
-    let (api, admin) = bed_with_plugins("registry").await;
+    let (api, admin) = ApiBed::with_sample_plugins("registry", ACME).await.unwrap();
     let created = create(&api, &admin, &definition("payments")).await;
     let id = created.body["id"].as_str().unwrap().to_string();
 
@@ -359,7 +330,7 @@ async fn the_registry_enforces_ownership_and_keeps_left_out_fields() {
         .post_json("/api/registry", &admin, &json!({"pipelineId": id}))
         .await
         .unwrap();
-    assert_eq!(error_fields(&incomplete), ["stackName", "region"]);
+    assert_eq!(incomplete.error_fields(), ["stackName", "region"]);
     let registered = api
         .post_json(
             "/api/registry",
@@ -472,7 +443,9 @@ async fn the_registry_enforces_ownership_and_keeps_left_out_fields() {
 
 #[tokio::test]
 async fn the_registry_pages_past_any_fixed_cap() {
-    let (api, admin) = bed_with_plugins("registry-pages").await;
+    let (api, admin) = ApiBed::with_sample_plugins("registry-pages", ACME)
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     for i in 0..12 {
         let created = create(&api, &admin, &definition(&format!("p{i:02}"))).await;
@@ -506,7 +479,9 @@ async fn the_registry_pages_past_any_fixed_cap() {
 
 #[tokio::test]
 async fn compliance_rules_block_or_warn_on_pipeline_and_plugin_writes() {
-    let (api, admin) = bed_with_plugins("pl-compliance").await;
+    let (api, admin) = ApiBed::with_sample_plugins("pl-compliance", ACME)
+        .await
+        .unwrap();
     let rule = |name: &str,
                 target: &str,
                 severity: &str,
@@ -569,8 +544,7 @@ async fn compliance_rules_block_or_warn_on_pipeline_and_plugin_writes() {
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0]["ruleName"], "tag the team");
 
-    let mut plugin: Value =
-        pb_tests::yaml::body_yaml(&std::fs::read(samples_dir().join("node-build.yaml")).unwrap());
+    let mut plugin: Value = pb_tests::yaml::body_yaml(&sample_plugin("node-build").unwrap());
     plugin["version"] = json!("2.1.0");
     let refused = api
         .post_json("/api/plugins", &admin, &plugin)

@@ -2,19 +2,11 @@
 //! cross-org isolation, lookup, and tokens stored in Secrets Manager.
 
 use axum::http::{Method, StatusCode};
-use pb_tests::api::{ApiBed, Reply};
+use pb_tests::api::{sample_plugin, sample_plugins, ApiBed, Reply};
 use serde_json::{json, Value};
 
 const ACME: &str = "acme";
 const GLOBEX: &str = "globex";
-
-fn samples_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/plugins")
-}
-
-fn sample_yaml(name: &str) -> Vec<u8> {
-    std::fs::read(samples_dir().join(format!("{name}.yaml"))).unwrap()
-}
 
 fn spec(name: &str, version: &str, access: &str) -> Value {
     json!({
@@ -40,25 +32,14 @@ async fn publish_ok(api: &ApiBed, token: &str, body: Value) {
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
 }
 
-async fn publish_yaml(api: &ApiBed, token: &str, yaml: Vec<u8>) -> Reply {
-    api.send(
-        Method::POST,
-        "/api/plugins",
-        Some(token),
-        Some(("application/yaml", yaml)),
-    )
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn json_and_yaml_publish_the_same_plugin() {
     let api = ApiBed::new("yaml").await.unwrap();
     let acme = api.token(ACME, &["*"]).await.unwrap();
     let globex = api.token(GLOBEX, &["*"]).await.unwrap();
-    let yaml = sample_yaml("rust-build");
+    let yaml = sample_plugin("rust-build").unwrap();
     let as_json: Value = pb_tests::yaml::body_yaml(&yaml);
-    let from_yaml = publish_yaml(&api, &acme, yaml).await;
+    let from_yaml = api.publish_yaml(&acme, yaml).await.unwrap();
     assert_eq!(
         from_yaml.status,
         StatusCode::CREATED,
@@ -88,7 +69,10 @@ async fn json_and_yaml_publish_the_same_plugin() {
     assert_eq!(stored.body["spec"], from_yaml.body["spec"]);
     assert_eq!(stored.body["source"], "org");
 
-    let bad_yaml = publish_yaml(&api, &acme, b"name: x\nversion: [1\n".to_vec()).await;
+    let bad_yaml = api
+        .publish_yaml(&acme, b"name: x\nversion: [1\n".to_vec())
+        .await
+        .unwrap();
     assert_eq!(bad_yaml.code(), "malformed_body");
     assert!(bad_yaml.body["detail"].as_str().unwrap().contains("YAML"));
 }
@@ -98,9 +82,8 @@ async fn every_sample_plugin_publishes() {
     let api = ApiBed::new("samples").await.unwrap();
     let admin = api.token(ACME, &["*"]).await.unwrap();
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(samples_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        let reply = publish_yaml(&api, &admin, std::fs::read(&path).unwrap()).await;
+    for (path, yaml) in sample_plugins().unwrap() {
+        let reply = api.publish_yaml(&admin, yaml).await.unwrap();
         assert_eq!(
             reply.status,
             StatusCode::CREATED,
@@ -153,13 +136,10 @@ async fn publishing_checks_immutability_permissions_and_fields() {
         (rejected.status, rejected.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
     );
-    let fields: Vec<&str> = rejected.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["name", "version", "timeoutMinutes"]);
+    assert_eq!(
+        rejected.error_fields(),
+        ["name", "version", "timeoutMinutes"]
+    );
 
     let mut misspelt = spec("node-build", "1.2.0", "private");
     misspelt["timeout"] = json!(10);
@@ -548,11 +528,8 @@ async fn tokens_are_minted_within_the_callers_rights_and_stored() {
         .post_json("/api/tokens", &minter, &invalid)
         .await
         .unwrap();
-    let fields: Vec<&str> = rejected.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["scope", "perms[0]", "expiresInDays"]);
+    assert_eq!(
+        rejected.error_fields(),
+        ["scope", "perms[0]", "expiresInDays"]
+    );
 }

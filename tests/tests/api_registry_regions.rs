@@ -1,9 +1,9 @@
 //! A registry entry's region becomes the CloudFormation endpoint the nightly audit calls: only
 //! regions the platform deploys to are accepted.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use pb_aws::registry::{Registry, RegistryEntry};
-use pb_tests::api::{ApiBed, Reply};
+use pb_tests::api::{sample_plugin, ApiBed, Reply};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -11,17 +11,8 @@ use std::time::Duration;
 async fn bed_with_pipeline(label: &str) -> (ApiBed, String, String) {
     let api = ApiBed::new(label).await.unwrap();
     let admin = api.token("acme", &["*"]).await.unwrap();
-    let spec = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/plugins/node-build.yaml"),
-    )
-    .unwrap();
     let published = api
-        .send(
-            Method::POST,
-            "/api/plugins",
-            Some(&admin),
-            Some(("application/yaml", spec)),
-        )
+        .publish_yaml(&admin, sample_plugin("node-build").unwrap())
         .await
         .unwrap();
     assert_eq!(

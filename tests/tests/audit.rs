@@ -14,24 +14,15 @@ use anyhow::Context as _;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudformation::types::{ChangeSetType, Tag};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
-};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
 use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
-use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_runtime_api::http::StatusCode;
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_smithy_types::config_bag::ConfigBag;
 use pb_audit::{AuditFunction, AuditRequest, Auditor, ScheduledAudit};
 use pb_aws::audit_runs::AuditRunStore;
 use pb_aws::config::{AuditConfig, RegionConfig};
-use pb_aws::metrics::RequestCounter;
-use pb_aws::queue::QueueConsumer;
 use pb_aws::registry::{Registry, RegistryEntry};
-use pb_aws::resources::{create_local_stack, SourceBus};
 use pb_aws::stacks::{COMPONENT_TAG, ORG_TAG, PLATFORM_TAG};
 use pb_aws::tags::PIPELINE_ID_TAG;
 use pb_aws::tokens::{TokenRecord, TokenStore};
@@ -41,7 +32,10 @@ use pb_domain::drift::{
     DRIFT_EVENT_SOURCE,
 };
 use pb_tests::emulator::{endpoint, unique_prefix};
+use pb_tests::events::EventCapture;
 use pb_tests::faults::{Fault, FaultInjector};
+use pb_tests::request_counter::RequestCounter;
+use pb_tests::resources::{create_local_stack, SourceBus};
 use pb_tests::{describe, output_of};
 use serde_json::{json, Value};
 
@@ -493,68 +487,15 @@ async fn an_org_filter_narrows_entries_and_stacks_alike() {
 }
 
 /// A queue subscribed to everything the audit publishes on the platform bus.
-async fn capture_audit_events(bed: &AuditBed) -> QueueConsumer {
-    let name = format!("{}-capture", bed.prefix);
-    let sqs = &bed.clients.sqs;
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let events = &bed.clients.eventbridge;
-    events
-        .put_rule()
-        .name(&name)
-        .event_bus_name(bed.bus())
-        .event_pattern(json!({"source": [DRIFT_EVENT_SOURCE]}).to_string())
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .rule(&name)
-        .event_bus_name(bed.bus())
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("capture")
-                .arn(arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    QueueConsumer::new(sqs.clone(), url)
-}
-
-async fn drain(consumer: &QueueConsumer) -> Vec<Value> {
-    let mut bodies = Vec::new();
-    loop {
-        let messages = consumer.receive(10, 1, None).await.unwrap();
-        if messages.is_empty() {
-            return bodies;
-        }
-        let refs: Vec<_> = messages.iter().collect();
-        consumer.delete(&refs).await.unwrap();
-        bodies.extend(
-            messages
-                .iter()
-                .map(|m| serde_json::from_str::<Value>(&m.body).unwrap()),
-        );
-    }
+async fn capture_audit_events(bed: &AuditBed) -> EventCapture {
+    EventCapture::subscribe(
+        &bed.clients,
+        &format!("{}-capture", bed.prefix),
+        bed.bus(),
+        DRIFT_EVENT_SOURCE,
+    )
+    .await
+    .unwrap()
 }
 
 fn function(bed: &AuditBed) -> AuditFunction {
@@ -604,7 +545,7 @@ async fn the_lambda_stores_the_run_and_publishes_one_drift_event() {
     );
     assert_eq!(stored.findings[0].org.as_deref(), Some("globex"));
 
-    let published = drain(&events).await;
+    let published = events.drain().await.unwrap();
     assert_eq!(published.len(), 1, "{published:?}");
     let event = &published[0];
     assert_eq!(event["source"], DRIFT_EVENT_SOURCE);
@@ -659,69 +600,13 @@ async fn runs_are_listed_newest_first_a_page_at_a_time() {
     );
 }
 
-#[derive(Debug)]
-struct Denied;
-
-impl Storable for Denied {
-    type Storer = StoreReplace<Self>;
-}
-
-/// Answers DescribeStacks in one region as CloudFormation does when the role lacks permission.
-#[derive(Debug)]
-struct DenyDescribeStacksIn(&'static str);
-
-const ACCESS_DENIED: &str = r#"<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: cloudformation:DescribeStacks</Message></Error><RequestId>denied</RequestId></ErrorResponse>"#;
-
-impl Intercept for DenyDescribeStacksIn {
-    fn name(&self) -> &'static str {
-        "DenyDescribeStacksIn"
-    }
-
-    fn modify_before_transmit(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let describe = cfg
-            .load::<Metadata>()
-            .is_some_and(|m| m.name() == "DescribeStacks");
-        // The signing scope names the region: .../20261120/eu-west-1/cloudformation/aws4_request
-        let scope = format!("/{}/cloudformation/", self.0);
-        let in_region = context
-            .request()
-            .headers()
-            .get("authorization")
-            .is_some_and(|h| h.contains(&scope));
-        if describe && in_region {
-            cfg.interceptor_state().store_put(Denied);
-        }
-        Ok(())
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if cfg.load::<Denied>().is_none() {
-            return Ok(());
-        }
-        let mut response =
-            HttpResponse::new(StatusCode::try_from(403)?, SdkBody::from(ACCESS_DENIED));
-        response.headers_mut().insert("content-type", "text/xml");
-        *context.response_mut() = response;
-        cfg.interceptor_state().unset::<Denied>();
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_region_that_cannot_be_scanned_fails_only_the_part_of_the_orgs_registered_there() {
     let bed = AuditBed::with_interceptors(
         "audit-denied",
-        &[SharedInterceptor::new(DenyDescribeStacksIn(WEST))],
+        &[SharedInterceptor::new(
+            FaultInjector::new("DescribeStacks", "", Fault::AccessDenied, None).in_region(WEST),
+        )],
     )
     .await;
     let events = capture_audit_events(&bed).await;
@@ -759,7 +644,7 @@ async fn a_region_that_cannot_be_scanned_fails_only_the_part_of_the_orgs_registe
     );
     assert_eq!(stored.summary.matched, 1);
     assert_eq!(stored.summary.unchecked_entries, 1);
-    let published = drain(&events).await;
+    let published = events.drain().await.unwrap();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0]["detail"]["status"], "partial");
     assert_eq!(published[0]["detail"]["errors"][0]["region"], WEST);

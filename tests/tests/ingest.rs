@@ -3,22 +3,19 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pb_aws::executions::ExecutionStore;
-use pb_aws::pipelines::{PipelineRecord, PipelineStore};
 use pb_aws::queue::QueueConsumer;
-use pb_aws::resources::SourceBus;
 use pb_aws::rollups::RollupStore;
 use pb_domain::execution::{ItemState, PluginRef};
 use pb_domain::histogram::bucket_of;
-use pb_domain::pipeline::PinnedStep;
 use pb_domain::rollup::Facet;
-use pb_ingest::poller::Poller;
 use pb_ingest::{BatchSummary, Ingest};
 use pb_tests::emulator::TestBed;
-use pb_tests::events::{put_events, retarget, sample, samples_in, sqs_batch};
+use pb_tests::events::{put_events, retarget, sample, samples_in, sqs_batch, EventCapture};
 use pb_tests::faults::{Fault, FaultInjector};
+use pb_tests::poller::Poller;
+use pb_tests::resources::SourceBus;
 use serde_json::{json, Value};
 
 const ORG: &str = "acme";
@@ -134,72 +131,15 @@ fn duration_bucket(ms: i64) -> String {
 }
 
 /// A queue subscribed to everything the ingest function publishes on the platform bus.
-async fn capture_platform_events(bed: &TestBed) -> QueueConsumer {
-    let name = format!("{}-capture", bed.prefix);
-    let url = bed
-        .clients
-        .sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = bed
-        .clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    bed.clients
-        .eventbridge
-        .put_rule()
-        .name(&name)
-        .event_bus_name(&bed.stack.event_bus_name)
-        .event_pattern(json!({"source": [pb_aws::publisher::SOURCE]}).to_string())
-        .send()
-        .await
-        .unwrap();
-    bed.clients
-        .eventbridge
-        .put_targets()
-        .rule(&name)
-        .event_bus_name(&bed.stack.event_bus_name)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("capture")
-                .arn(arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    QueueConsumer::new(bed.clients.sqs.clone(), url)
-}
-
-async fn drain(consumer: &QueueConsumer) -> Vec<Value> {
-    let mut bodies = Vec::new();
-    loop {
-        let messages = consumer.receive(10, 1, None).await.unwrap();
-        if messages.is_empty() {
-            return bodies;
-        }
-        let refs: Vec<_> = messages.iter().collect();
-        consumer.delete(&refs).await.unwrap();
-        bodies.extend(
-            messages
-                .iter()
-                .map(|m| serde_json::from_str(&m.body).unwrap()),
-        );
-    }
+async fn capture_platform_events(bed: &TestBed) -> EventCapture {
+    EventCapture::subscribe(
+        &bed.clients,
+        &format!("{}-capture", bed.prefix),
+        &bed.stack.event_bus_name,
+        pb_aws::publisher::SOURCE,
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -332,7 +272,7 @@ async fn events_flow_from_eventbridge_through_the_queue_into_exact_items_and_rol
         ])
     );
 
-    let completions = drain(&published).await;
+    let completions = published.drain().await.unwrap();
     let summary: Vec<(String, String, String)> = {
         let mut s: Vec<_> = completions
             .iter()
@@ -756,42 +696,6 @@ async fn a_registry_entry_without_an_org_quarantines_instead_of_dropping() {
     assert!(dead[0].message_attributes["detail"].contains("has no orgId"));
 }
 
-/// Stores a definition of `pipeline` whose Deploy/Deploy step is pinned to cfn-deploy 1.1.0, as
-/// the API would.
-async fn store_definition(bed: &TestBed, pipeline: &Pipeline) {
-    let spec = serde_json::from_value(json!({
-        "name": pipeline.name, "project": "payments",
-        "source": {"type": "codecommit", "repository": "payments", "branch": "main"},
-        "stages": [{"name": "Deploy", "steps": [
-            {"name": "Deploy", "plugin": {"name": "cfn-deploy", "version": "^1"}}
-        ]}]
-    }))
-    .unwrap();
-    let record = PipelineRecord {
-        id: pipeline.id.clone(),
-        org: ORG.into(),
-        version: 1,
-        spec,
-        pinned: vec![PinnedStep {
-            stage: "Deploy".into(),
-            step: "Deploy".into(),
-            plugin: "cfn-deploy".into(),
-            requested: "^1".into(),
-            version: "1.1.0".into(),
-            category: "deploy".into(),
-            publisher_org: Some(ORG.into()),
-        }],
-        created_at: "2026-11-01T00:00:00Z".into(),
-        created_by: "user@acme".into(),
-        updated_at: "2026-11-01T00:00:00Z".into(),
-        updated_by: "user@acme".into(),
-    };
-    PipelineStore::new(bed.clients.dynamodb.clone(), &bed.stack.catalog_table)
-        .create(&record)
-        .await
-        .unwrap();
-}
-
 fn plugin_counters(rollup: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
     rollup
         .iter()
@@ -804,7 +708,9 @@ fn plugin_counters(rollup: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
 async fn actions_count_for_the_plugin_version_their_step_is_pinned_to() {
     let bed = TestBed::new("attribution").await.unwrap();
     let defined = registered_pipeline(&bed, "defined").await;
-    store_definition(&bed, &defined).await;
+    bed.store_definition(&defined.id, &defined.name, ORG)
+        .await
+        .unwrap();
     let undefined = registered_pipeline(&bed, "undefined").await;
     let ingest = Ingest::new(&bed.clients, &bed.config);
     let mut records = bodies(&retry_events(&defined.name), "defined");
@@ -923,7 +829,9 @@ async fn a_definition_stored_after_the_first_events_attributes_the_later_ones() 
     let events = retry_events(&pipeline.name);
     let (_, before) = deliver(&ingest, &bodies(&events[..3], "before")).await;
     assert_eq!(before.unattributed, 1, "the action STARTED event");
-    store_definition(&bed, &pipeline).await;
+    bed.store_definition(&pipeline.id, &pipeline.name, ORG)
+        .await
+        .unwrap();
     let (_, after) = deliver(&ingest, &bodies(&events[3..], "after")).await;
     assert_eq!(after.unattributed, 0);
     let plugins = plugin_counters(&rollup(&bed, &pipeline.id).await);

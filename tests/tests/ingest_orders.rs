@@ -5,56 +5,17 @@
 use std::collections::BTreeMap;
 
 use pb_aws::executions::ExecutionStore;
-use pb_aws::pipelines::{PipelineRecord, PipelineStore};
 use pb_domain::execution::ItemState;
-use pb_domain::pipeline::PinnedStep;
 use pb_ingest::Ingest;
 use pb_tests::emulator::TestBed;
 use pb_tests::events::{retarget, samples_in, sqs_batch};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use serde_json::json;
 
 const ORG: &str = "acme";
 const EXECUTION: &str = "e5c3a1f9-7b2d-4e60-8a4c-1d9f3b5e7a02";
 
 type Stored = (Vec<(String, ItemState)>, BTreeMap<String, i64>);
-
-/// Stores the pipeline's definition, its Deploy/Deploy step pinned to cfn-deploy 1.1.0, so that
-/// plugin attribution is part of what must not depend on delivery order.
-async fn store_definition(bed: &TestBed, id: &str, name: &str) {
-    let spec = serde_json::from_value(json!({
-        "name": name, "project": "orders",
-        "source": {"type": "codecommit", "repository": "orders", "branch": "main"},
-        "stages": [{"name": "Deploy", "steps": [
-            {"name": "Deploy", "plugin": {"name": "cfn-deploy", "version": "^1"}}
-        ]}]
-    }))
-    .unwrap();
-    let record = PipelineRecord {
-        id: id.into(),
-        org: ORG.into(),
-        version: 1,
-        spec,
-        pinned: vec![PinnedStep {
-            stage: "Deploy".into(),
-            step: "Deploy".into(),
-            plugin: "cfn-deploy".into(),
-            requested: "^1".into(),
-            version: "1.1.0".into(),
-            category: "deploy".into(),
-            publisher_org: Some(ORG.into()),
-        }],
-        created_at: "2026-11-01T00:00:00Z".into(),
-        created_by: "user@acme".into(),
-        updated_at: "2026-11-01T00:00:00Z".into(),
-        updated_by: "user@acme".into(),
-    };
-    PipelineStore::new(bed.clients.dynamodb.clone(), &bed.stack.catalog_table)
-        .create(&record)
-        .await
-        .unwrap();
-}
 
 /// Delivers the stage-retry events in `order` to a new pipeline and returns what was stored,
 /// with the per-case pipeline id and write counters taken out.
@@ -63,7 +24,8 @@ async fn deliver_in_order(bed: &TestBed, ingest: &Ingest, case: usize, order: &[
     let id = format!("pl-{name}");
     bed.create_pipeline(&name, Some(&id)).await.unwrap();
     bed.register(&id, ORG, &name).await.unwrap();
-    store_definition(bed, &id, &name).await;
+    // Plugin attribution is part of what must not depend on delivery order.
+    bed.store_definition(&id, &name, ORG).await.unwrap();
     let events = samples_in("eventbridge/stage-retry").unwrap();
     let bodies: Vec<(String, String)> = order
         .iter()

@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::Router;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use pb_aws::plugins::{PluginCatalog, PluginRecord};
-use pb_aws::resources::SourceBus;
 use pb_domain::plugin::{
     AccessModifier, LookupOutcome, PluginSpec, ResolvedFrom, MAX_LOOKUP_REFERENCES,
 };
@@ -26,6 +25,7 @@ use pb_plugin_lookup::{
 use pb_tests::emulator::TestBed;
 use pb_tests::events::sample;
 use pb_tests::faults::{Fault, FaultInjector};
+use pb_tests::resources::SourceBus;
 use serde_json::{json, Value};
 
 const ORG: &str = "acme";

@@ -458,14 +458,8 @@ async fn a_plugin_cannot_name_the_platforms_or_another_orgs_secrets() {
         (refused.status, refused.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
     );
-    let fields: Vec<&str> = refused.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        fields,
+        refused.error_fields(),
         [
             "secrets[0].name",
             "secrets[1].name",

@@ -7,7 +7,6 @@ use std::process::Output;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pb_aws::queue::{QueueConsumer, ReceivedMessage, REASON_ATTRIBUTE};
 use pb_aws::Clients;
-use pb_ingest::poller::Poller;
 use pb_ingest::redrive::{
     QueueUrls, Redrive, RedriveReport, Selection, DEAD_LETTER_QUEUE_OUTPUT, RETRIES_EXHAUSTED,
     SOURCE_QUEUE_OUTPUT,
@@ -16,6 +15,7 @@ use pb_ingest::{BatchSummary, Ingest};
 use pb_tests::emulator::TestBed;
 use pb_tests::events::{retarget, sample, sqs_batch};
 use pb_tests::faults::{Fault, FaultInjector};
+use pb_tests::poller::Poller;
 use pb_tests::{describe, output_of, workspace_binary};
 use serde_json::{json, Value};
 

@@ -11,7 +11,7 @@
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use pb_ingest::Ingest;
-use pb_tests::api::{ApiBed, Reply};
+use pb_tests::api::{sample_plugin, sample_plugins, ApiBed, Reply};
 use pb_tests::emulator::{ACCOUNT_ID, REGION};
 use pb_tests::events::sqs_batch;
 use serde_json::{json, Value};
@@ -361,29 +361,17 @@ struct World {
     globex_pipeline: String,
 }
 
-fn samples_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/plugins")
-}
-
 async fn publish_yaml(api: &ApiBed, token: &str, yaml: Vec<u8>) {
-    let reply = api
-        .send(
-            Method::POST,
-            "/api/plugins",
-            Some(token),
-            Some(("application/yaml", yaml)),
-        )
-        .await
-        .unwrap();
+    let reply = api.publish_yaml(token, yaml).await.unwrap();
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
 }
 
 /// acme publishes the six sample plugins and node-build 1.9.0, and retires rust-build.
 async fn publish_catalog(api: &ApiBed, admin: &str) {
-    for entry in std::fs::read_dir(samples_dir()).unwrap() {
-        publish_yaml(api, admin, std::fs::read(entry.unwrap().path()).unwrap()).await;
+    for (_, yaml) in sample_plugins().unwrap() {
+        publish_yaml(api, admin, yaml).await;
     }
-    let node = std::fs::read_to_string(samples_dir().join("node-build.yaml")).unwrap();
+    let node = String::from_utf8(sample_plugin("node-build").unwrap()).unwrap();
     publish_yaml(
         api,
         admin,

@@ -10,9 +10,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use pb_api::routes::tokens::{rfc3339, PLATFORM_PERMS, PLATFORM_SCOPE};
-use pb_api::tokens::{mint, verify, Audience, Claims, Grant};
-use pb_aws::metrics::RequestCounter;
-use pb_tests::api::{ApiBed, Reply, AUDIENCE, ISSUER};
+use pb_api::tokens::{verify, Claims, Grant};
+use pb_tests::api::{audience, person_grant, ApiBed, Reply, AUDIENCE, ISSUER};
+use pb_tests::request_counter::RequestCounter;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -20,26 +20,14 @@ const ACME: &str = "acme";
 const GLOBEX: &str = "globex";
 const TOKENS: &str = "/api/tokens";
 
-fn audience() -> Audience {
-    Audience {
-        issuer: ISSUER.into(),
-        audience: AUDIENCE.into(),
-    }
-}
-
 /// A root token (as `api mint-token` makes them) for a named person.
 async fn person(api: &ApiBed, sub: &str, org: &str, perms: &[&str], days: u32) -> String {
-    let grant = Grant {
-        sub: sub.into(),
-        org: org.into(),
-        perms: perms.iter().map(|p| p.to_string()).collect(),
-        scope: None,
+    api.sign(Grant {
         lifetime_days: days,
-    };
-    let keys = api.key_set().await.unwrap();
-    mint(&keys, &audience(), grant, chrono::Utc::now().timestamp())
-        .unwrap()
-        .token
+        ..person_grant(sub, org, perms)
+    })
+    .await
+    .unwrap()
 }
 
 async fn claims_of(api: &ApiBed, token: &str) -> Claims {
@@ -220,10 +208,7 @@ async fn machine_tokens_never_carry_tokens_create() {
         scope: Some("legacy".into()),
         lifetime_days: 30,
     };
-    let keys = api.key_set().await.unwrap();
-    let legacy = mint(&keys, &audience(), grant, chrono::Utc::now().timestamp())
-        .unwrap()
-        .token;
+    let legacy = api.sign(grant).await.unwrap();
     let reads = api.get("/api/plugins", Some(&legacy)).await.unwrap();
     assert_eq!(reads.status, StatusCode::OK);
     let mints = api

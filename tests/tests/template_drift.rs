@@ -2,7 +2,7 @@
 //! describe the same tables, queues and rule; this fails as soon as they drift.
 
 use pb_aws::config::{ApiConfig, IngestConfig, LookupConfig};
-use pb_aws::resources::{
+use pb_tests::resources::{
     codepipeline_event_pattern, QueueDef, TableDef, CATALOG_TABLE, EXECUTIONS_TABLE,
     INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_QUEUE,
     INGEST_FUNCTION_TIMEOUT_SECONDS, INGEST_QUEUE,

@@ -4,7 +4,6 @@
 pub mod attribution;
 pub mod handler;
 pub mod outcome;
-pub mod poller;
 pub mod redrive;
 pub mod summary;
 

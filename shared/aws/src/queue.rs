@@ -1,6 +1,6 @@
-//! SQS: the dead-letter queue the ingest function quarantines into, the consumer side of the
-//! local poll loop that stands in for Lambda's event-source mapping, and the sender the re-drive
-//! puts quarantined records back with.
+//! SQS: the dead-letter queue the ingest function quarantines into, the consumer the re-drive reads
+//! it with (pb-tests' local poll loop, standing in for Lambda's event-source mapping, uses it too),
+//! and the sender the re-drive puts quarantined records back with.
 
 use std::collections::HashMap;
 

@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
-use pb_aws::metrics::RequestCounter;
 use pb_aws::plugins::{PluginCatalog, PluginRecord};
-use pb_aws::resources::SourceBus;
 use pb_aws::secrets::Secrets;
 use pb_domain::event::{ACTION_DETAIL_TYPE, PIPELINE_DETAIL_TYPE, STAGE_DETAIL_TYPE};
 use pb_domain::plugin::{
@@ -28,6 +26,9 @@ use pb_domain::plugin::{
 use pb_ingest::{BatchSummary, Ingest};
 use pb_tests::emulator::{TestBed, ACCOUNT_ID, REGION};
 use pb_tests::events::sqs_batch;
+use pb_tests::request_counter::RequestCounter;
+use pb_tests::resources::SourceBus;
+use pb_tests::rng::Rng;
 use pb_tests::runtime_stub::{time_init, LambdaBinary};
 use serde_json::{json, Value};
 
@@ -47,22 +48,6 @@ const WRITE_OPERATIONS: [&str; 5] = [
     "DynamoDB.BatchWriteItem",
     "DynamoDB.DeleteItem",
 ];
-
-/// xorshift64*: deterministic, so every run replays the same events in the same order.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn iso(ms: i64, with_millis: bool) -> String {
     let t = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
@@ -103,9 +88,9 @@ fn execution_events(
     let mut events = Vec::new();
     let mut started = base("STARTED");
     started["execution-trigger"] = json!({"provider-type": "CodeStarSourceConnection",
-        "full-repository-name": "acme/service", "commit-id": format!("{:040x}", rng.next()), "branch-name": "main"});
+        "full-repository-name": "acme/service", "commit-id": format!("{:040x}", rng.next_u64()), "branch-name": "main"});
     emit(&mut events, PIPELINE_DETAIL_TYPE, start_ms + 1_000, started);
-    let failing_stage = (rng.below(10) == 0).then(|| 1 + rng.below(3));
+    let failing_stage = (rng.below(10) == 0).then(|| 1 + rng.index(3));
     let mut time = start_ms + 2_000;
     for (index, (stage, action, category)) in STAGES.iter().enumerate() {
         let failed = failing_stage == Some(index);
@@ -182,11 +167,11 @@ fn synthetic_events(rng: &mut Rng, pipelines: &[String]) -> (Vec<String>, usize)
     events.truncate(unique);
     let mut bodies: Vec<String> = events.iter().map(Value::to_string).collect();
     let duplicates: Vec<String> = (0..EVENTS - unique)
-        .map(|_| bodies[rng.below(unique)].clone())
+        .map(|_| bodies[rng.index(unique)].clone())
         .collect();
     bodies.extend(duplicates);
     for i in (1..bodies.len()).rev() {
-        bodies.swap(i, rng.below(i + 1));
+        bodies.swap(i, rng.index(i + 1));
     }
     (bodies, execution)
 }
@@ -241,7 +226,7 @@ async fn ingest_bench() -> anyhow::Result<()> {
         bed.create_pipeline(name, Some(&id)).await?;
         bed.register(&id, &format!("org-{}", i % 5), name).await?;
     }
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let (bodies, executions) = synthetic_events(&mut rng, &pipelines);
     let ingest = Ingest::new(&bed.clients, &bed.config);
     counter.reset();

@@ -14,14 +14,14 @@ use aws_sdk_cloudformation::types::Tag;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pb_audit::{AuditRequest, Auditor};
 use pb_aws::config::{AuditConfig, RegionConfig};
-use pb_aws::metrics::RequestCounter;
 use pb_aws::registry::{Registry, RegistryEntry};
-use pb_aws::resources::{create_local_stack, SourceBus};
 use pb_aws::stacks::{ORG_TAG, PLATFORM_TAG};
 use pb_aws::tags::PIPELINE_ID_TAG;
 use pb_aws::Clients;
 use pb_domain::drift::FindingType;
 use pb_tests::emulator::{endpoint, sdk_config, unique_prefix};
+use pb_tests::request_counter::RequestCounter;
+use pb_tests::resources::{create_local_stack, SourceBus};
 use tokio::task::JoinSet;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];

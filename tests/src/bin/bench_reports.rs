@@ -17,7 +17,6 @@ use anyhow::{ensure, Context as _};
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use axum::http::StatusCode;
 use chrono::{NaiveDate, TimeZone, Utc};
-use pb_aws::metrics::RequestCounter;
 use pb_aws::rollups::RollupStore;
 use pb_aws::Clients;
 use pb_domain::event::{ActionType, ExecutionEvent, ExecutionResult, Scope};
@@ -25,6 +24,8 @@ use pb_domain::execution::{level_item, plan, Context, ItemState, PluginRef};
 use pb_domain::reports::{self, Interval, ReportRange};
 use pb_domain::rollup::{Facet, Rollup};
 use pb_tests::api::ApiBed;
+use pb_tests::request_counter::RequestCounter;
+use pb_tests::rng::Rng;
 
 const PIPELINES: usize = 20;
 const DAYS: u32 = 30;
@@ -33,22 +34,6 @@ const RANGE: &str = "from=2026-11-01&to=2026-11-30";
 const RUNS: usize = 5;
 const CASES: [(&str, usize); 2] = [("bench-1k", 1_000), ("bench-100k", 100_000)];
 const REPORTS: [&str; 3] = ["success-rate", "duration", "stage-failures"];
-
-/// xorshift64*: deterministic, so every run simulates the same executions.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// One stage of every synthetic pipeline: its single action and the plugin version its step is
 /// pinned to (the source action is the platform's own, attributed to no plugin).
@@ -159,7 +144,7 @@ fn execution_events(rng: &mut Rng, index: usize, pipeline: &str) -> Vec<Executio
 /// Runs every execution's events through `plan` against in-memory items, exactly as the ingest
 /// would against the table, and adds up the rollup changes per (day, pipeline).
 fn simulate(org: &str, executions: usize) -> Vec<Rollup> {
-    let mut rng = Rng(0x5EED_0000 + executions as u64);
+    let mut rng = Rng::new(0x5EED_0000 + executions as u64);
     let plugins: Vec<Option<PluginRef>> = STAGES
         .iter()
         .map(|shape| {

@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use pb_aws::executions::ExecutionStore;
 use pb_aws::queue::QueueConsumer;
-use pb_aws::resources::SourceBus;
-use pb_ingest::poller::{PollReport, Poller};
 use pb_ingest::Ingest;
 use pb_tests::api::key_set_json;
 use pb_tests::emulator::TestBed;
 use pb_tests::events::{put_events, sample};
 use pb_tests::local_api::LocalApi;
+use pb_tests::poller::{PollReport, Poller};
+use pb_tests::resources::SourceBus;
 
 const ORG: &str = "acme";
 const PIPELINE: &str = "payments-service";

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context as _};
-use pb_aws::resources::SourceBus;
 use pb_tests::api::key_set_json;
 use pb_tests::emulator::TestBed;
 use pb_tests::local_api::LocalApi;
+use pb_tests::resources::SourceBus;
 
 const ORG: &str = "acme";
 const KEY_SET_SECRET: &str = "pipeline-builder-fuzz/api-signing-keys";

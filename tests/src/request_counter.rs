@@ -1,4 +1,5 @@
-//! Counts AWS requests by operation; the benchmark reads it to report requests per event.
+//! Counts AWS requests by operation; the benchmarks report requests per event with it, and tests
+//! count the calls a cache saves.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

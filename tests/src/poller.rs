@@ -3,14 +3,12 @@
 //! reappear after the visibility timeout, and the queue's redrive policy moves them to the DLQ
 //! after `maxReceiveCount` receives — exactly as in AWS.
 
-use std::future::Future;
-use std::time::Duration;
-
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use pb_aws::queue::{QueueConsumer, ReceivedMessage};
 use pb_aws::AwsError;
+use pb_ingest::{BatchSummary, Ingest};
 
-use crate::{BatchSummary, Ingest};
+use crate::resources::INGEST_BATCH_SIZE;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollReport {
@@ -39,7 +37,7 @@ impl<'a> Poller<'a> {
         Poller {
             ingest,
             consumer,
-            batch_size: pb_aws::resources::INGEST_BATCH_SIZE,
+            batch_size: INGEST_BATCH_SIZE,
             wait_seconds,
             visibility_timeout,
         }
@@ -72,28 +70,6 @@ impl<'a> Poller<'a> {
             left_for_redelivery: messages.len() - succeeded.len(),
             summary,
         })
-    }
-
-    /// Polls until `shutdown` completes, calling `on_batch` after every non-empty batch.
-    pub async fn run_until(
-        &self,
-        shutdown: impl Future<Output = ()>,
-        mut on_batch: impl FnMut(&PollReport),
-    ) {
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                polled = self.poll_once() => match polled {
-                    Ok(report) if report.received > 0 => on_batch(&report),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "polling the queue failed; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                },
-            }
-        }
     }
 }
 

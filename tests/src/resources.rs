@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use pb_domain::event::DETAIL_TYPES;
 use serde_json::{json, Value};
 
-use crate::{AwsError, Clients};
+use pb_aws::{AwsError, Clients};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDef {
@@ -146,10 +146,11 @@ pub async fn create_local_stack(
         }
     };
     let rule_name = format!("{prefix}-codepipeline-events");
-    route_codepipeline_events(
+    route_to_queue(
         &clients.eventbridge,
         &rule_name,
         &source_bus_name,
+        &codepipeline_event_pattern(),
         &queue_arn,
     )
     .await?;
@@ -271,17 +272,22 @@ async fn create_queue(
         .map_err(|e| AwsError::classify("CreateQueue", e))?
         .queue_url
         .unwrap_or_default();
-    let arn = client
+    let arn = queue_arn(client, &url).await?;
+    Ok((url, arn))
+}
+
+/// A queue's ARN, which EventBridge targets name it by.
+pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, AwsError> {
+    Ok(client
         .get_queue_attributes()
-        .queue_url(&url)
+        .queue_url(url)
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
         .map_err(|e| AwsError::classify("GetQueueAttributes", e))?
         .attributes
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .unwrap_or_default();
-    Ok((url, arn))
+        .unwrap_or_default())
 }
 
 async fn create_bus(client: &aws_sdk_eventbridge::Client, name: &str) -> Result<(), AwsError> {
@@ -294,23 +300,25 @@ async fn create_bus(client: &aws_sdk_eventbridge::Client, name: &str) -> Result<
     Ok(())
 }
 
-async fn route_codepipeline_events(
+/// A rule on `bus_name` that sends every event matching `pattern` to the queue `queue_arn`.
+pub async fn route_to_queue(
     client: &aws_sdk_eventbridge::Client,
     rule_name: &str,
     bus_name: &str,
+    pattern: &Value,
     queue_arn: &str,
 ) -> Result<(), AwsError> {
     client
         .put_rule()
         .name(rule_name)
         .event_bus_name(bus_name)
-        .event_pattern(codepipeline_event_pattern().to_string())
+        .event_pattern(pattern.to_string())
         .state(aws_sdk_eventbridge::types::RuleState::Enabled)
         .send()
         .await
         .map_err(|e| AwsError::classify("PutRule", e))?;
     let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("IngestQueue")
+        .id("queue")
         .arn(queue_arn)
         .build()
         .map_err(|e| invalid("PutTargets", e))?;
