@@ -18,6 +18,9 @@ pub const MAX_PATTERN_CHARS: usize = 512;
 pub const MAX_SET_VALUES: usize = 100;
 /// Longest string value accepted.
 pub const MAX_VALUE_CHARS: usize = 1024;
+/// Largest count or length a rule compares with: the largest integer every JSON client reads
+/// exactly (2^53 - 1).
+pub const MAX_COUNT: u64 = 9_007_199_254_740_991;
 /// Largest magnitude of a number in a rule, and the smallest besides zero: the range the catalog
 /// table stores numbers in (DynamoDB numbers), so every rule that validates can be stored.
 pub const MAX_NUMBER_MAGNITUDE: f64 = 9.9e125;
@@ -173,10 +176,9 @@ pub(crate) fn expect(
         }
         Operator::In | Operator::NotIn => one_of(required(operator, value)?, kind),
         Operator::CountGt | Operator::CountLt | Operator::LengthGt | Operator::LengthLt => {
-            required(operator, value)?
-                .as_u64()
+            whole_count(required(operator, value)?)
                 .map(Expected::Count)
-                .ok_or_else(|| "must be a whole number of 0 or more".to_string())
+                .ok_or_else(|| format!("must be a whole number from 0 to {MAX_COUNT}"))
         }
     }
 }
@@ -261,6 +263,19 @@ fn pattern(value: &Value, budget: &mut CompileBudget) -> Result<Regex, String> {
         })?;
     budget.charge(regex.memory_usage())?;
     Ok(regex)
+}
+
+/// A count as JSON Schema's `integer` admits it: `3`, or `3.0` (a whole float).
+fn whole_count(value: &Value) -> Option<u64> {
+    let count = match value.as_u64() {
+        Some(count) => count,
+        None => {
+            let number = value.as_f64()?;
+            let whole = number.fract() == 0.0 && (0.0..=MAX_COUNT as f64).contains(&number);
+            whole.then_some(number as u64)?
+        }
+    };
+    (count <= MAX_COUNT).then_some(count)
 }
 
 fn number(value: &Value) -> Result<f64, String> {

@@ -11,14 +11,11 @@ use serde_json::{json, Map, Value};
 use super::attributes::{AttributeDoc, Kind};
 use super::field::{Field, COMPUTED_FIELDS, MAX_FIELD_CHARS};
 use super::operator::{
-    applies_to, Operator, MAX_NUMBER_MAGNITUDE, MAX_PATTERN_CHARS, MAX_SET_VALUES, MAX_VALUE_CHARS,
-    MIN_NUMBER_MAGNITUDE,
+    applies_to, Operator, MAX_COUNT, MAX_NUMBER_MAGNITUDE, MAX_PATTERN_CHARS, MAX_SET_VALUES,
+    MAX_VALUE_CHARS, MIN_NUMBER_MAGNITUDE,
 };
 use super::rule::{Target, MAX_CONDITIONS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 use crate::reports::INSTANT_PATTERN;
-
-/// The largest count that every JSON client reads exactly (2^53 - 1).
-const MAX_COUNT: u64 = 9_007_199_254_740_991;
 
 const KINDS: [Kind; 5] = [
     Kind::String,
@@ -462,6 +459,13 @@ mod tests {
         refused("stageCount", "gt", json!(1e126));
         refused("stageCount", "eq", json!(-1e-131));
         refused("stageCount", "in", json!([1, 1e200]));
+        refused("name", "lengthGt", json!(2.5));
+        refused("name", "lengthGt", json!(MAX_COUNT + 1));
+        // JSON Schema's `integer` includes whole floats (found by `make fuzz`).
+        for whole in [json!(96869066.0), json!(MAX_COUNT)] {
+            let spec = rule(Target::Pipeline, "name", "lengthLt", Some(whole.clone()));
+            assert!(Rule::compile("r", &spec).is_ok(), "{whole}");
+        }
         for storable in [json!(0), json!(1e125), json!(-1e-130)] {
             let spec = rule(Target::Pipeline, "stageCount", "eq", Some(storable.clone()));
             assert!(Rule::compile("r", &spec).is_ok(), "{storable}");

@@ -96,8 +96,8 @@ fn operators_must_fit_the_field_and_values_the_operator() {
         ("name", "notIn", Some(json!(["a", 2])), "value", "must be a string (the field's type)"),
         ("stageNames", "in", Some(json!([["a"]])), "value", "must be a string"),
         ("name", "exists", Some(json!(true)), "value", "exists takes no value"),
-        ("stageNames", "countGt", Some(json!(-1)), "value", "must be a whole number of 0 or more"),
-        ("name", "lengthLt", Some(json!(2.5)), "value", "must be a whole number of 0 or more"),
+        ("stageNames", "countGt", Some(json!(-1)), "value", "must be a whole number from 0 to "),
+        ("name", "lengthLt", Some(json!(2.5)), "value", "must be a whole number from 0 to "),
         ("name", "eq", Some(json!("x".repeat(1025))), "value", "at most 1024 characters"),
     ];
     for (field, operator, value, path, message) in cases {
