@@ -11,6 +11,7 @@ pub mod request_counter;
 pub mod resources;
 pub mod rng;
 pub mod runtime_stub;
+pub mod samples;
 pub mod yaml;
 
 use std::path::PathBuf;

@@ -12,5 +12,6 @@ pub mod region;
 pub mod reports;
 pub mod rollup;
 pub mod scrub;
+pub mod synth;
 pub mod whole_number;
 pub mod yaml;

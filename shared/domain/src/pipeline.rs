@@ -1,19 +1,24 @@
 //! Pipelines: definitions composed of catalog plugins, their validation and templating, and the
 //! pinning of each step to the plugin version it resolved to when the pipeline was written.
 
+mod order;
 mod spec;
 mod template;
 mod validate;
 
-pub use spec::{PinnedStep, PipelineSpec, Position, SourceSpec, StageSpec, StepSpec};
+pub use order::{resolve_input, run_orders, StepRef};
+pub use spec::{
+    ExecutionMode, PinnedStep, PipelineSpec, Position, SourceSpec, StageSpec, StepSpec,
+};
 pub use template::{resolve as resolve_templates, MAX_EXPANDED_BYTES};
 pub use validate::{
     validate, MAX_DESCRIPTION_CHARS, MAX_KEY_CHARS, MAX_MAP_ENTRIES, MAX_NAME_CHARS,
-    MAX_PROJECT_CHARS, MAX_STAGES, MAX_STEPS, MAX_STEPS_PER_STAGE, MAX_TAG_VALUE_CHARS,
-    MAX_TIMEOUT_MINUTES, MAX_VALUE_BYTES, MIN_TIMEOUT_MINUTES,
+    MAX_PROJECT_CHARS, MAX_STAGES, MAX_STEPS, MAX_STEPS_PER_STAGE, MAX_STEP_INPUTS, MAX_TAGS,
+    MAX_TAG_VALUE_CHARS, MAX_TIMEOUT_MINUTES, MAX_VALUE_BYTES, MIN_TIMEOUT_MINUTES,
+    SOURCE_STAGE_NAME,
 };
 
-use crate::plugin::{LookupOutcome, PluginSpec, RequestedPlugin, UnresolvedPlugin};
+use crate::plugin::{FieldError, LookupOutcome, PluginSpec, RequestedPlugin, UnresolvedPlugin};
 
 /// A step together with the plugin spec it was pinned to (what compliance rules look at).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +93,42 @@ pub fn pin_steps(
         });
     }
     Ok((pinned, resolved))
+}
+
+/// Every `requiredMetadata` key of a step's plugin that the step's own metadata lacks, named by
+/// the step and the key.
+pub fn check_required_metadata(
+    spec: &PipelineSpec,
+    steps: &[ResolvedStep],
+) -> Result<(), Vec<FieldError>> {
+    let problems: Vec<FieldError> = steps
+        .iter()
+        .flat_map(|resolved| {
+            let step = &spec.stages[resolved.stage_index].steps[resolved.step_index];
+            resolved
+                .plugin
+                .required_metadata
+                .iter()
+                .filter(|key| !step.metadata.contains_key(*key))
+                .map(move |key| FieldError {
+                    field: format!(
+                        "stages[{}].steps[{}].metadata.{key}",
+                        resolved.stage_index, resolved.step_index
+                    ),
+                    message: format!(
+                        "step {} uses plugin {}@{}, which requires the metadata key '{key}'",
+                        step.action_name(),
+                        resolved.plugin.name,
+                        resolved.plugin.version
+                    ),
+                })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 fn unresolved_step(positions: &[(usize, usize)], unresolved: &UnresolvedPlugin) -> UnresolvedStep {

@@ -11,6 +11,10 @@
 //! decimal, `0o` and `0x` integers, floats); quoted and block scalars stay strings. Infinity and
 //! NaN have no JSON form and are refused.
 
+mod emit;
+
+pub use emit::to_yaml;
+
 use std::borrow::Cow;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};

@@ -27,6 +27,30 @@ pub struct PipelineSpec {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub access_modifier: AccessModifier,
+    /// What CodePipeline does with a run started while another is in progress; CodePipeline's
+    /// own default (`SUPERSEDED`) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_mode: Option<ExecutionMode>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ExecutionMode {
+    Queued,
+    #[default]
+    Superseded,
+    Parallel,
+}
+
+impl ExecutionMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionMode::Queued => "QUEUED",
+            ExecutionMode::Superseded => "SUPERSEDED",
+            ExecutionMode::Parallel => "PARALLEL",
+        }
+    }
 }
 
 /// Where the pipeline's code comes from. Credentials are never inline: a GitHub source names a
@@ -99,6 +123,14 @@ pub struct StepSpec {
     pub failure_behavior: Option<FailureBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
+    /// Runs side by side with the step before it in the same position (the same CodePipeline
+    /// `RunOrder`), e.g. test suites that need not wait for each other.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parallel: bool,
+    /// Earlier steps whose output this step reads besides the source: `Step` names a step of
+    /// the same stage, `Stage/Step` one of an earlier stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
 }
 
 impl StepSpec {

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::plugin::FieldError;
 
+use super::order::{parallel_without_predecessor, resolve_input};
 use super::spec::{PipelineSpec, SourceSpec, StageSpec, StepSpec};
 
 /// Size limits. Steps are capped by what one plugin lookup resolves; names by CodePipeline's own
@@ -20,6 +21,12 @@ pub const MAX_VALUE_BYTES: usize = 4096;
 pub const MAX_TAG_VALUE_CHARS: usize = 256;
 pub const MIN_TIMEOUT_MINUTES: u32 = 5;
 pub const MAX_TIMEOUT_MINUTES: u32 = 480;
+/// A CodeBuild action takes at most 5 input artifacts; the source is always one of them.
+pub const MAX_STEP_INPUTS: usize = 4;
+/// CloudFormation allows 50 tags on a stack; the platform sets 4 of its own.
+pub const MAX_TAGS: usize = 46;
+/// The synthesized pipeline's first stage; a definition's stages cannot take its name.
+pub const SOURCE_STAGE_NAME: &str = "Source";
 
 #[derive(Default)]
 struct Problems(Vec<FieldError>);
@@ -49,6 +56,7 @@ pub fn validate(spec: &PipelineSpec) -> Result<(), Vec<FieldError>> {
     check_map("vars", &spec.vars, MAX_VALUE_BYTES, &mut problems);
     check_map("metadata", &spec.metadata, MAX_VALUE_BYTES, &mut problems);
     check_map("tags", &spec.tags, MAX_TAG_VALUE_CHARS, &mut problems);
+    check_tags(&spec.tags, &mut problems);
     if problems.0.is_empty() {
         Ok(())
     } else {
@@ -186,6 +194,12 @@ fn check_stages(stages: &[StageSpec], problems: &mut Problems) {
                 format!("duplicate stage name '{}'", stage.name),
             );
         }
+        if stage.name == SOURCE_STAGE_NAME {
+            problems.add(
+                format!("{path}.name"),
+                format!("'{SOURCE_STAGE_NAME}' is the pipeline's source stage, which the platform adds; name this stage otherwise"),
+            );
+        }
         if let Some(environment) = &stage.environment {
             check_identifier(
                 &format!("{path}.environment"),
@@ -194,11 +208,61 @@ fn check_stages(stages: &[StageSpec], problems: &mut Problems) {
                 problems,
             );
         }
-        check_steps(&path, &stage.steps, problems);
+        check_steps(&path, stage, problems);
+        check_step_inputs(stages, i, problems);
     }
 }
 
-fn check_steps(stage_path: &str, steps: &[StepSpec], problems: &mut Problems) {
+fn check_step_inputs(stages: &[StageSpec], stage_index: usize, problems: &mut Problems) {
+    for (j, step) in stages[stage_index].steps.iter().enumerate() {
+        let path = format!("stages[{stage_index}].steps[{j}].inputs");
+        if step.inputs.len() > MAX_STEP_INPUTS {
+            problems.add(
+                &path,
+                format!("at most {MAX_STEP_INPUTS} steps: a CodeBuild action takes 5 input artifacts, and the source is one of them"),
+            );
+            continue;
+        }
+        let mut seen = HashSet::new();
+        for (k, reference) in step.inputs.iter().enumerate() {
+            if !seen.insert(reference.as_str()) {
+                problems.add(
+                    format!("{path}[{k}]"),
+                    format!("'{reference}' is listed twice"),
+                );
+            } else if let Err(message) = resolve_input(stages, stage_index, j, reference) {
+                problems.add(format!("{path}[{k}]"), message);
+            }
+        }
+    }
+}
+
+/// Tag keys the platform sets itself (or AWS reserves): a definition's own tag under one of
+/// them could make a stack look like another pipeline's.
+fn is_reserved_tag_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    key == "PIPELINE_EVENT_ID" || lower.starts_with("pipeline-builder") || lower.starts_with("aws:")
+}
+
+fn check_tags(tags: &BTreeMap<String, String>, problems: &mut Problems) {
+    if tags.len() > MAX_TAGS {
+        problems.add(
+            "tags",
+            format!(
+                "at most {MAX_TAGS}: CloudFormation allows 50 stack tags and the platform sets 4"
+            ),
+        );
+    }
+    for key in tags.keys().filter(|key| is_reserved_tag_key(key)) {
+        problems.add(
+            format!("tags.{key}"),
+            "reserved: PIPELINE_EVENT_ID, pipeline-builder* and aws:* are set by the platform or AWS",
+        );
+    }
+}
+
+fn check_steps(stage_path: &str, stage: &StageSpec, problems: &mut Problems) {
+    let steps: &[StepSpec] = &stage.steps;
     if steps.is_empty() || steps.len() > MAX_STEPS_PER_STAGE {
         problems.add(
             format!("{stage_path}.steps"),
@@ -218,6 +282,12 @@ fn check_steps(stage_path: &str, steps: &[StepSpec], problems: &mut Problems) {
         }
         if step.plugin.name.is_empty() {
             problems.add(format!("{path}.plugin.name"), "required");
+        }
+        if parallel_without_predecessor(stage, j) {
+            problems.add(
+                format!("{path}.parallel"),
+                "runs a step beside the one listed before it in the same position, and there is none",
+            );
         }
         if let Some(timeout) = step.timeout_minutes {
             if !(MIN_TIMEOUT_MINUTES..=MAX_TIMEOUT_MINUTES).contains(&timeout) {
