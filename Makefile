@@ -29,11 +29,12 @@ SUBJECT ?= admin
 # fails at once in `make test-unit`, which does not start it.
 OFFLINE_TESTS := docs infra_eks sdk_timeouts template_drift
 
-.PHONY: help test test-unit dev lint deny-tool advisories validate build sam-build deploy deploy-guided token bench fuzz redrive clean
+.PHONY: help test sample-templates test-unit dev lint deny-tool advisories validate build sam-build deploy deploy-guided token bench fuzz redrive clean
 
 help:
 	@echo "make dev       run the backend locally against the moto emulator (Ctrl-C to stop)"
-	@echo "make test      run every test against a fresh moto server"
+	@echo "make test      run every test against a fresh moto server, then make sample-templates"
+	@echo "make sample-templates  synthesize samples/pipelines/ and run cfn-lint and checkov on each template"
 	@echo "make test-unit run the tests that need no emulator: unit tests, template and docs checks"
 	@echo "make lint      cargo fmt --check, clippy -D warnings, cargo-deny (licenses, bans, sources), scripts/check-docs.sh"
 	@echo "make advisories  cargo-deny's RustSec advisory check (needs GitHub: not from this project's machines)"
@@ -64,6 +65,16 @@ $(FUZZ_STAMP): requirements-fuzz.txt
 test: $(DEV_STAMP)
 	cargo build --workspace --bins
 	scripts/with-moto.sh cargo test --workspace
+	$(MAKE) --no-print-directory sample-templates
+
+# Every sample pipeline synthesized, then linted as a deployed template would be: cfn-lint with
+# informational rules, and checkov (whose skips are named, with reasons, in each resource's Metadata).
+SAMPLE_TEMPLATES := target/sample-templates
+sample-templates: $(DEV_STAMP)
+	rm -rf $(SAMPLE_TEMPLATES)
+	cargo run --quiet -p pb-tests --bin synth_samples -- $(SAMPLE_TEMPLATES)
+	$(VENV)/bin/cfn-lint -c I -- $(SAMPLE_TEMPLATES)/*.json
+	$(VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d $(SAMPLE_TEMPLATES)
 
 test-unit:
 	cargo test --workspace --lib --bins $(addprefix --test ,$(OFFLINE_TESTS))

@@ -15,7 +15,17 @@ refusals no schema can describe, each recognised by the status and problem the A
 - a pipeline holding a `{{ … }}` template: whether it expands, and to what, depends on the
   `vars` it names, so the document admits any template and the API judges its expansion;
 - a name listed twice where names must be unique (stage and step names of a pipeline, secret
-  names of a plugin): JSON Schema's `uniqueItems` compares whole items, not one key of them.
+  names of a plugin): JSON Schema's `uniqueItems` compares whole items, not one key of them;
+- a tag key the platform or AWS reserves (`PIPELINE_EVENT_ID`, `pipeline-builder*`, `aws:*`, any
+  case) and a stage named `Source` (the stage the platform adds): the document's schema model has
+  no `not`, and a regex without lookahead cannot exclude a prefix;
+- how a pipeline's steps relate to each other and to their plugins: `parallel` on the first step
+  of its position, an `inputs` entry naming an unknown or later step or one without an output, a
+  `requiredMetadata` key of the resolved plugin missing from the step (422 naming the step);
+- what only synthesis refuses (`/api/pipelines/synth`, which takes the same definitions a write
+  stores): a GitHub source with only a token secret, a step env key that is no shell variable
+  name, approval metadata longer than CodePipeline's CustomData, a secret's variable the step
+  already sets, CodePipeline's and CloudFormation's size limits.
 
 A YAML body is not judged when the API reads one of its strings as a number: schemathesis writes
 YAML 1.1 and leaves strings such as `0o10` unquoted, which YAML 1.2 (what the API reads) resolves
@@ -46,6 +56,25 @@ RULE_REFUSALS = {
 }
 REPORT_RANGE_REFUSALS = ("a report covers at most", "is after the end of the range")
 DUPLICATE_NAME_REFUSALS = ("duplicate stage name", "duplicate step name", "is listed twice")
+STEP_RELATION_REFUSALS = (
+    "reserved: PIPELINE_EVENT_ID",
+    "is the pipeline's source stage",
+    "runs a step beside the one listed before it",
+    "no stage named",
+    "no step named",
+    "is not an earlier stage's step",
+    "does not run before this step",
+    "produces no output",
+    "which requires the metadata key",
+)
+SYNTH_REFUSALS = (
+    "deprecated GitHub",
+    "must be a shell variable name",
+    "would be the variable",
+    "CustomData",
+    "CodePipeline allows at most",
+    "CloudFormation allows",
+)
 EXEMPTION_REFUSALS = {
     "ruleId": ("no rule ",),
     "expiresAt": ("must be in the future", "days from now"),
@@ -85,6 +114,8 @@ def refused_by_design(case, response):
         return True
     if response.status_code == 422 and code == "validation_failed" and all_errors(problem, duplicate_name):
         return True
+    if response.status_code == 422 and code == "validation_failed" and judges_pipeline(case):
+        return all_errors(problem, step_relation_refusal if case.operation.path != "/api/pipelines/synth" else synth_refusal)
     if response.status_code == 422 and case.operation.path == "/api/compliance/exemptions":
         return all_errors(problem, exemption_refusal)
     if response.status_code == 400 and code == "invalid_rule":
@@ -98,6 +129,14 @@ def refused_by_design(case, response):
 
 def duplicate_name(error):
     return mentions(error.get("message", ""), DUPLICATE_NAME_REFUSALS)
+
+
+def step_relation_refusal(error):
+    return mentions(error.get("message", ""), STEP_RELATION_REFUSALS)
+
+
+def synth_refusal(error):
+    return step_relation_refusal(error) or duplicate_name(error) or mentions(error.get("message", ""), SYNTH_REFUSALS)
 
 
 def exemption_refusal(error):

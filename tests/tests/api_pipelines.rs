@@ -23,7 +23,7 @@ fn definition(name: &str) -> Value {
             ]},
             {"name": "Prod", "environment": "production", "steps": [
                 {"plugin": {"name": "manual-approval", "version": "1.0.0"}, "metadata": {"approverGroup": "leads"}},
-                {"plugin": {"name": "cfn-deploy", "version": "latest"}}
+                {"plugin": {"name": "cfn-deploy", "version": "latest"}, "metadata": {"stackName": "payments"}}
             ]}
         ],
         "vars": {"service": "payments-api"}

@@ -98,10 +98,12 @@ async fn every_sample_plugin_publishes() {
         names,
         [
             "cfn-deploy",
+            "integration-tests",
             "manual-approval",
             "node-build",
             "rust-build",
             "security-scan",
+            "shell-script",
             "unit-tests"
         ]
     );

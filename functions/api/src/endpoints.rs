@@ -8,7 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::openapi::{ApiDoc, BearerAuth, BodyLimits, ParameterLimits, ProblemResponses};
-use crate::routes::{audit, compliance, meta, pipelines, plugins, registry, reports, tokens};
+use crate::routes::{
+    audit, compliance, meta, pipelines, plugins, registry, reports, templates, tokens,
+};
 use crate::state::AppState;
 
 /// The routes with their documentation; [`document`] finishes the document.
@@ -30,6 +32,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             pipelines::update,
             pipelines::delete
         ))
+        .routes(routes!(templates::template))
+        .routes(routes!(templates::synth))
         .routes(routes!(registry::upsert, registry::list))
         .routes(routes!(registry::get, registry::delete))
         .routes(routes!(compliance::create_rule, compliance::list_rules))

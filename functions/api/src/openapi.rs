@@ -15,8 +15,8 @@ use pb_domain::event::MAX_NAME_CHARS as MAX_CODEPIPELINE_NAME_CHARS;
 use pb_domain::pipeline::{
     MAX_DESCRIPTION_CHARS as PIPELINE_DESCRIPTION_CHARS, MAX_KEY_CHARS as PIPELINE_KEY_CHARS,
     MAX_MAP_ENTRIES as PIPELINE_MAP_ENTRIES, MAX_NAME_CHARS as PIPELINE_NAME_CHARS,
-    MAX_PROJECT_CHARS as PIPELINE_PROJECT_CHARS, MAX_STAGES, MAX_STEPS_PER_STAGE,
-    MAX_TAG_VALUE_CHARS as PIPELINE_TAG_VALUE_CHARS,
+    MAX_PROJECT_CHARS as PIPELINE_PROJECT_CHARS, MAX_STAGES, MAX_STEPS_PER_STAGE, MAX_STEP_INPUTS,
+    MAX_TAGS, MAX_TAG_VALUE_CHARS as PIPELINE_TAG_VALUE_CHARS,
     MAX_TIMEOUT_MINUTES as PIPELINE_MAX_TIMEOUT_MINUTES, MAX_VALUE_BYTES as PIPELINE_VALUE_BYTES,
     MIN_TIMEOUT_MINUTES as PIPELINE_MIN_TIMEOUT_MINUTES,
 };
@@ -491,6 +491,7 @@ fn pipeline_fields(spec: &mut Value) {
     string_map(&mut properties["vars"], PIPELINE_VALUE_BYTES);
     string_map(&mut properties["metadata"], PIPELINE_VALUE_BYTES);
     string_map(&mut properties["tags"], PIPELINE_TAG_VALUE_CHARS);
+    properties["tags"]["maxProperties"] = MAX_TAGS.into();
 }
 
 fn stage_fields(stage: &mut Value) {
@@ -511,6 +512,14 @@ fn step_fields(step: &mut Value) {
     properties["timeoutMinutes"]["maximum"] = PIPELINE_MAX_TIMEOUT_MINUTES.into();
     string_map(&mut properties["env"], PIPELINE_VALUE_BYTES);
     string_map(&mut properties["metadata"], PIPELINE_VALUE_BYTES);
+    // Which earlier step an entry names, and whether it runs before and has an output, depend on
+    // the rest of the definition and on its plugins; the form is all a schema can say.
+    properties["inputs"]["maxItems"] = MAX_STEP_INPUTS.into();
+    properties["inputs"]["uniqueItems"] = true.into();
+    properties["inputs"]["items"] = json!({
+        "type": "string",
+        "pattern": "^[A-Za-z0-9.@_-]{1,100}(/[A-Za-z0-9.@_-]{1,100})?$",
+    });
 }
 
 /// A GitHub source names its credentials one way only, a CodeConnections ARN or a Secrets
@@ -903,11 +912,14 @@ mod tests {
             PIPELINE_DESCRIPTION_CHARS
         );
         assert_eq!(pipeline["stages"]["maxItems"], MAX_STAGES);
+        assert_eq!(pipeline["tags"]["maxProperties"], MAX_TAGS);
         for map in ["vars", "metadata", "tags"] {
-            assert_eq!(
-                pipeline[map]["maxProperties"], PIPELINE_MAP_ENTRIES,
-                "{map}"
-            );
+            if map != "tags" {
+                assert_eq!(
+                    pipeline[map]["maxProperties"], PIPELINE_MAP_ENTRIES,
+                    "{map}"
+                );
+            }
             assert_eq!(
                 pipeline[map]["propertyNames"]["maxLength"],
                 PIPELINE_KEY_CHARS
@@ -932,6 +944,7 @@ mod tests {
                 &json!(PIPELINE_MAX_TIMEOUT_MINUTES)
             )
         );
+        assert_eq!(step["inputs"]["maxItems"], MAX_STEP_INPUTS);
         let sources = schemas["SourceSpec"]["oneOf"].as_array().unwrap();
         let kinds: Vec<(&Value, &Value)> = sources
             .iter()

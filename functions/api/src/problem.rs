@@ -44,6 +44,8 @@ pub enum ApiError {
     },
     #[error("the body must be {expected}")]
     UnsupportedMediaType { expected: &'static str },
+    #[error("this resource is available as {offered}")]
+    NotAcceptable { offered: &'static str },
     #[error("the body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("the request has {} invalid field(s)", .0.len())]
@@ -114,6 +116,7 @@ impl ApiError {
             | ApiError::InvalidCursor
             | ApiError::InvalidRule(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) | ApiError::UnresolvedPlugins(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -139,6 +142,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::MalformedBody { .. } => "malformed_body",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::NotAcceptable { .. } => "not_acceptable",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Validation(_) => "validation_failed",
             ApiError::InvalidParameter { .. } => "invalid_parameter",

@@ -8,4 +8,5 @@ pub mod pipelines;
 pub mod plugins;
 pub mod registry;
 pub mod reports;
+pub mod templates;
 pub mod tokens;

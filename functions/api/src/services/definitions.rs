@@ -4,7 +4,8 @@
 
 use pb_domain::compliance::{pipeline_attributes, plugin_attributes};
 use pb_domain::pipeline::{
-    pin_steps, plugin_references, resolve_templates, validate, PinnedStep, PipelineSpec,
+    check_required_metadata, pin_steps, plugin_references, resolve_templates, validate, PinnedStep,
+    PipelineSpec, ResolvedStep,
 };
 use pb_domain::plugin::{
     names_to_load, resolve_batch, validate_for_publisher, FieldError, PluginSpec,
@@ -20,10 +21,15 @@ pub struct CheckedPipeline {
     pub pinned: Vec<PinnedStep>,
     /// What compliance rules on pipelines see.
     pub attributes: Value,
+    /// The definition with templates expanded, and each step's pinned plugin: what synthesis
+    /// takes.
+    pub resolved: PipelineSpec,
+    pub steps: Vec<ResolvedStep>,
 }
 
-/// Templates, limits and plugin references, in that order: plugin lookup only runs for a
-/// definition that is otherwise valid, and the attributes describe the pinned plugins.
+/// Templates, limits, plugin references and the metadata the plugins require, in that order:
+/// plugin lookup only runs for a definition that is otherwise valid, and the attributes describe
+/// the pinned plugins.
 pub async fn check_pipeline(
     state: &AppState,
     org: &str,
@@ -48,9 +54,12 @@ pub async fn check_pipeline(
                 .collect(),
         )
     })?;
+    check_required_metadata(&resolved, &steps).map_err(ApiError::Validation)?;
     Ok(CheckedPipeline {
         pinned,
         attributes: pipeline_attributes(&resolved, &steps),
+        resolved,
+        steps,
     })
 }
 

@@ -3,3 +3,4 @@
 
 pub mod compliance;
 pub mod definitions;
+pub mod synthesis;
