@@ -10,7 +10,7 @@ pub use order::{resolve_input, run_orders, StepRef};
 pub use spec::{
     ExecutionMode, PinnedStep, PipelineSpec, Position, SourceSpec, StageSpec, StepSpec,
 };
-pub use template::{resolve as resolve_templates, MAX_EXPANDED_BYTES};
+pub use template::{render_with, resolve as resolve_templates, MAX_EXPANDED_BYTES};
 pub use validate::{
     validate, MAX_DESCRIPTION_CHARS, MAX_KEY_CHARS, MAX_MAP_ENTRIES, MAX_NAME_CHARS,
     MAX_PROJECT_CHARS, MAX_STAGES, MAX_STEPS, MAX_STEPS_PER_STAGE, MAX_STEP_INPUTS, MAX_TAGS,

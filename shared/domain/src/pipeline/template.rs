@@ -92,6 +92,21 @@ pub fn resolve(spec: &PipelineSpec) -> Result<PipelineSpec, Vec<FieldError>> {
     }
 }
 
+/// `text` with its templates expanded against `vars` and `metadata` (already expanded
+/// themselves): how a plugin's own env values take the pipeline's vars and the step's metadata.
+pub fn render_with(
+    vars: &BTreeMap<String, String>,
+    metadata: &BTreeMap<String, String>,
+    text: &str,
+) -> Result<String, String> {
+    Resolver {
+        vars,
+        metadata,
+        done: HashMap::new(),
+    }
+    .render_field(text)
+}
+
 fn source_fields(source: &mut SourceSpec) -> Vec<(&'static str, &mut String)> {
     match source {
         SourceSpec::Github { repo, branch, .. } => vec![("repo", repo), ("branch", branch)],

@@ -16,7 +16,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::pipeline::{resolve_input, run_orders, PipelineSpec, ResolvedStep, StepSpec};
+use crate::pipeline::{
+    render_with, resolve_input, run_orders, PipelineSpec, ResolvedStep, StepSpec,
+};
 use crate::plugin::{ComputeType, FieldError, PluginSpec};
 
 pub use buildspec::OUTCOME_VARIABLE;
@@ -342,7 +344,7 @@ fn build_step(
     resources: &mut Resources,
 ) -> Result<BuiltStep, Vec<FieldError>> {
     let mut problems = Vec::new();
-    let mut variables = variables(at, &mut problems);
+    let mut variables = variables(input.spec, at, &mut problems);
     let secrets = secret_variables(at, &mut variables, &mut problems);
     let inputs = input_artifacts(input, layout, at, &mut problems);
     let Some(image) = at.plugin.image.as_deref() else {
@@ -437,12 +439,31 @@ fn is_variable_name(name: &str) -> bool {
         && !name.starts_with("CODEBUILD_")
 }
 
-/// The plugin's env overlaid with the step's.
-fn variables(at: &StepAt, problems: &mut Vec<FieldError>) -> BTreeMap<String, String> {
+/// The plugin's env, its templates expanded against the pipeline's vars and metadata (the
+/// step's metadata over the pipeline's: `STACK_NAME: "{{ metadata.stackName }}"`), overlaid with
+/// the step's env.
+fn variables(
+    spec: &PipelineSpec,
+    at: &StepAt,
+    problems: &mut Vec<FieldError>,
+) -> BTreeMap<String, String> {
     for name in at.spec.env.keys().filter(|name| !is_variable_name(name)) {
         problems.push(field(format!("{}.env.{name}", at.path()), "must be a shell variable name (letters, digits and _, not starting with a digit or CODEBUILD_)".into()));
     }
-    let mut variables = at.plugin.env.clone();
+    let mut metadata = spec.metadata.clone();
+    metadata.extend(at.spec.metadata.clone());
+    let mut variables = BTreeMap::new();
+    for (name, value) in &at.plugin.env {
+        match render_with(&spec.vars, &metadata, value) {
+            Ok(text) => {
+                variables.insert(name.clone(), text);
+            }
+            Err(message) => problems.push(field(
+                format!("{}.plugin", at.path()),
+                format!("plugin {}'s env.{name}: {message}", at.plugin.name),
+            )),
+        }
+    }
     variables.extend(at.spec.env.clone());
     variables
 }
@@ -592,3 +613,6 @@ fn finish(
         body_bytes,
     })
 }
+
+#[cfg(test)]
+mod tests;
