@@ -2,7 +2,7 @@
 touches instead of deep-copying every target table. moto's whole-table copy makes each transaction
 cost O(table size), so a 10,000-event replay becomes quadratic in the emulator (not in our code).
 Rollback semantics are unchanged: on any failure the touched items are restored exactly.
-Tests use the stock server; only the benchmark uses this one."""
+Tests use scripts/moto_server.py; only the benchmark uses this one."""
 
 import copy
 import sys

@@ -15,7 +15,7 @@ log=".moto/server-$port.log"
 if [[ "${PB_MOTO_SERVER:-}" == "bench" ]]; then
   .venv/bin/python scripts/moto_bench_server.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 else
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 fi
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT INT TERM

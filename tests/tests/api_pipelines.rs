@@ -1,10 +1,16 @@
 //! Pipelines and the deployment registry through the API, against the emulator.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::{Method, StatusCode};
+use pb_aws::attributes::to_item;
+use pb_aws::keys::{pipeline_pk, pipeline_sk};
+use pb_aws::pipelines::PipelineRecord;
 use pb_aws::registry::{Registry, RegistryEntry};
 use pb_tests::api::{sample_plugin, ApiBed, Reply};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 const ACME: &str = "acme";
 const GLOBEX: &str = "globex";
@@ -557,4 +563,325 @@ async fn compliance_rules_block_or_warn_on_pipeline_and_plugin_writes() {
         .await
         .unwrap();
     assert_eq!(accepted.status, StatusCode::CREATED, "{:?}", accepted.body);
+}
+
+/// A refused name: 409 naming the name and the pipeline that holds it.
+fn assert_name_taken(reply: &Reply, name: &str, holder: &str) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::CONFLICT, "conflict"),
+        "{:?}",
+        reply.body
+    );
+    let detail = reply.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("'{name}'")) && detail.contains(holder),
+        "{detail}"
+    );
+}
+
+fn id_of(reply: &Reply) -> String {
+    assert!(reply.status.is_success(), "{:?}", reply.body);
+    reply.body["id"].as_str().unwrap().to_string()
+}
+
+/// The org's own pipelines as `(name, id)`, sorted.
+async fn own_pipelines(api: &ApiBed, token: &str) -> Vec<(String, String)> {
+    let listed = api.get("/api/pipelines", Some(token)).await.unwrap();
+    let mut pipelines: Vec<(String, String)> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["source"] == "org")
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    pipelines.sort();
+    pipelines
+}
+
+fn named(name: &str, description: &str) -> Value {
+    let mut body = definition(name);
+    body["description"] = json!(description);
+    body
+}
+
+#[tokio::test]
+async fn a_name_belongs_to_one_pipeline_of_an_org_and_a_clash_writes_nothing() {
+    let (api, admin) = ApiBed::with_sample_plugins("names-create", ACME)
+        .await
+        .unwrap();
+    let first = id_of(&create(&api, &admin, &definition("payments")).await);
+    let clash = create(&api, &admin, &named("payments", "a second one")).await;
+    assert_name_taken(&clash, "payments", &first);
+    assert_eq!(
+        own_pipelines(&api, &admin).await,
+        [("payments".to_string(), first.clone())]
+    );
+
+    let globex = api.token(GLOBEX, &["*"]).await.unwrap();
+    let private_plugin = api
+        .publish_yaml(&globex, sample_plugin("cfn-deploy").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(private_plugin.status, StatusCode::CREATED);
+    let theirs = id_of(&create(&api, &globex, &definition("payments")).await);
+    assert_ne!(theirs, first);
+    assert_eq!(
+        own_pipelines(&api, &globex).await,
+        [("payments".to_string(), theirs)]
+    );
+}
+
+#[tokio::test]
+async fn renames_move_the_claim_and_deletes_free_the_name() {
+    let (api, admin) = ApiBed::with_sample_plugins("names-rename", ACME)
+        .await
+        .unwrap();
+    let alpha = id_of(&create(&api, &admin, &definition("alpha")).await);
+    let beta = id_of(&create(&api, &admin, &definition("beta")).await);
+
+    let renamed = put(&api, &admin, &alpha, Some("\"1\""), &definition("gamma")).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    let reused = id_of(&create(&api, &admin, &definition("alpha")).await);
+    assert_name_taken(
+        &create(&api, &admin, &definition("gamma")).await,
+        "gamma",
+        &alpha,
+    );
+
+    let onto_taken = put(&api, &admin, &beta, Some("\"1\""), &definition("gamma")).await;
+    assert_name_taken(&onto_taken, "gamma", &alpha);
+    let unchanged = api
+        .get(&format!("/api/pipelines/{beta}"), Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            unchanged.body["version"].clone(),
+            unchanged.body["spec"]["name"].clone()
+        ),
+        (json!(1), json!("beta"))
+    );
+    assert_name_taken(
+        &create(&api, &admin, &definition("beta")).await,
+        "beta",
+        &beta,
+    );
+
+    let same_name = put(
+        &api,
+        &admin,
+        &alpha,
+        Some("\"2\""),
+        &named("gamma", "edited"),
+    )
+    .await;
+    assert_eq!(same_name.status, StatusCode::OK, "{:?}", same_name.body);
+    assert_eq!(
+        delete(
+            &api,
+            &admin,
+            &format!("/api/pipelines/{alpha}"),
+            Some("\"3\"")
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    let gamma = id_of(&create(&api, &admin, &definition("gamma")).await);
+    assert_eq!(
+        delete(&api, &admin, &format!("/api/pipelines/{reused}"), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let alpha_again = id_of(&create(&api, &admin, &definition("alpha")).await);
+    assert_eq!(
+        own_pipelines(&api, &admin).await,
+        [
+            ("alpha".to_string(), alpha_again),
+            ("beta".to_string(), beta),
+            ("gamma".to_string(), gamma),
+        ]
+    );
+}
+
+/// A definition as stored before names were claimed: the pipeline item alone.
+async fn store_unclaimed(api: &ApiBed, id: &str, name: &str) {
+    let record = PipelineRecord {
+        id: id.into(),
+        org: ACME.into(),
+        version: 1,
+        spec: serde_json::from_value(definition(name)).unwrap(),
+        pinned: vec![],
+        created_at: "2026-11-01T00:00:00Z".into(),
+        created_by: "user@acme".into(),
+        updated_at: "2026-11-01T00:00:00Z".into(),
+        updated_by: "user@acme".into(),
+    };
+    let mut item = to_item(&record).unwrap();
+    item.insert("PK".into(), AttributeValue::S(pipeline_pk(ACME)));
+    item.insert("SK".into(), AttributeValue::S(pipeline_sk(id)));
+    api.bed
+        .clients
+        .dynamodb
+        .put_item()
+        .table_name(&api.bed.stack.catalog_table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_name_shared_before_names_were_claimed_goes_to_the_first_pipeline_updated() {
+    let (api, admin) = ApiBed::with_sample_plugins("names-legacy", ACME)
+        .await
+        .unwrap();
+    for id in ["pl-legacy-a", "pl-legacy-b", "pl-legacy-c"] {
+        store_unclaimed(&api, id, "legacy").await;
+    }
+    store_unclaimed(&api, "pl-legacy-d", "solo").await;
+
+    let first = put(
+        &api,
+        &admin,
+        "pl-legacy-a",
+        Some("\"1\""),
+        &definition("legacy"),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    let second = put(
+        &api,
+        &admin,
+        "pl-legacy-b",
+        Some("\"1\""),
+        &definition("legacy"),
+    )
+    .await;
+    assert_name_taken(&second, "legacy", "pl-legacy-a");
+    let renamed = put(
+        &api,
+        &admin,
+        "pl-legacy-b",
+        Some("\"1\""),
+        &definition("legacy-b"),
+    )
+    .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    let deleted = delete(&api, &admin, "/api/pipelines/pl-legacy-c", None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    // Neither leaving the name nor being deleted freed the claim they did not hold.
+    assert_name_taken(
+        &create(&api, &admin, &definition("legacy")).await,
+        "legacy",
+        "pl-legacy-a",
+    );
+    assert_name_taken(
+        &create(&api, &admin, &definition("legacy-b")).await,
+        "legacy-b",
+        "pl-legacy-b",
+    );
+
+    let moved = put(
+        &api,
+        &admin,
+        "pl-legacy-d",
+        Some("\"1\""),
+        &definition("solo-2"),
+    )
+    .await;
+    assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    let solo = id_of(&create(&api, &admin, &definition("solo")).await);
+    assert_eq!(
+        own_pipelines(&api, &admin).await,
+        [
+            ("legacy".to_string(), "pl-legacy-a".to_string()),
+            ("legacy-b".to_string(), "pl-legacy-b".to_string()),
+            ("solo".to_string(), solo),
+            ("solo-2".to_string(), "pl-legacy-d".to_string()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn of_concurrent_creates_with_one_name_exactly_one_is_stored() {
+    let (api, admin) = ApiBed::with_sample_plugins("names-race", ACME)
+        .await
+        .unwrap();
+    let api = Arc::new(api);
+    let mut creates = JoinSet::new();
+    for i in 0..8 {
+        let (api, admin) = (api.clone(), admin.clone());
+        creates.spawn(async move {
+            create(&api, &admin, &named("payments", &format!("attempt {i}"))).await
+        });
+    }
+    let replies = creates.join_all().await;
+    let winners: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .collect();
+    assert_eq!(winners.len(), 1, "{replies:?}");
+    let winner = id_of(winners[0]);
+    for reply in replies.iter().filter(|r| r.status != StatusCode::CREATED) {
+        assert_name_taken(reply, "payments", &winner);
+    }
+    assert_eq!(
+        own_pipelines(&api, &admin).await,
+        [("payments".to_string(), winner)]
+    );
+}
+
+#[tokio::test]
+async fn of_concurrent_renames_with_one_etag_only_the_winner_claims_its_name() {
+    let (api, admin) = ApiBed::with_sample_plugins("names-rename-race", ACME)
+        .await
+        .unwrap();
+    let id = id_of(&create(&api, &admin, &definition("original")).await);
+    let api = Arc::new(api);
+    let mut renames = JoinSet::new();
+    for i in 0..8 {
+        let (api, admin, id) = (api.clone(), admin.clone(), id.clone());
+        renames.spawn(async move {
+            let name = format!("renamed-{i}");
+            (
+                name.clone(),
+                put(&api, &admin, &id, Some("\"1\""), &definition(&name)).await,
+            )
+        });
+    }
+    let replies = renames.join_all().await;
+    let (won, lost): (Vec<_>, Vec<_>) = replies
+        .iter()
+        .partition(|(_, reply)| reply.status == StatusCode::OK);
+    assert_eq!(won.len(), 1, "{replies:?}");
+    assert!(lost
+        .iter()
+        .all(|(_, reply)| reply.status == StatusCode::PRECONDITION_FAILED));
+    let winning_name = &won[0].0;
+    assert_name_taken(
+        &create(&api, &admin, &definition(winning_name)).await,
+        winning_name,
+        &id,
+    );
+    let freed = lost
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .chain(["original"]);
+    for name in freed {
+        let reply = create(&api, &admin, &definition(name)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{name}: {:?}",
+            reply.body
+        );
+    }
 }

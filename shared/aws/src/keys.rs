@@ -113,6 +113,13 @@ pub fn pipeline_sk(pipeline_id: &str) -> String {
 
 pub const PIPELINE_SK_PREFIX: &str = "PIPELINE#";
 
+/// The claim on a pipeline name within its org (one pipeline per name: its stack and
+/// CodePipeline are named after it). `PIPELINE_NAME#` starts with `PIPELINE` but not with
+/// [`PIPELINE_SK_PREFIX`], so listing the org's pipelines never reads a claim as one.
+pub fn pipeline_name_sk(name: &str) -> String {
+    format!("PIPELINE_NAME#{name}")
+}
+
 pub fn rule_pk(org_id: &str) -> String {
     format!("ORG#{org_id}")
 }
@@ -171,5 +178,16 @@ mod tests {
         assert_eq!(prefix_end(EXEMPTION_SK_PREFIX), "EXEMPTION$");
         assert_eq!(exemption_sk("e1"), "EXEMPTION#e1");
         assert_eq!(exemption_pk("acme"), "ORG#acme");
+    }
+
+    #[test]
+    fn a_name_claim_is_never_read_as_a_pipeline() {
+        let claim = pipeline_name_sk("payments");
+        assert_eq!(claim, "PIPELINE_NAME#payments");
+        assert!(!claim.starts_with(PIPELINE_SK_PREFIX));
+        assert!(pipeline_sk("pl-1").starts_with(PIPELINE_SK_PREFIX));
+        for other in [RULE_SK_PREFIX, EXEMPTION_SK_PREFIX] {
+            assert!(claim.as_str() < other || claim.as_str() >= prefix_end(other).as_str());
+        }
     }
 }

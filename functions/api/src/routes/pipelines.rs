@@ -88,6 +88,7 @@ struct Checked {
     responses(
         (status = 201, body = PipelineView, headers(("ETag" = String), ("Location" = String))),
         (status = 403, body = Problem, description = "Missing permission, or a compliance rule blocks it (compliance_violation, with every violation)"),
+        (status = 409, body = Problem, description = "Another pipeline of the org has this name (the detail names it)"),
         (status = 422, body = Problem, description = "Invalid fields, template errors or unresolved plugins"),
     ),
     security(("bearer" = ["pipelines:create"])))]
@@ -212,6 +213,7 @@ pub async fn get(
         (status = 200, body = PipelineView, headers(("ETag" = String))),
         (status = 403, body = Problem, description = "Missing permission, or a compliance rule blocks it (compliance_violation, with every violation)"),
         (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Another pipeline of the org has this name (the detail names it)"),
         (status = 412, body = Problem, description = "Changed since that ETag"),
         (status = 422, body = Problem, description = "Invalid fields, template errors or unresolved plugins"),
         (status = 428, body = Problem, description = "No If-Match"),
@@ -238,11 +240,11 @@ pub async fn update(
         pinned: checked.pinned,
         updated_at: now_rfc3339(),
         updated_by: caller.claims.sub.clone(),
-        ..current
+        ..current.clone()
     };
     state
         .pipelines
-        .replace(&record, expected)
+        .replace(&current, &record)
         .await
         .map_err(write_error)?;
     let view = PipelineView {
@@ -259,7 +261,7 @@ pub async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "Still registered as deployed"),
+        (status = 409, body = Problem, description = "Still registered as deployed, or changed while being deleted without If-Match"),
         (status = 412, body = Problem),
     ),
     security(("bearer" = ["pipelines:delete"])))]
@@ -273,14 +275,18 @@ pub async fn delete(
     let params = params.only(&["force"])?;
     let force = params.text("force") == Some("true");
     let expected = if_match(&headers)?.flatten();
-    own(&state, &caller, &id).await?;
     state
         .pipelines
         .delete(caller.org(), &id, expected, force)
         .await
         .map_err(|error| match error {
+            WriteError::NotFound => ApiError::NotFound(format!("pipeline {id}")),
             WriteError::Registered => ApiError::Conflict(format!(
                 "pipeline {id} is still registered as deployed; delete its registry entry first, or pass force=true"
+            )),
+            // Without If-Match the delete applies to the version it read; an edit landed since.
+            WriteError::Stale { .. } if expected.is_none() => ApiError::Conflict(format!(
+                "pipeline {id} changed while it was being deleted; try again"
             )),
             other => write_error(other),
         })?;
@@ -377,6 +383,9 @@ fn write_error(error: WriteError) -> ApiError {
         WriteError::Stale { .. } => ApiError::PreconditionFailed,
         WriteError::Registered => {
             ApiError::Conflict("the pipeline is registered as deployed".into())
+        }
+        taken @ WriteError::NameTaken { .. } => {
+            ApiError::Conflict(format!("{taken}; pipeline names are unique within an org"))
         }
         WriteError::Aws(aws) => ApiError::Aws(aws),
     }
