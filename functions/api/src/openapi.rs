@@ -32,6 +32,7 @@ use crate::params::MAX_PATH_PARAM_BYTES;
 use crate::problem::PROBLEM_JSON;
 use crate::routes::plugins::MAX_DEPRECATION_MESSAGE_CHARS;
 use crate::routes::registry::{MAX_PIPELINE_ID_CHARS, MAX_STACK_NAME_CHARS};
+use crate::routes::templates::{JSON, YAML};
 use crate::routes::tokens::{
     MAX_SCOPE_CHARS, MAX_TOKEN_PERMISSIONS, PERMISSION_PATTERN, PLATFORM_PERMS, PLATFORM_SCOPE,
 };
@@ -203,6 +204,9 @@ fn limit_parameter(parameter: &mut Parameter) {
         (ParameterIn::Query, "interval") => {
             schema.enum_values = Some(["day", "week", "month"].map(Into::into).into());
         }
+        (ParameterIn::Header, "Accept") => {
+            schema.enum_values = Some([JSON, YAML].map(Into::into).into());
+        }
         _ => {}
     }
 }
@@ -213,6 +217,11 @@ fn parameter_description(location: &ParameterIn, name: &str) -> Option<&'static 
         (ParameterIn::Query, "cursor") => Some(
             "`nextCursor` of the previous page of this same query; any other value answers 400 \
              invalid_cursor (cursors are signed and bound to the query)",
+        ),
+        (ParameterIn::Header, "Accept") => Some(
+            "The template's format: JSON unless YAML is preferred (a list with quality values, \
+             `*/*`, `application/*`, `text/yaml` and `application/x-yaml` are understood too; \
+             naming neither format answers 406)",
         ),
         (ParameterIn::Header, "If-Match") => Some(
             "The `ETag` of the latest response for this resource; a value naming another \

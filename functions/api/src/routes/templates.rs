@@ -15,13 +15,13 @@ use crate::problem::{ApiError, Problem};
 use crate::services::synthesis::{dry_run_template, stored_template};
 use crate::state::AppState;
 
-const YAML: &str = "application/yaml";
-const JSON: &str = "application/json";
+pub(crate) const YAML: &str = "application/yaml";
+pub(crate) const JSON: &str = "application/json";
 
 /// The CloudFormation template the pipeline deploys as: what a deployment would create, for
 /// review. Its Metadata names the stack and the stack's tags.
 #[utoipa::path(get, path = "/api/pipelines/{id}/template", tag = "pipelines",
-    params(("id" = String, Path), ("Accept" = Option<String>, Header, description = "application/json (default) or application/yaml")),
+    params(("id" = String, Path), ("Accept" = Option<String>, Header)),
     responses(
         (status = 200, description = "The template", content((Object = "application/json"), (String = "application/yaml"))),
         (status = 404, body = Problem, description = "No such pipeline in the caller's org"),
@@ -49,7 +49,7 @@ pub async fn template(
 /// `/api/compliance/validate`): every check a write runs except compliance, then the template.
 /// The template carries `PIPELINE_EVENT_ID=dry-run`; a stored pipeline's carries its id.
 #[utoipa::path(post, path = "/api/pipelines/synth", tag = "pipelines",
-    params(("Accept" = Option<String>, Header, description = "application/json (default) or application/yaml")),
+    params(("Accept" = Option<String>, Header)),
     request_body(content((PipelineSpec = "application/json"), (PipelineSpec = "application/yaml"))),
     responses(
         (status = 200, description = "The template", content((Object = "application/json"), (String = "application/yaml"))),
@@ -131,6 +131,22 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
         negotiate(&headers)
+    }
+
+    #[test]
+    fn the_document_offers_the_two_media_types() {
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
+        let parameters = &document["paths"]["/api/pipelines/{id}/template"]["get"]["parameters"];
+        let accept = parameters
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "Accept")
+            .unwrap();
+        assert_eq!(
+            accept["schema"]["enum"],
+            serde_json::json!(["application/json", "application/yaml"])
+        );
     }
 
     #[test]
