@@ -141,6 +141,7 @@ bench: $(DEV_STAMP)
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_audit
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_reports
 	cargo run --quiet --profile bench -p pb-tests --bin bench_compliance
+	cargo run --quiet --profile bench -p pb-tests --bin bench_synth
 
 # The dead-letter re-drive (docs/operations.md, "Runbook: re-drive the dead-letter queue"). The queues come from the stack's outputs
 # (STACK, default pipeline-builder) or from QUEUE_URL and DLQ_URL.
