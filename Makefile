@@ -27,7 +27,7 @@ SUBJECT ?= admin
 
 # pb-tests files that read only files or a local socket, never the emulator; one that needs moto
 # fails at once in `make test-unit`, which does not start it.
-OFFLINE_TESTS := docs infra_eks sdk_timeouts template_drift
+OFFLINE_TESTS := docs infra_eks sdk_timeouts synth template_drift
 
 .PHONY: help test sample-templates test-unit dev lint deny-tool advisories validate build sam-build deploy deploy-guided token bench fuzz redrive clean
 
@@ -141,6 +141,7 @@ bench: $(DEV_STAMP)
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_audit
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_reports
 	cargo run --quiet --profile bench -p pb-tests --bin bench_compliance
+	cargo run --quiet --profile bench -p pb-tests --bin bench_synth
 
 # The dead-letter re-drive (docs/operations.md, "Runbook: re-drive the dead-letter queue"). The queues come from the stack's outputs
 # (STACK, default pipeline-builder) or from QUEUE_URL and DLQ_URL.

@@ -12,6 +12,7 @@ pub mod resources;
 pub mod rng;
 pub mod runtime_stub;
 pub mod samples;
+pub mod timing;
 pub mod yaml;
 
 use std::path::PathBuf;

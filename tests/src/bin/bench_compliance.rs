@@ -9,12 +9,13 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{ensure, Context as _};
 use pb_domain::compliance::{evaluate, pipeline_attributes, Evaluation, Rule, RuleSpec, Target};
 use pb_domain::pipeline::{pin_steps, plugin_references, PipelineSpec, ResolvedStep};
 use pb_domain::plugin::{resolve_batch, CatalogEntry};
+use pb_tests::timing::{time, Spread};
 use serde_json::{json, Value};
 
 const ORG: &str = "acme";
@@ -73,30 +74,14 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn time(iterations: usize, mut work: impl FnMut()) -> Vec<Duration> {
-    // Warm caches and the allocator before measuring.
-    for _ in 0..iterations / 10 {
-        work();
-    }
-    (0..iterations)
-        .map(|_| {
-            let started = Instant::now();
-            work();
-            started.elapsed()
-        })
-        .collect()
-}
-
 fn report(label: &str, iterations: usize, samples: &[Duration]) {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
+    let spread = Spread::of(samples);
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
-    let at = |share: f64| sorted[((sorted.len() - 1) as f64 * share) as usize];
     println!(
         "  {label:<20} min {:>8.1} µs   median {:>8.1} µs   p90 {:>8.1} µs   ({iterations} runs)",
-        micros(sorted[0]),
-        micros(at(0.5)),
-        micros(at(0.9)),
+        micros(spread.min),
+        micros(spread.median),
+        micros(spread.p90),
     );
 }
 
