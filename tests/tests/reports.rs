@@ -401,7 +401,7 @@ async fn define_payments(api: &ApiBed, admin: &str, name: &str) -> String {
                 {"plugin": {"name": "node-build", "version": "^2"}},
                 {"name": "Scan", "plugin": {"name": "security-scan", "version": "~0.9"}}
             ]},
-            {"name": "Prod", "steps": [{"plugin": {"name": "cfn-deploy", "version": "latest"}}]}
+            {"name": "Prod", "steps": [{"plugin": {"name": "cfn-deploy", "version": "latest"}, "metadata": {"stackName": "payments"}}]}
         ]
     });
     let created = api
@@ -826,23 +826,23 @@ async fn plugin_reports_attribute_steps_to_their_pinned_versions() {
     let summary = report(&w, &w.acme, "/api/reports/plugins/summary").await;
     assert_eq!(
         summary,
-        json!({"plugins": 6, "versions": 7, "active": 5, "inactive": 1, "public": 5, "private": 1,
-               "byCategory": {"approval": 1, "build": 2, "deploy": 1, "security": 1, "test": 1}})
+        json!({"plugins": 8, "versions": 9, "active": 7, "inactive": 1, "public": 7, "private": 1,
+               "byCategory": {"approval": 1, "build": 3, "deploy": 1, "security": 1, "test": 2}})
     );
     let distribution = report(&w, &w.acme, "/api/reports/plugins/distribution").await;
     assert_eq!(
         distribution,
-        json!({"plugins": 6,
-               "byPluginType": {"CodeBuildStep": 4, "ManualApprovalStep": 1, "ShellStep": 1},
-               "byComputeType": {"LARGE": 1, "MEDIUM": 2, "SMALL": 2}})
+        json!({"plugins": 8,
+               "byPluginType": {"CodeBuildStep": 5, "ManualApprovalStep": 1, "ShellStep": 2},
+               "byComputeType": {"LARGE": 1, "MEDIUM": 3, "SMALL": 3}})
     );
     let versions = report(&w, &w.acme, "/api/reports/plugins/versions?limit=3").await;
     assert_eq!(
         versions,
-        json!({"total": 6, "plugins": [
+        json!({"total": 8, "plugins": [
             {"name": "cfn-deploy", "latest": "1.1.0", "activeVersions": 1, "versions": ["1.1.0"]},
+            {"name": "integration-tests", "latest": "1.0.0", "activeVersions": 1, "versions": ["1.0.0"]},
             {"name": "manual-approval", "latest": "1.0.0", "activeVersions": 1, "versions": ["1.0.0"]},
-            {"name": "node-build", "latest": "2.0.1", "activeVersions": 2, "versions": ["2.0.1", "1.9.0"]},
         ]})
     );
 
