@@ -180,6 +180,9 @@ impl TestBed {
                 stack_name: format!("{pipeline_name}-stack"),
                 region: REGION.to_string(),
                 last_deployed: "2026-11-01T00:00:00Z".to_string(),
+                stack_id: None,
+                account: None,
+                definition_version: None,
             })
             .await?;
         Ok(())

@@ -184,6 +184,9 @@ impl AuditBed {
             stack_name: stack_name.into(),
             region: region.into(),
             last_deployed: "2026-11-01T00:00:00Z".into(),
+            stack_id: None,
+            account: None,
+            definition_version: None,
         })
         .await
         .unwrap();

@@ -114,6 +114,9 @@ async fn build_fleet(clients: &Clients, config: &AuditConfig) -> anyhow::Result<
                 stack_name: p.stack,
                 region: p.region.to_string(),
                 last_deployed: "2026-11-01T00:00:00Z".to_string(),
+                stack_id: None,
+                account: None,
+                definition_version: None,
             };
             registry.put(&entry).await?;
             Ok(())

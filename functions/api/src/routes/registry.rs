@@ -203,6 +203,9 @@ fn merge(
             stack_name,
             region,
             last_deployed: now_rfc3339(),
+            stack_id: None,
+            account: None,
+            definition_version: None,
         }),
         _ => Err(ApiError::Validation(problems)),
     }
