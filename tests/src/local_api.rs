@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+
+use crate::resources::LocalStack;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -35,16 +37,19 @@ const LOCAL_DEFAULTS: [(&str, &str); 3] = [
 impl LocalApi {
     /// Starts `api serve` on `port` and waits until `/health` answers.
     pub async fn start(
-        catalog_table: &str,
-        executions_table: &str,
+        stack: &LocalStack,
         key_set_secret: &str,
         port: u16,
     ) -> anyhow::Result<Self> {
         let binary = api_binary()?;
         let child = Command::new(&binary)
             .arg("serve")
-            .env("CATALOG_TABLE", catalog_table)
-            .env("EXECUTIONS_TABLE", executions_table)
+            .env("CATALOG_TABLE", &stack.catalog_table)
+            .env("EXECUTIONS_TABLE", &stack.executions_table)
+            .env("EVENT_BUS_NAME", &stack.event_bus_name)
+            .env("PIPELINE_STACK_ROLE_ARN", &stack.deploy.stack_role_arn)
+            .env("PIPELINE_ROLE_BOUNDARY_ARN", &stack.deploy.boundary_arn)
+            .env("PIPELINE_TEMPLATE_BUCKET", &stack.deploy.template_bucket)
             .env("KEY_SET_SECRET_ID", key_set_secret)
             .env("PORT", port.to_string())
             .envs(

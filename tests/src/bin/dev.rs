@@ -40,13 +40,7 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    let api = LocalApi::start(
-        &bed.stack.catalog_table,
-        &bed.stack.executions_table,
-        KEY_SET_SECRET,
-        port,
-    )
-    .await?;
+    let api = LocalApi::start(&bed.stack, KEY_SET_SECRET, port).await?;
     let admin = api.mint_token(ORG, "*").await?;
     let published = api
         .publish_samples(&admin, Path::new("samples/plugins"))
