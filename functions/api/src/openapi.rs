@@ -549,7 +549,11 @@ fn source_kinds(source: &mut Value) {
             ),
             ("connectionArn", CONNECTION_ARN_PATTERN),
             ("repository", "[A-Za-z0-9.@_-]{1,100}"),
-            ("bucket", "[a-z0-9.-]{3,63}"),
+            // An S3 bucket name, but not one of the platform's (`pb-…`).
+            (
+                "bucket",
+                "(?:[a-oq-z0-9.-][a-z0-9.-]{2,62}|p[ac-z0-9.-][a-z0-9.-]{1,61}|pb[a-z0-9.][a-z0-9.-]{0,60})",
+            ),
         ] {
             if let Some(property) = properties.get_mut(field) {
                 property["pattern"] = or_template(pattern).into();
@@ -716,6 +720,27 @@ fn limit_number(schema: Option<&mut Schema>, min: u32, max: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_s3_source_bucket_is_stated_as_any_bucket_but_the_platforms() {
+        let document = serde_json::to_value(crate::endpoints::document()).unwrap();
+        let sources = document["components"]["schemas"]["SourceSpec"]["oneOf"]
+            .as_array()
+            .unwrap();
+        let s3 = sources
+            .iter()
+            .find(|s| s["properties"]["type"]["enum"][0] == "s3")
+            .unwrap();
+        let pattern =
+            regex::Regex::new(s3["properties"]["bucket"]["pattern"].as_str().unwrap()).unwrap();
+        for accepted in ["acme-exports", "pbx", "pb.data", "p-b", "pbbucket", "abc"] {
+            assert!(pattern.is_match(accepted), "{accepted}");
+        }
+        for refused in ["pb-acme-x-artifactbucket-1a2b", "pb-x", "Pb"] {
+            let matched = pattern.find(refused).map(|m| m.as_str() == refused);
+            assert_ne!(matched, Some(true), "{refused}");
+        }
+    }
 
     #[test]
     fn every_error_answer_is_documented_as_problem_json() {

@@ -264,3 +264,14 @@ fn a_pin_stored_before_publishers_were_recorded_still_loads() {
     assert_eq!(pin.publisher_org, None);
     assert_eq!(serde_json::to_value(&pin).unwrap(), stored);
 }
+
+#[test]
+fn an_s3_source_cannot_be_a_platform_bucket() {
+    let mut value = resolved_sample();
+    value["source"] =
+        json!({"type": "s3", "bucket": "pb-globex-api-artifactbucket-1a2b3c", "key": "x.zip"});
+    let errors = validate(&spec(value.clone())).unwrap_err();
+    assert_eq!(fields(&errors), ["source.bucket"]);
+    value["source"]["bucket"] = json!("acme-exports");
+    assert_eq!(validate(&spec(value)), Ok(()));
+}

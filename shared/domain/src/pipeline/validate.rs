@@ -25,6 +25,9 @@ pub const MAX_TIMEOUT_MINUTES: u32 = 480;
 pub const MAX_STEP_INPUTS: usize = 4;
 /// CloudFormation allows 50 tags on a stack; the platform sets 4 of its own.
 pub const MAX_TAGS: usize = 46;
+/// What every stack, pipeline, bucket and role the platform deploys is named with; a source
+/// may not name one (an S3 source on another org's artifact bucket would read its artifacts).
+pub const PLATFORM_NAME_PREFIX: &str = "pb-";
 /// The synthesized pipeline's first stage; a definition's stages cannot take its name.
 pub const SOURCE_STAGE_NAME: &str = "Source";
 
@@ -138,6 +141,11 @@ fn check_source(source: &SourceSpec, problems: &mut Problems) {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
             if !bucket_ok {
                 problems.add("source.bucket", "must be an S3 bucket name");
+            } else if bucket.starts_with(PLATFORM_NAME_PREFIX) {
+                problems.add(
+                    "source.bucket",
+                    "buckets named pb-… are the platform's (pipeline artifact buckets of every org); a source is a bucket of your own",
+                );
             }
             if key.is_empty() || key.len() > 1024 {
                 problems.add("source.key", "must be an object key (1-1024 bytes)");
