@@ -138,3 +138,95 @@ async fn a_large_template_goes_through_the_template_bucket() {
         .unwrap();
     assert_eq!(objects.contents().len(), 1);
 }
+
+/// The recorded stack status event, about the stack the deployment created.
+fn stack_event(stack_id: &str, status: &str) -> String {
+    let body = include_str!("../../events/cloudformation/stack-status-create-complete.json");
+    let mut event: Value = serde_json::from_str(body).unwrap();
+    event["resources"] = json!([stack_id]);
+    event["detail"]["stack-id"] = json!(stack_id);
+    event["detail"]["status-details"]["status"] = json!(status);
+    event.to_string()
+}
+
+#[tokio::test]
+async fn stack_status_events_move_the_deployment_through_ingest() {
+    let (api, admin) = ApiBed::with_sample_plugins("deploy-events", ACME)
+        .await
+        .unwrap();
+    let id = created(&api, &admin, &sample("inventory-codecommit")).await;
+    let started = deploy(&api, &admin, &id).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
+    let deployment = started.body["id"].as_str().unwrap().to_string();
+    let stack_id = started.body["stackId"].as_str().unwrap().to_string();
+    let ingest = pb_ingest::handler::Ingest::new(&api.bed.clients, &api.bed.config);
+
+    let stored = |status: &'static str| {
+        let api = &api;
+        let (id, deployment) = (id.clone(), deployment.clone());
+        async move {
+            let record = api
+                .state
+                .deployments
+                .get(ACME, &id, &deployment)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                serde_json::to_value(record.status).unwrap(),
+                json!(status),
+                "{record:?}"
+            );
+            record
+        }
+    };
+    let in_progress = stack_event(&stack_id, "CREATE_IN_PROGRESS");
+    let (response, _) = ingest
+        .handle(pb_tests::events::sqs_batch([("m1", in_progress)]))
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    stored("IN_PROGRESS").await;
+
+    let (name_part, _) = stack_id.rsplit_once('/').unwrap();
+    let older = stack_event(
+        &format!("{name_part}/00000000-0000-0000-0000-000000000000"),
+        "ROLLBACK_COMPLETE",
+    );
+    let (response, summary) = ingest
+        .handle(pb_tests::events::sqs_batch([("m2", older)]))
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        summary.duplicate, 1,
+        "an event of another stack of that name changes nothing"
+    );
+    stored("IN_PROGRESS").await;
+
+    let complete = stack_event(&stack_id, "CREATE_COMPLETE");
+    let (response, _) = ingest
+        .handle(pb_tests::events::sqs_batch([
+            ("m3", complete.clone()),
+            ("m4", complete),
+        ]))
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    let record = stored("SUCCEEDED").await;
+    assert_eq!(record.stack_status.as_deref(), Some("CREATE_COMPLETE"));
+    let entry = api.state.registry.get(&id).await.unwrap().unwrap();
+    assert_eq!(entry.stack_id.as_deref(), Some(stack_id.as_str()));
+    assert_eq!(entry.pipeline_name, "pb-acme-inventory-service");
+    assert_eq!(entry.definition_version, Some(1));
+
+    let late = stack_event(&stack_id, "UPDATE_ROLLBACK_COMPLETE");
+    ingest
+        .handle(pb_tests::events::sqs_batch([("m5", late)]))
+        .await;
+    stored("SUCCEEDED").await;
+
+    let malformed = r#"{"source": "aws.cloudformation", "detail-type": "CloudFormation Stack Status Change", "detail": {}}"#;
+    let (response, summary) = ingest
+        .handle(pb_tests::events::sqs_batch([("m6", malformed.to_string())]))
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(summary.quarantined, 1);
+}

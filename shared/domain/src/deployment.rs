@@ -97,6 +97,97 @@ pub fn template_hash(body: &str) -> String {
         .collect()
 }
 
+pub const STACK_EVENT_SOURCE: &str = "aws.cloudformation";
+pub const STACK_STATUS_DETAIL_TYPE: &str = "CloudFormation Stack Status Change";
+
+/// A stack status change, as far as deployments need it. Region and stack name come from the
+/// stack's ARN, not the envelope (which a cross-region or cross-account delivery may rewrite).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackStatusEvent {
+    pub stack_id: String,
+    pub stack_name: String,
+    pub region: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StackEventError {
+    #[error("body is not a CloudFormation stack status event: {0}")]
+    Malformed(String),
+    #[error("detail-type {0:?} is not a CloudFormation Stack Status Change")]
+    UnexpectedDetailType(String),
+    #[error("{0} is not a CloudFormation stack ARN")]
+    BadStackId(String),
+}
+
+#[derive(Deserialize)]
+struct RawStackEvent {
+    source: String,
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    detail: RawStackDetail,
+}
+
+#[derive(Deserialize)]
+struct RawStackDetail {
+    #[serde(rename = "stack-id")]
+    stack_id: String,
+    #[serde(rename = "status-details")]
+    status_details: RawStatusDetails,
+}
+
+#[derive(Deserialize)]
+struct RawStatusDetails {
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct Source {
+    source: Option<String>,
+}
+
+/// Whether an event body says it comes from CloudFormation (the ingest queue carries both
+/// CodePipeline and CloudFormation events).
+pub fn is_stack_event(body: &str) -> bool {
+    serde_json::from_str::<Source>(body)
+        .ok()
+        .and_then(|s| s.source)
+        .is_some_and(|source| source == STACK_EVENT_SOURCE)
+}
+
+pub fn parse_stack_event(body: &str) -> Result<StackStatusEvent, StackEventError> {
+    let raw: RawStackEvent =
+        serde_json::from_str(body).map_err(|e| StackEventError::Malformed(e.to_string()))?;
+    if raw.source != STACK_EVENT_SOURCE {
+        return Err(StackEventError::Malformed(format!(
+            "source {:?}",
+            raw.source
+        )));
+    }
+    if raw.detail_type != STACK_STATUS_DETAIL_TYPE {
+        return Err(StackEventError::UnexpectedDetailType(raw.detail_type));
+    }
+    let stack_id = raw.detail.stack_id;
+    // arn:{partition}:cloudformation:{region}:{account}:stack/{name}/{uuid}
+    let parts: Vec<&str> = stack_id.splitn(6, ':').collect();
+    let name = parts
+        .get(5)
+        .and_then(|resource| resource.strip_prefix("stack/"))
+        .and_then(|rest| rest.split('/').next())
+        .filter(|name| !name.is_empty());
+    match (parts.get(2), parts.get(3), name) {
+        (Some(&"cloudformation"), Some(region), Some(name)) if !region.is_empty() => {
+            Ok(StackStatusEvent {
+                stack_name: name.to_string(),
+                region: region.to_string(),
+                status: raw.detail.status_details.status,
+                stack_id,
+            })
+        }
+        _ => Err(StackEventError::BadStackId(stack_id)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +226,22 @@ mod tests {
             StackAction::Recreate
         );
         assert_eq!(stack_action(Some("DELETE_IN_PROGRESS")), StackAction::Busy);
+    }
+
+    #[test]
+    fn a_stack_status_event_names_its_stack_by_the_arn() {
+        let body = include_str!("../../../events/cloudformation/stack-status-create-complete.json");
+        assert!(is_stack_event(body));
+        let event = parse_stack_event(body).unwrap();
+        assert_eq!(event.stack_name, "pb-acme-storefront-web");
+        assert_eq!(event.region, "us-east-1");
+        assert_eq!(event.status, "CREATE_COMPLETE");
+        assert!(!is_stack_event(r#"{"source": "aws.codepipeline"}"#));
+        let bad = body.replace("arn:aws:cloudformation:us-east-1", "arn:aws:s3:us-east-1");
+        assert!(matches!(
+            parse_stack_event(&bad),
+            Err(StackEventError::BadStackId(_))
+        ));
     }
 
     #[test]
