@@ -298,9 +298,11 @@ pub async fn first_failure(
         .send()
         .await
         .map_err(|e| AwsError::classify("DescribeStackEvents", e))?;
+    // Newest first: the earliest failure is the last one listed.
     Ok(output
         .stack_events()
         .iter()
+        .rev()
         .filter(|event| {
             event
                 .resource_status()
@@ -314,7 +316,7 @@ pub async fn first_failure(
                 event.resource_type().unwrap_or_default()
             ))
         })
-        .last())
+        .next())
 }
 
 struct TemplateSource {
