@@ -573,8 +573,7 @@ fn the_api_writes_token_secrets_only_under_its_own_stacks_prefix() {
         .replace("${AWS::StackName}", "pipeline-builder-staging");
     let config = ApiConfig::from_lookup(|name| match name {
         "PLATFORM_SECRET_PREFIX" => Some("pipeline-builder-staging".into()),
-        "CATALOG_TABLE" | "EXECUTIONS_TABLE" | "KEY_SET_SECRET_ID" => Some("set".into()),
-        _ => None,
+        _ => variables_lookup(&template, "ApiFunction")(name),
     })
     .unwrap();
     // Secrets Manager appends "-" and six random characters to the name in the ARN.

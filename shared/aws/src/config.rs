@@ -362,9 +362,14 @@ mod tests {
             "CATALOG_TABLE" => Some("c".to_string()),
             "EXECUTIONS_TABLE" => Some("e".to_string()),
             "KEY_SET_SECRET_ID" => Some("keys".to_string()),
+            "EVENT_BUS_NAME" => Some("bus".to_string()),
+            "PIPELINE_STACK_ROLE_ARN" => Some("arn:aws:iam::123456789012:role/stacks".to_string()),
+            "PIPELINE_ROLE_BOUNDARY_ARN" => Some("arn:aws:iam::123456789012:policy/b".to_string()),
+            "PIPELINE_TEMPLATE_BUCKET" => Some("templates".to_string()),
             _ => None,
         };
         let api = ApiConfig::from_lookup(env).unwrap();
+        assert_eq!(api.deployment_refresh_after, Duration::from_secs(60));
         assert_eq!(api.tokens.issuer, "pipeline-builder");
         assert_eq!(api.tokens.audience, "pipeline-builder-api");
         assert_eq!(api.tokens.key_set_ttl, Duration::from_secs(300));
