@@ -17,6 +17,14 @@ fn sample(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// A sample under its own pipeline name: the tests share one emulator, where stack names are
+/// unique per account and region as in AWS.
+fn sample_named(name: &str, pipeline_name: &str) -> Value {
+    let mut value = sample(name);
+    value["name"] = json!(pipeline_name);
+    value
+}
+
 async fn created(api: &ApiBed, token: &str, body: &Value) -> String {
     let reply = api.post_json("/api/pipelines", token, body).await.unwrap();
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
@@ -229,4 +237,121 @@ async fn stack_status_events_move_the_deployment_through_ingest() {
         .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(summary.quarantined, 1);
+}
+
+#[tokio::test]
+async fn a_second_deployment_waits_and_compliance_is_checked_again() {
+    let (api, admin) = ApiBed::with_sample_plugins("deploy-busy", ACME)
+        .await
+        .unwrap();
+    let id = created(&api, &admin, &sample_named("reports-s3", "reports-busy")).await;
+    let first = deploy(&api, &admin, &id).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{:?}", first.body);
+    let second = deploy(&api, &admin, &id).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{:?}", second.body);
+    assert!(second.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("still in progress"));
+    let first_id = first.body["id"].as_str().unwrap();
+    assert_eq!(
+        read(&api, &admin, &id, first_id).await.body["status"],
+        "SUCCEEDED"
+    );
+
+    let rule = json!({"name": "one stage only", "target": "pipeline", "severity": "error",
+                      "field": "stageCount", "operator": "lte", "value": 0});
+    let created_rule = api
+        .post_json("/api/compliance/rules", &admin, &rule)
+        .await
+        .unwrap();
+    assert_eq!(
+        created_rule.status,
+        StatusCode::CREATED,
+        "{:?}",
+        created_rule.body
+    );
+    let refused = deploy(&api, &admin, &id).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    assert_eq!(refused.code(), "compliance_violation");
+
+    let reader = api.token(ACME, &["pipelines:read"]).await.unwrap();
+    assert_eq!(
+        deploy(&api, &reader, &id).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_preview_shows_its_changes_and_changes_nothing() {
+    let (api, admin) = ApiBed::with_sample_plugins("deploy-preview", ACME)
+        .await
+        .unwrap();
+    let id = created(&api, &admin, &sample_named("reports-s3", "reports-preview")).await;
+    let preview = api
+        .send(
+            Method::POST,
+            &format!("/api/pipelines/{id}/deployments?preview=true"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(preview.status, StatusCode::ACCEPTED, "{:?}", preview.body);
+    assert_eq!(preview.body["status"], "PREVIEW");
+    let shown = read(&api, &admin, &id, preview.body["id"].as_str().unwrap()).await;
+    let changes = shown.body["changeSet"]["changes"].as_array().unwrap();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["logicalId"] == "Pipeline" && c["action"] == "Add"),
+        "{:?}",
+        shown.body
+    );
+    assert!(api.state.registry.get(&id).await.unwrap().is_none());
+
+    let deployed = deploy(&api, &admin, &id).await;
+    assert_eq!(deployed.status, StatusCode::ACCEPTED, "{:?}", deployed.body);
+    let done = read(&api, &admin, &id, deployed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done.body["status"], "SUCCEEDED", "{:?}", done.body);
+}
+
+#[tokio::test]
+async fn deleting_with_the_stack_removes_stack_and_registration() {
+    let (api, admin) = ApiBed::with_sample_plugins("deploy-delete", ACME)
+        .await
+        .unwrap();
+    let id = created(&api, &admin, &sample_named("reports-s3", "reports-delete")).await;
+    let started = deploy(&api, &admin, &id).await;
+    let done = read(&api, &admin, &id, started.body["id"].as_str().unwrap()).await;
+    assert_eq!(done.body["status"], "SUCCEEDED", "{:?}", done.body);
+    let path = format!("/api/pipelines/{id}?deleteStack=true");
+    let deleter = api.token(ACME, &["pipelines:delete"]).await.unwrap();
+    let refused = api
+        .send(Method::DELETE, &path, Some(&deleter), None)
+        .await
+        .unwrap();
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+
+    let deleted = api
+        .send(Method::DELETE, &path, Some(&admin), None)
+        .await
+        .unwrap();
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
+    assert!(api.state.registry.get(&id).await.unwrap().is_none());
+    let stack = api
+        .state
+        .deployer
+        .describe("pb-acme-reports-delete")
+        .await
+        .unwrap();
+    assert!(
+        stack.as_ref().is_none_or(|s| s.status == "DELETE_COMPLETE"),
+        "{stack:?}"
+    );
+    let gone = api
+        .get(&format!("/api/pipelines/{id}"), Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }

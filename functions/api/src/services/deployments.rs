@@ -281,6 +281,50 @@ fn is_quiet(state: &AppState, deployment: &DeploymentRecord) -> bool {
     quiet.to_std().unwrap_or_default() >= state.config.deployment_refresh_after
 }
 
+/// Starts deleting the pipeline's stack and removes its registry entry (the pipeline itself is
+/// the caller's to delete next). Refused while a deployment is under way; a stack of that name
+/// that is not this pipeline's is left alone (409). The artifact bucket is retained and empties
+/// itself through its lifecycle.
+pub async fn delete_stack(state: &AppState, pipeline: &PipelineRecord) -> Result<(), ApiError> {
+    if let Some(holder) = state
+        .deployments
+        .lock_holder(&pipeline.org, &pipeline.id)
+        .await?
+    {
+        return Err(ApiError::Conflict(format!(
+            "deployment {holder} of this pipeline is still in progress"
+        )));
+    }
+    let registered = state
+        .registry
+        .get(&pipeline.id)
+        .await?
+        .filter(|entry| entry.org_id == pipeline.org);
+    let last = state
+        .deployments
+        .list(&pipeline.org, &pipeline.id, 1)
+        .await?
+        .into_iter()
+        .next();
+    let stack_name = registered
+        .as_ref()
+        .map(|entry| entry.stack_name.clone())
+        .or(last.map(|deployment| deployment.stack_name));
+    if let Some(stack_name) = stack_name {
+        if let Some(stack) = state.deployer.describe(&stack_name).await? {
+            check_owner(&stack, pipeline)?;
+            state.deployer.delete(&stack_name).await?;
+        }
+    }
+    if registered.is_some() {
+        state
+            .registry
+            .delete_owned(&pipeline.org, &pipeline.id)
+            .await?;
+    }
+    Ok(())
+}
+
 /// A preview's proposed changes.
 pub async fn changes(
     state: &AppState,
