@@ -91,6 +91,16 @@ pub fn codepipeline_event_pattern() -> Value {
     json!({ "source": ["aws.codepipeline"], "detail-type": DETAIL_TYPES })
 }
 
+/// The stacks whose status changes reach ingest: the platform's (`pb-`), in the given region and
+/// account (`arn_prefix` is `arn:{partition}:cloudformation:{region}:{account}:`).
+pub fn stack_event_pattern(arn_prefix: &str) -> Value {
+    json!({
+        "source": ["aws.cloudformation"],
+        "detail-type": ["CloudFormation Stack Status Change"],
+        "resources": [{ "prefix": format!("{arn_prefix}stack/pb-") }],
+    })
+}
+
 /// Where the local rule listens. Real CodePipeline events arrive on the default bus; tests give
 /// each run its own bus standing in for it, so parallel tests never see each other's events.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +166,18 @@ pub async fn create_local_stack(
         &rule_name,
         &source_bus_name,
         &codepipeline_event_pattern(),
+        &queue_arn,
+    )
+    .await?;
+    route_to_queue(
+        &clients.eventbridge,
+        &format!("{prefix}-stack-events"),
+        &source_bus_name,
+        &stack_event_pattern(&format!(
+            "arn:aws:cloudformation:{}:{}:",
+            crate::emulator::REGION,
+            crate::emulator::ACCOUNT_ID
+        )),
         &queue_arn,
     )
     .await?;

@@ -3,8 +3,8 @@
 
 use pb_aws::config::{ApiConfig, IngestConfig, LookupConfig};
 use pb_tests::resources::{
-    codepipeline_event_pattern, QueueDef, TableDef, CATALOG_TABLE, EXECUTIONS_TABLE,
-    INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_QUEUE,
+    codepipeline_event_pattern, stack_event_pattern, QueueDef, TableDef, CATALOG_TABLE,
+    EXECUTIONS_TABLE, INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_QUEUE,
     INGEST_FUNCTION_TIMEOUT_SECONDS, INGEST_QUEUE,
 };
 use pb_tests::samples::{sample_catalog, sample_pipelines, synthesize};
@@ -135,6 +135,25 @@ fn queues_match_the_local_definitions() {
     assert_eq!(
         properties(&template, "IngestQueue")["RedrivePolicy"]["deadLetterTargetArn"],
         json!({"!GetAtt": "IngestDeadLetterQueue.Arn"})
+    );
+}
+
+#[test]
+fn the_stack_events_rule_matches_the_local_one() {
+    let template = template();
+    let rule = properties(&template, "CloudFormationStackEventsRule");
+    let mut pattern = rule["EventPattern"].clone();
+    let sub = pattern["resources"][0]["prefix"]["!Sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    pattern["resources"][0]["prefix"] = json!(sub
+        .replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${AWS::AccountId}", "123456789012"));
+    assert_eq!(
+        pattern,
+        stack_event_pattern("arn:aws:cloudformation:us-east-1:123456789012:")
     );
 }
 
