@@ -23,7 +23,7 @@ pub(crate) const JSON: &str = "application/json";
 #[utoipa::path(get, path = "/api/pipelines/{id}/template", tag = "pipelines",
     params(("id" = String, Path), ("Accept" = Option<String>, Header)),
     responses(
-        (status = 200, description = "The template", content((Object = "application/json"), (String = "application/yaml"))),
+        (status = 200, description = "The template", content((Object = "application/json"), (Object = "application/yaml"))),
         (status = 404, body = Problem, description = "No such pipeline in the caller's org"),
         (status = 406, body = Problem, description = "Neither JSON nor YAML is acceptable"),
         (status = 422, body = Problem, description = "The definition cannot be synthesized (each reason with its field), or a pinned plugin version is gone"),
@@ -52,7 +52,7 @@ pub async fn template(
     params(("Accept" = Option<String>, Header)),
     request_body(content((PipelineSpec = "application/json"), (PipelineSpec = "application/yaml"))),
     responses(
-        (status = 200, description = "The template", content((Object = "application/json"), (String = "application/yaml"))),
+        (status = 200, description = "The template", content((Object = "application/json"), (Object = "application/yaml"))),
         (status = 406, body = Problem, description = "Neither JSON nor YAML is acceptable"),
         (status = 422, body = Problem, description = "Invalid fields, template errors, unresolved plugins, missing required metadata, or a definition that cannot be synthesized"),
     ),
