@@ -355,3 +355,54 @@ async fn deleting_with_the_stack_removes_stack_and_registration() {
         .unwrap();
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_rolled_back_create_fails_with_its_status_and_registers_nothing() {
+    let (api, admin) = ApiBed::with_sample_plugins("deploy-rollback", ACME)
+        .await
+        .unwrap();
+    let id = created(
+        &api,
+        &admin,
+        &sample_named("reports-s3", "reports-rollback"),
+    )
+    .await;
+    let started = deploy(&api, &admin, &id).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
+    let deployment = started.body["id"].as_str().unwrap().to_string();
+    let stack_id = started.body["stackId"].as_str().unwrap().to_string();
+    let ingest = pb_ingest::handler::Ingest::new(&api.bed.clients, &api.bed.config);
+    let rolled_back = stack_event(&stack_id, "ROLLBACK_COMPLETE");
+    let (response, _) = ingest
+        .handle(pb_tests::events::sqs_batch([("m1", rolled_back)]))
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    let record = api
+        .state
+        .deployments
+        .get(ACME, &id, &deployment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(record.status).unwrap(),
+        json!("FAILED")
+    );
+    assert_eq!(record.stack_status.as_deref(), Some("ROLLBACK_COMPLETE"));
+    assert!(
+        record
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("ROLLBACK_COMPLETE"),
+        "{record:?}"
+    );
+    assert!(api.state.registry.get(&id).await.unwrap().is_none());
+    let next = deploy(&api, &admin, &id).await;
+    assert_eq!(
+        next.status,
+        StatusCode::ACCEPTED,
+        "the lock was released: {:?}",
+        next.body
+    );
+}
