@@ -96,6 +96,13 @@ async fn a_deployment_creates_the_tagged_stack_and_registers_the_pipeline() {
         .unwrap();
     assert_eq!(entry.status, StatusCode::OK, "{:?}", entry.body);
     assert_eq!(entry.body["stackName"], "pb-acme-storefront-web");
+    assert_eq!(entry.body["pipelineName"], "pb-acme-storefront-web");
+    assert_eq!(entry.body["account"], "123456789012");
+    assert_eq!(entry.body["definitionVersion"], 1);
+    assert!(entry.body["stackId"]
+        .as_str()
+        .unwrap()
+        .contains(":stack/pb-acme-storefront-web/"));
 
     let again = deploy(&api, &admin, &id).await;
     assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
