@@ -174,6 +174,10 @@ impl ApiBed {
             // Each bed stores its orgs' platform tokens under its own prefix, so parallel tests
             // (and test binaries sharing one emulator) never overwrite each other's.
             platform_secret_prefix: bed.prefix.clone(),
+            deploy: bed.stack.deploy.clone(),
+            event_bus_name: bed.stack.event_bus_name.clone(),
+            // Deployments read their stack at once: the emulator emits no stack events.
+            deployment_refresh_after: Duration::ZERO,
         };
         adjust(&mut config);
         let state = AppState::new(&bed.clients, config);

@@ -89,7 +89,8 @@ impl TestBed {
     ) -> anyhow::Result<Self> {
         let sdk_config = sdk_config(&endpoint()?);
         let clients = Clients::new(&sdk_config, interceptors);
-        let stack = create_local_stack(&clients, &prefix, source_bus)
+        let iam = aws_sdk_iam::Client::new(&sdk_config);
+        let stack = create_local_stack(&clients, &iam, &prefix, source_bus)
             .await
             .context("creating the local stack")?;
         let config = IngestConfig {
@@ -104,7 +105,7 @@ impl TestBed {
         };
         Ok(TestBed {
             prefix,
-            iam: aws_sdk_iam::Client::new(&sdk_config),
+            iam,
             sdk_config,
             clients,
             stack,
@@ -180,6 +181,9 @@ impl TestBed {
                 stack_name: format!("{pipeline_name}-stack"),
                 region: REGION.to_string(),
                 last_deployed: "2026-11-01T00:00:00Z".to_string(),
+                stack_id: None,
+                account: None,
+                definition_version: None,
             })
             .await?;
         Ok(())

@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+
+use crate::resources::LocalStack;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -25,26 +27,31 @@ pub fn api_binary() -> anyhow::Result<PathBuf> {
 /// What the local API runs with unless the caller's environment says otherwise. Production's SDK
 /// timeouts are sized for Lambda against AWS; the emulator on a busy two-core machine answers
 /// slower, and a 503 there says nothing about the API. Warnings only: a fuzz run sends tens of
-/// thousands of requests.
-const LOCAL_DEFAULTS: [(&str, &str); 3] = [
+/// thousands of requests. The emulator emits no stack status events, so a deployment is read from
+/// its stack on every read rather than after a minute of silence.
+const LOCAL_DEFAULTS: [(&str, &str); 4] = [
     ("SDK_OPERATION_TIMEOUT_MS", "30000"),
     ("SDK_ATTEMPT_TIMEOUT_MS", "15000"),
     ("RUST_LOG", "warn"),
+    ("DEPLOYMENT_REFRESH_SECONDS", "0"),
 ];
 
 impl LocalApi {
     /// Starts `api serve` on `port` and waits until `/health` answers.
     pub async fn start(
-        catalog_table: &str,
-        executions_table: &str,
+        stack: &LocalStack,
         key_set_secret: &str,
         port: u16,
     ) -> anyhow::Result<Self> {
         let binary = api_binary()?;
         let child = Command::new(&binary)
             .arg("serve")
-            .env("CATALOG_TABLE", catalog_table)
-            .env("EXECUTIONS_TABLE", executions_table)
+            .env("CATALOG_TABLE", &stack.catalog_table)
+            .env("EXECUTIONS_TABLE", &stack.executions_table)
+            .env("EVENT_BUS_NAME", &stack.event_bus_name)
+            .env("PIPELINE_STACK_ROLE_ARN", &stack.deploy.stack_role_arn)
+            .env("PIPELINE_ROLE_BOUNDARY_ARN", &stack.deploy.boundary_arn)
+            .env("PIPELINE_TEMPLATE_BUCKET", &stack.deploy.template_bucket)
             .env("KEY_SET_SECRET_ID", key_set_secret)
             .env("PORT", port.to_string())
             .envs(
@@ -166,29 +173,6 @@ impl LocalApi {
             .as_str()
             .map(str::to_string)
             .context("the created pipeline has no id")
-    }
-
-    /// Records a deploy of `pipeline_id` through `POST /api/registry`.
-    pub async fn register(
-        &self,
-        token: &str,
-        pipeline_id: &str,
-        stack_name: &str,
-        region: &str,
-    ) -> anyhow::Result<()> {
-        let body = serde_json::json!({"pipelineId": pipeline_id, "stackName": stack_name, "region": region});
-        let (status, answer) = self
-            .request(
-                "POST",
-                "/api/registry",
-                Some(token),
-                Some(("application/json", body.to_string().into_bytes())),
-            )
-            .await?;
-        if status != 200 {
-            bail!("registering {pipeline_id} answered {status}: {answer}");
-        }
-        Ok(())
     }
 
     pub async fn request(

@@ -9,6 +9,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use pb_domain::event::DETAIL_TYPES;
 use serde_json::{json, Value};
 
+use pb_aws::deployer::DeployTargets;
 use pb_aws::{AwsError, Clients};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,16 @@ pub fn codepipeline_event_pattern() -> Value {
     json!({ "source": ["aws.codepipeline"], "detail-type": DETAIL_TYPES })
 }
 
+/// The stacks whose status changes reach ingest: the platform's (`pb-`), in the given region and
+/// account (`arn_prefix` is `arn:{partition}:cloudformation:{region}:{account}:`).
+pub fn stack_event_pattern(arn_prefix: &str) -> Value {
+    json!({
+        "source": ["aws.cloudformation"],
+        "detail-type": ["CloudFormation Stack Status Change"],
+        "resources": [{ "prefix": format!("{arn_prefix}stack/pb-") }],
+    })
+}
+
 /// Where the local rule listens. Real CodePipeline events arrive on the default bus; tests give
 /// each run its own bus standing in for it, so parallel tests never see each other's events.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,11 +120,15 @@ pub struct LocalStack {
     /// The bus CodePipeline events are put on (`default` unless dedicated).
     pub source_bus_name: String,
     pub rule_name: String,
+    /// What pipeline stacks are deployed with (the template's PipelineStackRole,
+    /// PipelineRoleBoundary and PipelineTemplateBucket).
+    pub deploy: DeployTargets,
 }
 
 /// Creates tables, queues, buses and the rule from the definitions above.
 pub async fn create_local_stack(
     clients: &Clients,
+    iam: &aws_sdk_iam::Client,
     prefix: &str,
     source_bus: SourceBus,
 ) -> Result<LocalStack, AwsError> {
@@ -154,6 +169,19 @@ pub async fn create_local_stack(
         &queue_arn,
     )
     .await?;
+    route_to_queue(
+        &clients.eventbridge,
+        &format!("{prefix}-stack-events"),
+        &source_bus_name,
+        &stack_event_pattern(&format!(
+            "arn:aws:cloudformation:{}:{}:",
+            crate::emulator::REGION,
+            crate::emulator::ACCOUNT_ID
+        )),
+        &queue_arn,
+    )
+    .await?;
+    let deploy = create_deploy_targets(clients, iam, prefix).await?;
     Ok(LocalStack {
         catalog_table,
         executions_table,
@@ -162,6 +190,56 @@ pub async fn create_local_stack(
         event_bus_name,
         source_bus_name,
         rule_name,
+        deploy,
+    })
+}
+
+/// The stack role CloudFormation assumes for pipeline stacks, the boundary their roles carry and
+/// the bucket large templates go through. Their permissions are template.yaml's to prove (moto
+/// checks no IAM); here they only need to exist.
+async fn create_deploy_targets(
+    clients: &Clients,
+    iam: &aws_sdk_iam::Client,
+    prefix: &str,
+) -> Result<DeployTargets, AwsError> {
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    });
+    let role = iam
+        .create_role()
+        .role_name(format!("{prefix}-pipeline-stacks"))
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("CreateRole", e))?;
+    let boundary_document = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::pb-*/*"}],
+    });
+    let boundary = iam
+        .create_policy()
+        .policy_name(format!("{prefix}-pipeline-boundary"))
+        .policy_document(boundary_document.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("CreatePolicy", e))?;
+    let template_bucket = format!("{prefix}-templates").to_ascii_lowercase();
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&template_bucket)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("CreateBucket", e))?;
+    Ok(DeployTargets {
+        stack_role_arn: role.role().map(|r| r.arn().to_string()).unwrap_or_default(),
+        boundary_arn: boundary
+            .policy()
+            .and_then(|p| p.arn())
+            .unwrap_or_default()
+            .to_string(),
+        template_bucket,
     })
 }
 

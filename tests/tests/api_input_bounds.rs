@@ -120,6 +120,9 @@ fn entry(pipeline_id: &str, org: &str) -> RegistryEntry {
         stack_name: "ledger".into(),
         region: "us-east-1".into(),
         last_deployed: "2026-11-01T00:00:00Z".into(),
+        stack_id: None,
+        account: None,
+        definition_version: None,
     }
 }
 

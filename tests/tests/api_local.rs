@@ -22,14 +22,9 @@ async fn the_binary_serves_the_router_and_mints_tokens() {
         .write(&secret, &keys.to_string())
         .await
         .unwrap();
-    let api = LocalApi::start(
-        &bed.stack.catalog_table,
-        &bed.stack.executions_table,
-        &secret,
-        free_port(),
-    )
-    .await
-    .unwrap();
+    let api = LocalApi::start(&bed.stack, &secret, free_port())
+        .await
+        .unwrap();
 
     let admin = api.mint_token("acme", "plugins:read").await.unwrap();
     assert_eq!(admin.split('.').count(), 3);

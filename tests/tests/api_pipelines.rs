@@ -407,6 +407,9 @@ async fn the_registry_enforces_ownership_and_keeps_left_out_fields() {
             stack_name: "ledger".into(),
             region: "us-east-1".into(),
             last_deployed: "2026-11-01T00:00:00Z".into(),
+            stack_id: None,
+            account: None,
+            definition_version: None,
         })
         .await
         .unwrap();

@@ -106,6 +106,9 @@ async fn a_stored_made_up_region_must_be_replaced_on_the_next_write() {
         stack_name: "payments-pipeline".into(),
         region: "zz-fake-9".into(),
         last_deployed: "2026-11-01T00:00:00Z".into(),
+        stack_id: None,
+        account: None,
+        definition_version: None,
     };
     registry(&api).put(&legacy).await.unwrap();
 

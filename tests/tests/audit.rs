@@ -139,7 +139,8 @@ impl AuditBed {
         let sdk_config = config_with(&endpoint, credentials, EAST);
         let clients = Clients::new(&sdk_config, interceptors);
         let prefix = unique_prefix(label);
-        let local = create_local_stack(&clients, &prefix, SourceBus::Dedicated)
+        let local_iam = aws_sdk_iam::Client::new(&sdk_config);
+        let local = create_local_stack(&clients, &local_iam, &prefix, SourceBus::Dedicated)
             .await
             .unwrap();
         AuditBed {
@@ -184,6 +185,9 @@ impl AuditBed {
             stack_name: stack_name.into(),
             region: region.into(),
             last_deployed: "2026-11-01T00:00:00Z".into(),
+            stack_id: None,
+            account: None,
+            definition_version: None,
         })
         .await
         .unwrap();

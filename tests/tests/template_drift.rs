@@ -3,12 +3,14 @@
 
 use pb_aws::config::{ApiConfig, IngestConfig, LookupConfig};
 use pb_tests::resources::{
-    codepipeline_event_pattern, QueueDef, TableDef, CATALOG_TABLE, EXECUTIONS_TABLE,
-    INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_QUEUE,
+    codepipeline_event_pattern, stack_event_pattern, QueueDef, TableDef, CATALOG_TABLE,
+    EXECUTIONS_TABLE, INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_QUEUE,
     INGEST_FUNCTION_TIMEOUT_SECONDS, INGEST_QUEUE,
 };
+use pb_tests::samples::{sample_catalog, sample_pipelines, synthesize};
 use pb_tests::yaml::repo_yaml;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 fn template() -> Value {
     repo_yaml("template.yaml")
@@ -137,6 +139,25 @@ fn queues_match_the_local_definitions() {
 }
 
 #[test]
+fn the_stack_events_rule_matches_the_local_one() {
+    let template = template();
+    let rule = properties(&template, "CloudFormationStackEventsRule");
+    let mut pattern = rule["EventPattern"].clone();
+    let sub = pattern["resources"][0]["prefix"]["!Sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    pattern["resources"][0]["prefix"] = json!(sub
+        .replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${AWS::AccountId}", "123456789012"));
+    assert_eq!(
+        pattern,
+        stack_event_pattern("arn:aws:cloudformation:us-east-1:123456789012:")
+    );
+}
+
+#[test]
 fn the_rule_routes_the_three_codepipeline_detail_types_to_the_ingest_queue() {
     let template = template();
     let rule = properties(&template, "CodePipelineEventsRule");
@@ -246,6 +267,8 @@ fn the_function_policies_grant_only_what_ingest_calls() {
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "events:PutEvents",
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackEvents",
     ] {
         assert!(
             policies.contains(action),
@@ -258,7 +281,7 @@ fn the_function_policies_grant_only_what_ingest_calls() {
         "sqs:*",
         "events:*",
         "logs:*",
-        "DeleteItem",
+        "cloudformation:*",
         "Scan",
     ] {
         assert!(
@@ -266,6 +289,53 @@ fn the_function_policies_grant_only_what_ingest_calls() {
             "IngestFunctionRole policy grants {broad}"
         );
     }
+}
+
+#[test]
+fn ingest_writes_only_the_catalog_partitions_a_deployment_changes() {
+    let template = template();
+    let writes = role_statement(
+        &template,
+        "IngestFunctionRole",
+        "CatalogTableWriteDeploymentItems",
+    );
+    assert_eq!(writes["Resource"], json!({"!GetAtt": "CatalogTable.Arn"}));
+    let leading: Vec<String> = writes["Condition"]["ForAllValues:StringLike"]
+        ["dynamodb:LeadingKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let allowed = |key: &str| leading.iter().any(|p| iam_glob_matches(p, key));
+    for key in [
+        pb_aws::keys::pipeline_pk("acme"),
+        pb_aws::keys::registry_pk("pl-1"),
+        "STACK#us-east-1#pb-acme-payments-service".to_string(),
+    ] {
+        assert!(allowed(&key), "ingest cannot write {key}");
+    }
+    for key in [
+        pb_aws::keys::AUDIT_RUN_PK.to_string(),
+        pb_aws::keys::public_name_pk("node-build"),
+    ] {
+        assert!(!allowed(&key), "ingest may write {key}");
+    }
+    // Deleting is only for those items: never an execution, never outside the condition.
+    for (actions, resource) in role_statements(&template, "IngestFunction") {
+        if actions.iter().any(|a| a == "dynamodb:DeleteItem") {
+            assert_eq!(resource, writes["Resource"].to_string(), "{actions:?}");
+        }
+    }
+    let stacks = role_statement(&template, "IngestFunctionRole", "ReadPipelineStacks");
+    assert_eq!(
+        stacks["Action"],
+        json!([
+            "cloudformation:DescribeStacks",
+            "cloudformation:DescribeStackEvents"
+        ])
+    );
+    assert_eq!(stacks["Resource"], json!({"!Sub": PIPELINE_STACKS}));
 }
 
 /// The statements of a function's explicit role, each as (actions, resources) JSON text.
@@ -522,8 +592,7 @@ fn the_api_writes_token_secrets_only_under_its_own_stacks_prefix() {
         .replace("${AWS::StackName}", "pipeline-builder-staging");
     let config = ApiConfig::from_lookup(|name| match name {
         "PLATFORM_SECRET_PREFIX" => Some("pipeline-builder-staging".into()),
-        "CATALOG_TABLE" | "EXECUTIONS_TABLE" | "KEY_SET_SECRET_ID" => Some("set".into()),
-        _ => None,
+        _ => variables_lookup(&template, "ApiFunction")(name),
     })
     .unwrap();
     // Secrets Manager appends "-" and six random characters to the name in the ARN.
@@ -1016,4 +1085,776 @@ fn the_stack_outputs_what_make_token_needs() {
     ] {
         assert_eq!(template["Outputs"][output]["Value"], value, "{output}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Deploying synthesized pipelines: the API's stack permissions, the service role CloudFormation
+// runs them with, and the boundary every role of a deployed stack carries.
+// ---------------------------------------------------------------------------
+
+/// The stacks the API and ingest may touch: the platform's own, named "pb-…".
+const PIPELINE_STACKS: &str =
+    "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/pb-*/*";
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+const PLATFORM_STACK: &str = "pipeline-builder";
+
+/// What the references of a policy stand for: `AWS::…` pseudo parameters, logical ids and
+/// `Id.Attribute` paths.
+type Names = BTreeMap<String, String>;
+
+fn pseudo_parameters(stack: &str) -> Names {
+    [
+        ("AWS::Partition", "aws"),
+        ("AWS::Region", REGION),
+        ("AWS::AccountId", ACCOUNT),
+        ("AWS::StackName", stack),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// CloudFormation's name for a resource its template leaves unnamed: the stack name, the logical
+/// id and a random suffix, the first two cut short to fit `max` characters.
+fn generated_name(stack: &str, logical_id: &str, max: usize) -> String {
+    const SUFFIX: &str = "-1A2B3C4D5E6F7";
+    let stem: String = format!("{stack}-{logical_id}")
+        .chars()
+        .take(max - SUFFIX.len())
+        .collect();
+    format!("{stem}{SUFFIX}")
+}
+
+/// The names of the platform stack's own resources that its policies refer to.
+fn platform_names() -> Names {
+    let mut names = pseudo_parameters(PLATFORM_STACK);
+    let role = generated_name(PLATFORM_STACK, "PipelineStackRole", 64);
+    let boundary = generated_name(PLATFORM_STACK, "PipelineRoleBoundary", 128);
+    let bucket = generated_name(PLATFORM_STACK, "PipelineTemplateBucket", 63).to_lowercase();
+    for (name, value) in [
+        (
+            "PipelineStackRole.Arn",
+            format!("arn:aws:iam::{ACCOUNT}:role/{role}"),
+        ),
+        (
+            "PipelineRoleBoundary",
+            format!("arn:aws:iam::{ACCOUNT}:policy/{boundary}"),
+        ),
+        (
+            "PipelineTemplateBucket.Arn",
+            format!("arn:aws:s3:::{bucket}"),
+        ),
+    ] {
+        names.insert(name.to_string(), value);
+    }
+    names
+}
+
+/// The physical names a deployed synthesized stack's resources get, and the boundary it is
+/// given as its `PermissionsBoundaryArn` parameter.
+fn deployed_names(synthesized: &Value) -> Names {
+    let stack = synthesized["Metadata"]["pipeline-builder"]["stackName"]
+        .as_str()
+        .unwrap();
+    let mut names = pseudo_parameters(stack);
+    names.insert(
+        "PermissionsBoundaryArn".into(),
+        platform_names()["PipelineRoleBoundary"].clone(),
+    );
+    for (id, resource) in synthesized["Resources"].as_object().unwrap() {
+        let props = &resource["Properties"];
+        let given = |key: &str| props[key].as_str().unwrap().to_string();
+        let (name, arn) = match resource["Type"].as_str().unwrap() {
+            "AWS::S3::Bucket" => {
+                let name = generated_name(stack, id, 63).to_lowercase();
+                (name.clone(), format!("arn:aws:s3:::{name}"))
+            }
+            "AWS::IAM::Role" => {
+                let name = generated_name(stack, id, 64);
+                (name.clone(), format!("arn:aws:iam::{ACCOUNT}:role/{name}"))
+            }
+            "AWS::Events::Rule" => {
+                let name = generated_name(stack, id, 64);
+                let arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}");
+                (name, arn)
+            }
+            "AWS::CodeBuild::Project" => {
+                let name = given("Name");
+                let arn = format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{name}");
+                (name, arn)
+            }
+            "AWS::Logs::LogGroup" => {
+                let name = given("LogGroupName");
+                let arn = format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*");
+                (name, arn)
+            }
+            "AWS::CodePipeline::Pipeline" => {
+                let name = given("Name");
+                let arn = format!("arn:aws:codepipeline:{REGION}:{ACCOUNT}:{name}");
+                (name, arn)
+            }
+            "AWS::S3::BucketPolicy" => continue,
+            other => panic!(
+                "{stack}: {other} is new to these checks; add what the stack role, the boundary \
+                 and the API's resource-type condition need for it"
+            ),
+        };
+        names.insert(id.clone(), name);
+        names.insert(format!("{id}.Arn"), arn);
+    }
+    names
+}
+
+fn lookup(names: &Names, reference: &str) -> String {
+    names
+        .get(reference)
+        .cloned()
+        .unwrap_or_else(|| format!("<unresolved {reference}>"))
+}
+
+/// A `Fn::Sub` string with its references replaced; `${!` is Sub's escape for a literal `${`.
+fn substitute(text: &str, names: &Names) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        if let Some(literal) = after.strip_prefix('!') {
+            out.push_str("${");
+            rest = literal;
+            continue;
+        }
+        let end = after.find('}').expect("an unclosed ${");
+        out.push_str(&lookup(names, &after[..end]));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A resource or condition value as text: a string, or `Sub`/`Ref`/`GetAtt` in either the
+/// YAML-tag form of template.yaml or the JSON form of a synthesized template. A reference not in
+/// `names` stays visibly unresolved, so it can never match a pattern by accident.
+fn resolve(value: &Value, names: &Names) -> String {
+    let Value::Object(function) = value else {
+        return value.as_str().expect("a string or a function").to_string();
+    };
+    let (name, argument) = function.iter().next().expect("an intrinsic function");
+    match (name.as_str(), argument) {
+        ("!Sub" | "Fn::Sub", Value::String(text)) => substitute(text, names),
+        ("!Ref" | "Ref" | "!GetAtt", Value::String(reference)) => lookup(names, reference),
+        ("Fn::GetAtt", Value::Array(parts)) => lookup(
+            names,
+            &format!(
+                "{}.{}",
+                parts[0].as_str().unwrap(),
+                parts[1].as_str().unwrap()
+            ),
+        ),
+        _ => panic!("cannot resolve {value}"),
+    }
+}
+
+fn one_or_many(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(values) => values.iter().collect(),
+        one => vec![one],
+    }
+}
+
+/// One policy statement with its resources resolved; the condition stays as written.
+struct Statement {
+    sid: String,
+    allow: bool,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    condition: Value,
+}
+
+impl Statement {
+    fn matches(&self, action: &str, resource: &str) -> bool {
+        self.actions.iter().any(|a| iam_glob_matches(a, action))
+            && self.resources.iter().any(|r| iam_glob_matches(r, resource))
+    }
+}
+
+fn policy_statements(document: &Value, names: &Names) -> Vec<Statement> {
+    document["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|statement| Statement {
+            sid: statement["Sid"].as_str().unwrap_or_default().to_string(),
+            allow: statement["Effect"] == "Allow",
+            actions: one_or_many(&statement["Action"])
+                .into_iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect(),
+            resources: one_or_many(&statement["Resource"])
+                .into_iter()
+                .map(|r| resolve(r, names))
+                .collect(),
+            condition: statement.get("Condition").cloned().unwrap_or(Value::Null),
+        })
+        .collect()
+}
+
+/// Every statement of a role's inline policies.
+fn inline_policy(role: &Value, names: &Names) -> Vec<Statement> {
+    role["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|policy| policy_statements(&policy["PolicyDocument"], names))
+        .collect()
+}
+
+/// The Allow statements that would grant `action` on `resource` by Action and Resource alone;
+/// the conditions that matter are checked by the tests that rely on them.
+fn allowing<'a>(policy: &'a [Statement], action: &str, resource: &str) -> Vec<&'a Statement> {
+    policy
+        .iter()
+        .filter(|s| s.allow && s.matches(action, resource))
+        .collect()
+}
+
+/// Allowed by some statement and denied by none (a Deny applies whatever its condition).
+fn allows(policy: &[Statement], action: &str, resource: &str) -> bool {
+    !allowing(policy, action, resource).is_empty()
+        && !policy
+            .iter()
+            .any(|s| !s.allow && s.matches(action, resource))
+}
+
+fn boundary() -> Vec<Statement> {
+    let template = template();
+    policy_statements(
+        &properties(&template, "PipelineRoleBoundary")["PolicyDocument"],
+        &platform_names(),
+    )
+}
+
+fn stack_role() -> Vec<Statement> {
+    inline_policy(
+        &template()["Resources"]["PipelineStackRole"],
+        &platform_names(),
+    )
+}
+
+fn api_role() -> Vec<Statement> {
+    inline_policy(
+        &template()["Resources"]["ApiFunctionRole"],
+        &platform_names(),
+    )
+}
+
+/// Every sample pipeline's synthesized template.
+fn synthesized_samples() -> Vec<(String, Value)> {
+    let catalog = sample_catalog().unwrap();
+    sample_pipelines()
+        .unwrap()
+        .into_iter()
+        .map(|(name, spec)| {
+            let synthesized = synthesize(&spec, &catalog)
+                .unwrap_or_else(|problems| panic!("{name} does not synthesize: {problems:?}"));
+            (name, synthesized.template)
+        })
+        .collect()
+}
+
+#[test]
+fn every_permission_a_synthesized_role_holds_is_inside_the_boundary() {
+    let boundary = boundary();
+    for (sample, synthesized) in synthesized_samples() {
+        let names = deployed_names(&synthesized);
+        for (id, role) in resources_of_type(&synthesized, "AWS::IAM::Role") {
+            assert_eq!(
+                role["Properties"]["PermissionsBoundary"],
+                json!({"Ref": "PermissionsBoundaryArn"}),
+                "{sample}: {id}"
+            );
+            for statement in inline_policy(role, &names) {
+                for action in &statement.actions {
+                    for resource in &statement.resources {
+                        assert!(
+                            allows(&boundary, action, resource),
+                            "{sample}: {id} may {action} on {resource}, beyond the boundary"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_boundary_grants_no_iam_or_sts_and_never_the_platforms_own_secrets() {
+    let boundary = boundary();
+    for statement in boundary.iter().filter(|s| s.allow) {
+        for action in &statement.actions {
+            assert!(
+                !action.contains('*') && !action.starts_with("iam:") && !action.starts_with("sts:"),
+                "the boundary allows {action}"
+            );
+        }
+        assert!(
+            !statement.resources.iter().any(|r| r == "*"),
+            "{}: every resource",
+            statement.sid
+        );
+    }
+    let secret = |name: &str| format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}");
+    for platforms in [
+        "pipeline-builder/api-signing-keys-0a1b2c3d-4e5f-AbC123",
+        "pipeline-builder/acme/platform-AbC123",
+    ] {
+        assert!(
+            !allows(
+                &boundary,
+                "secretsmanager:GetSecretValue",
+                &secret(platforms)
+            ),
+            "a pipeline role could read {platforms}"
+        );
+    }
+    for steps in [
+        "team/npm-token-AbC123",
+        "pipeline-builder/acme/npm-token-AbC123",
+    ] {
+        assert!(allows(
+            &boundary,
+            "secretsmanager:GetSecretValue",
+            &secret(steps)
+        ));
+    }
+    let staged_template = format!("{}/t.json", platform_names()["PipelineTemplateBucket.Arn"]);
+    for action in ["s3:GetObject", "s3:PutObject"] {
+        assert!(
+            !allows(&boundary, action, &staged_template),
+            "a pipeline role may {action} on another org's staged template"
+        );
+    }
+}
+
+/// What CloudFormation calls to create, update and delete a resource of `kind` as synthesized
+/// (the handlers' permission lists in its resource schema), all on the resource's own ARN.
+fn lifecycle_actions(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "AWS::S3::Bucket" => &[
+            "s3:CreateBucket",
+            "s3:PutEncryptionConfiguration",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutBucketOwnershipControls",
+            "s3:PutBucketVersioning",
+            "s3:PutLifecycleConfiguration",
+            "s3:PutBucketTagging",
+            "s3:GetBucketTagging",
+            "s3:ListBucket",
+            "s3:DeleteBucket",
+        ],
+        "AWS::S3::BucketPolicy" => &[
+            "s3:GetBucketPolicy",
+            "s3:PutBucketPolicy",
+            "s3:DeleteBucketPolicy",
+        ],
+        "AWS::IAM::Role" => &[
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "iam:TagRole",
+            "iam:UntagRole",
+            "iam:GetRole",
+            "iam:GetRolePolicy",
+            "iam:ListRolePolicies",
+            "iam:ListAttachedRolePolicies",
+            "iam:DeleteRolePolicy",
+            "iam:DeleteRole",
+        ],
+        "AWS::CodeBuild::Project" => &[
+            "codebuild:CreateProject",
+            "codebuild:UpdateProject",
+            "codebuild:BatchGetProjects",
+            "codebuild:DeleteProject",
+        ],
+        "AWS::Logs::LogGroup" => &[
+            "logs:CreateLogGroup",
+            "logs:PutRetentionPolicy",
+            "logs:TagResource",
+            "logs:UntagResource",
+            "logs:DeleteLogGroup",
+        ],
+        "AWS::CodePipeline::Pipeline" => &[
+            "codepipeline:CreatePipeline",
+            "codepipeline:GetPipeline",
+            "codepipeline:GetPipelineState",
+            "codepipeline:TagResource",
+            "codepipeline:UpdatePipeline",
+            "codepipeline:UntagResource",
+            "codepipeline:DeletePipeline",
+        ],
+        "AWS::Events::Rule" => &[
+            "events:PutRule",
+            "events:DescribeRule",
+            "events:PutTargets",
+            "events:TagResource",
+            "events:RemoveTargets",
+            "events:ListTargetsByRule",
+            "events:DeleteRule",
+        ],
+        other => panic!("{other} is new to these checks"),
+    }
+}
+
+/// The roles a resource hands to a service, with that service.
+fn passed_roles(resource: &Value, names: &Names) -> Vec<(String, &'static str)> {
+    let props = &resource["Properties"];
+    match resource["Type"].as_str().unwrap() {
+        "AWS::CodeBuild::Project" => vec![(
+            resolve(&props["ServiceRole"], names),
+            "codebuild.amazonaws.com",
+        )],
+        "AWS::CodePipeline::Pipeline" => vec![(
+            resolve(&props["RoleArn"], names),
+            "codepipeline.amazonaws.com",
+        )],
+        "AWS::Events::Rule" => props["Targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (resolve(&t["RoleArn"], names), "events.amazonaws.com"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn services_passed_to(statement: &Statement) -> Vec<String> {
+    one_or_many(&statement.condition["StringEquals"]["iam:PassedToService"])
+        .into_iter()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_stack_role_can_create_update_and_delete_every_resource_a_synthesized_stack_holds() {
+    let role = stack_role();
+    for (sample, synthesized) in synthesized_samples() {
+        let names = deployed_names(&synthesized);
+        for (id, resource) in synthesized["Resources"].as_object().unwrap() {
+            let kind = resource["Type"].as_str().unwrap();
+            let arn = match kind {
+                "AWS::S3::BucketPolicy" => resolve(
+                    &json!({"Fn::GetAtt": [resource["Properties"]["Bucket"]["Ref"], "Arn"]}),
+                    &names,
+                ),
+                "AWS::Logs::LogGroup" => names[&format!("{id}.Arn")]
+                    .trim_end_matches(":*")
+                    .to_string(),
+                _ => names[&format!("{id}.Arn")].clone(),
+            };
+            for action in lifecycle_actions(kind) {
+                assert!(
+                    allows(&role, action, &arn),
+                    "{sample}: the stack role cannot {action} on {arn} ({id})"
+                );
+            }
+            for (passed, service) in passed_roles(resource, &names) {
+                let grants = allowing(&role, "iam:PassRole", &passed);
+                assert!(
+                    grants
+                        .iter()
+                        .any(|s| services_passed_to(s).iter().any(|s| s == service)),
+                    "{sample}: the stack role cannot pass {passed} to {service} ({id})"
+                );
+            }
+            let connection = resource["Properties"]["Stages"][0]["Actions"][0]["Configuration"]
+                ["ConnectionArn"]
+                .as_str();
+            if let Some(connection) = connection {
+                let service = connection.split(':').nth(2).unwrap();
+                assert!(
+                    allows(&role, &format!("{service}:PassConnection"), connection),
+                    "{sample}: the stack role cannot pass {connection} to the pipeline"
+                );
+            }
+        }
+    }
+    let log_groups = format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group::log-stream:");
+    assert!(allows(&role, "logs:DescribeLogGroups", &log_groups));
+}
+
+#[test]
+fn the_stack_role_is_no_administrator_in_disguise() {
+    let template = template();
+    let trust = &properties(&template, "PipelineStackRole")["AssumeRolePolicyDocument"];
+    assert_eq!(
+        trust["Statement"],
+        json!([{
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudformation.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"!Ref": "AWS::AccountId"}}},
+        }])
+    );
+    let role = stack_role();
+    for statement in role.iter().filter(|s| s.allow) {
+        for action in &statement.actions {
+            assert!(!action.contains('*'), "the stack role allows {action}");
+        }
+        for resource in &statement.resources {
+            assert_ne!(resource, "*", "{}: every resource", statement.sid);
+            let scoped = resource.contains(":pb-") || resource.contains("/pb-");
+            assert!(
+                scoped
+                    || ["FindLogGroups", "PassSourceConnections"].contains(&statement.sid.as_str()),
+                "{}: {resource} is not limited to the platform's pb- names",
+                statement.sid
+            );
+        }
+    }
+    let pipeline_role = format!("arn:aws:iam::{ACCOUNT}:role/pb-acme-x-PipelineRole-1A2B3C");
+    let boundary_condition =
+        json!({"StringEquals": {"iam:PermissionsBoundary": {"!Ref": "PipelineRoleBoundary"}}});
+    for action in [
+        "iam:CreateRole",
+        "iam:PutRolePermissionsBoundary",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+    ] {
+        let grants = allowing(&role, action, &pipeline_role);
+        assert!(!grants.is_empty(), "the stack role cannot {action}");
+        for grant in grants {
+            assert_eq!(
+                grant.condition, boundary_condition,
+                "{action} without the boundary"
+            );
+        }
+    }
+    for never in [
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:CreatePolicy",
+        "iam:CreateUser",
+        "sts:AssumeRole",
+    ] {
+        assert!(
+            !allows(&role, never, &pipeline_role),
+            "the stack role may {never}"
+        );
+    }
+    let denies_boundary_removal = role.iter().any(|s| {
+        !s.allow
+            && s.actions == ["iam:DeleteRolePermissionsBoundary"]
+            && s.resources == ["*"]
+            && s.condition.is_null()
+    });
+    assert!(denies_boundary_removal);
+    for statement in allowing(&role, "iam:PassRole", &pipeline_role) {
+        let mut services = services_passed_to(statement);
+        services.sort();
+        assert_eq!(
+            services,
+            [
+                "codebuild.amazonaws.com",
+                "codepipeline.amazonaws.com",
+                "events.amazonaws.com"
+            ]
+        );
+    }
+    let platform_role =
+        format!("arn:aws:iam::{ACCOUNT}:role/pipeline-builder-ApiFunctionRole-1A2B3C");
+    assert!(!allows(&role, "iam:PassRole", &platform_role));
+    let staged = platform_names()["PipelineTemplateBucket.Arn"].clone();
+    assert!(!allows(&role, "s3:PutBucketPolicy", &staged));
+}
+
+#[test]
+fn the_api_role_deploys_only_pb_stacks_and_only_through_the_stack_role() {
+    let template = template();
+    let api = api_role();
+    let stack = |name: &str| {
+        format!("arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/0a1b2c3d-4e5f-11ef-9a8b-0a1b2c3d4e5f")
+    };
+    let statements = properties(&template, "ApiFunctionRole")["Policies"][0]["PolicyDocument"]
+        ["Statement"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let stack_role_arn = json!({"!GetAtt": "PipelineStackRole.Arn"});
+    for statement in statements
+        .iter()
+        .filter(|s| s["Action"].to_string().contains("cloudformation:"))
+    {
+        assert_eq!(statement["Resource"], json!({"!Sub": PIPELINE_STACKS}));
+        for action in one_or_many(&statement["Action"]) {
+            let action = action.as_str().unwrap();
+            let changes_stack = matches!(
+                action,
+                "cloudformation:CreateStack"
+                    | "cloudformation:UpdateStack"
+                    | "cloudformation:DeleteStack"
+                    | "cloudformation:CreateChangeSet"
+            );
+            if changes_stack {
+                assert_eq!(
+                    statement["Condition"]["StringEquals"]["cloudformation:RoleArn"],
+                    stack_role_arn,
+                    "{action} without the stack role"
+                );
+            }
+            assert!(allows(&api, action, &stack("pb-acme-payments-service")));
+            for foreign in ["pipeline-builder", "other-team-app", "pbx-acme"] {
+                assert!(
+                    !allows(&api, action, &stack(foreign)),
+                    "the API may {action} on {foreign}"
+                );
+            }
+        }
+    }
+    let pass = role_statement(&template, "ApiFunctionRole", "PassPipelineStackRole");
+    assert_eq!(pass["Resource"], stack_role_arn);
+    assert_eq!(
+        pass["Condition"],
+        json!({"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}})
+    );
+    let passable: Vec<&Statement> = api
+        .iter()
+        .filter(|s| {
+            s.actions
+                .iter()
+                .any(|a| iam_glob_matches(a, "iam:PassRole"))
+        })
+        .collect();
+    assert_eq!(passable.len(), 1, "the API may pass another role");
+    let staged = platform_names()["PipelineTemplateBucket.Arn"].clone();
+    for statement in api
+        .iter()
+        .filter(|s| s.actions.iter().any(|a| a.starts_with("s3:")))
+    {
+        assert_eq!(
+            statement.resources,
+            [format!("{staged}/*")],
+            "{}",
+            statement.sid
+        );
+    }
+    let deploy = role_statement(&template, "ApiFunctionRole", "DeployPipelineStacks");
+    let types = &deploy["Condition"]["ForAllValues:StringEquals"]["cloudformation:ResourceTypes"];
+    for (sample, synthesized) in synthesized_samples() {
+        for resource in synthesized["Resources"].as_object().unwrap().values() {
+            assert!(
+                types.as_array().unwrap().contains(&resource["Type"]),
+                "{sample}: the API may not deploy a {}",
+                resource["Type"]
+            );
+        }
+    }
+}
+
+#[test]
+fn stack_status_events_of_pb_stacks_reach_the_ingest_queue() {
+    let template = template();
+    let rule = properties(&template, "CloudFormationStackEventsRule");
+    let prefix = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/pb-";
+    assert_eq!(
+        rule["EventPattern"],
+        json!({
+            "source": ["aws.cloudformation"],
+            "detail-type": ["CloudFormation Stack Status Change"],
+            "resources": [{"prefix": {"!Sub": prefix}}],
+        })
+    );
+    assert!(
+        rule.get("EventBusName").is_none(),
+        "AWS service events arrive on the default bus"
+    );
+    assert_eq!(
+        rule["Targets"],
+        json!([{"Id": "IngestQueue", "Arn": {"!GetAtt": "IngestQueue.Arn"}}])
+    );
+    let prefix = substitute(prefix, &pseudo_parameters(PLATFORM_STACK));
+    let stack = |name: &str| format!("arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/0a1b");
+    assert!(stack("pb-acme-payments-service").starts_with(&prefix));
+    assert!(!stack("pipeline-builder").starts_with(&prefix));
+    let queue_policy = &properties(&template, "IngestQueuePolicy")["PolicyDocument"]["Statement"];
+    let sends = queue_policy
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "AllowCloudFormationStackEventsRule")
+        .expect("the queue policy lets the rule send");
+    assert_eq!(
+        sends["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(sends["Action"], "sqs:SendMessage");
+    assert_eq!(
+        sends["Condition"],
+        json!({"ArnEquals": {"aws:SourceArn": {"!GetAtt": "CloudFormationStackEventsRule.Arn"}}})
+    );
+}
+
+#[test]
+fn the_api_knows_the_stack_role_the_boundary_and_the_template_bucket() {
+    let template = template();
+    let variables = &properties(&template, "ApiFunction")["Environment"]["Variables"];
+    for (variable, output, value) in [
+        (
+            "PIPELINE_STACK_ROLE_ARN",
+            "PipelineStackRoleArn",
+            json!({"!GetAtt": "PipelineStackRole.Arn"}),
+        ),
+        (
+            "PIPELINE_ROLE_BOUNDARY_ARN",
+            "PipelineRoleBoundaryArn",
+            json!({"!Ref": "PipelineRoleBoundary"}),
+        ),
+        (
+            "PIPELINE_TEMPLATE_BUCKET",
+            "PipelineTemplateBucketName",
+            json!({"!Ref": "PipelineTemplateBucket"}),
+        ),
+    ] {
+        assert_eq!(variables[variable], value, "{variable}");
+        assert_eq!(template["Outputs"][output]["Value"], value, "{output}");
+    }
+}
+
+#[test]
+fn staged_templates_are_private_encrypted_and_gone_within_a_week() {
+    let template = template();
+    let resource = &template["Resources"]["PipelineTemplateBucket"];
+    // Like the tables: a bucket still holding objects cannot be deleted by CloudFormation.
+    assert_eq!(resource["DeletionPolicy"], "Retain");
+    assert_eq!(resource["UpdateReplacePolicy"], "Retain");
+    let bucket = &resource["Properties"];
+    assert_eq!(
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
+    for block in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            bucket["PublicAccessBlockConfiguration"][block], true,
+            "{block}"
+        );
+    }
+    assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
+    let rule = &bucket["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["Status"], "Enabled");
+    assert_eq!(rule["ExpirationInDays"], 7);
+    assert_eq!(rule["NoncurrentVersionExpiration"]["NoncurrentDays"], 1);
+    let policy = properties(&template, "PipelineTemplateBucketPolicy");
+    assert_eq!(policy["Bucket"], json!({"!Ref": "PipelineTemplateBucket"}));
+    let tls = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(tls["Effect"], "Deny");
+    assert_eq!(
+        tls["Condition"],
+        json!({"Bool": {"aws:SecureTransport": "false"}})
+    );
 }

@@ -45,6 +45,7 @@ permissions! {
     PipelinesUpdate => "pipelines:update",
     PipelinesDelete => "pipelines:delete",
     PipelinesPublish => "pipelines:publish",
+    PipelinesDeploy => "pipelines:deploy",
     ComplianceRead => "compliance:read",
     ComplianceWrite => "compliance:write",
     ComplianceApprove => "compliance:approve",

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::openapi::{ApiDoc, BearerAuth, BodyLimits, ParameterLimits, ProblemResponses};
 use crate::routes::{
-    audit, compliance, meta, pipelines, plugins, registry, reports, templates, tokens,
+    audit, compliance, deployments, meta, pipelines, plugins, registry, reports, templates, tokens,
 };
 use crate::state::AppState;
 
@@ -34,6 +34,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(templates::template))
         .routes(routes!(templates::synth))
+        .routes(routes!(deployments::create, deployments::list))
+        .routes(routes!(deployments::get))
         .routes(routes!(registry::upsert, registry::list))
         .routes(routes!(registry::get, registry::delete))
         .routes(routes!(compliance::create_rule, compliance::list_rules))

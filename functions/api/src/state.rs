@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use pb_aws::audit_runs::AuditRunStore;
 use pb_aws::config::ApiConfig;
+use pb_aws::deployer::StackDeployer;
+use pb_aws::deployments::DeploymentStore;
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::plugins::PluginCatalog;
 use pb_aws::registry::Registry;
@@ -35,6 +37,10 @@ pub struct AppState {
     pub audience: Arc<Audience>,
     pub token_records: TokenStore,
     pub revocations: Arc<Revocations>,
+    pub deployments: DeploymentStore,
+    pub deployer: StackDeployer,
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
 }
 
 impl AppState {
@@ -72,6 +78,14 @@ impl AppState {
             )),
             token_records,
             secrets,
+            deployments: DeploymentStore::new(clients.dynamodb.clone(), &config.catalog_table),
+            deployer: StackDeployer::new(
+                clients.cloudformation.clone(),
+                clients.s3.clone(),
+                config.deploy.clone(),
+            ),
+            cloudformation: clients.cloudformation.clone(),
+            eventbridge: clients.eventbridge.clone(),
             config: Arc::new(config),
         }
     }

@@ -280,6 +280,9 @@ mod tests {
             stack_name: "pay".into(),
             region: region.into(),
             last_deployed: "2026-11-01T00:00:00Z".into(),
+            stack_id: None,
+            account: None,
+            definition_version: None,
         }
     }
 

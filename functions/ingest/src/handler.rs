@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use pb_aws::config::IngestConfig;
+use pb_aws::deploy_tracking::DeploymentTracker;
+use pb_aws::deployments::DeploymentStore;
 use pb_aws::executions::{CommitError, ExecutionStore};
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::publisher::Publisher;
@@ -12,6 +14,7 @@ use pb_aws::queue::DeadLetters;
 use pb_aws::registry::{Registration, Registry};
 use pb_aws::tags::TagResolver;
 use pb_aws::{AwsError, Clients};
+use pb_domain::deployment::{is_stack_event, parse_stack_event, StackEventError};
 use pb_domain::event::{parse_event, ExecutionEvent, ParseError};
 use pb_domain::execution::{plan, Context};
 use pb_domain::scrub::scrub_message;
@@ -45,12 +48,15 @@ enum RecordError {
     Contention,
     #[error("the pipeline's tag lookup already failed in this batch")]
     LookupFailedEarlierInBatch,
+    #[error("{0}")]
+    StackEvent(#[from] StackEventError),
 }
 
 impl RecordError {
     fn quarantine_reason(&self) -> Option<&'static str> {
         match self {
             RecordError::Permanent(e) => Some(e.reason()),
+            RecordError::StackEvent(_) => Some("malformed-stack-event"),
             RecordError::UnregisteredQuarantined => Some("unregistered"),
             RecordError::MismatchedQuarantined { .. } => Some("mismatched"),
             RecordError::Transient(e) if e.is_permanent() => Some("rejected"),
@@ -70,6 +76,10 @@ pub struct Ingest {
     dead_letters: DeadLetters,
     quarantine_unregistered: bool,
     retention_days: i64,
+    deployments: DeploymentStore,
+    cloudformation: aws_sdk_cloudformation::Client,
+    eventbridge: aws_sdk_eventbridge::Client,
+    event_bus_name: String,
 }
 
 impl Ingest {
@@ -96,6 +106,10 @@ impl Ingest {
             dead_letters: DeadLetters::new(clients.sqs.clone(), &config.dead_letter_queue_url),
             quarantine_unregistered: config.quarantine_unregistered,
             retention_days: config.retention_days,
+            deployments: DeploymentStore::new(clients.dynamodb.clone(), &config.catalog_table),
+            cloudformation: clients.cloudformation.clone(),
+            eventbridge: clients.eventbridge.clone(),
+            event_bus_name: config.event_bus_name.clone(),
         }
     }
 
@@ -158,6 +172,10 @@ impl Ingest {
     }
 
     async fn process(&self, body: &str, batch: &mut BatchState) -> Result<Outcome, RecordError> {
+        if is_stack_event(body) {
+            // Boxed: inlined, the two event paths make the handler's future too deep to lay out.
+            return Box::pin(self.stack_event(body)).await;
+        }
         let event = parse_event(body)?;
         if batch.failed_lookups.contains(&event.pipeline_arn) {
             return Err(RecordError::LookupFailedEarlierInBatch);
@@ -192,6 +210,46 @@ impl Ingest {
             batch.summary.unattributed += 1;
         }
         Ok(outcome)
+    }
+
+    /// A platform stack's status: the deployment that started it moves on (or ends). Stacks no
+    /// deployment started (a `pb-` stack deployed by hand) are acknowledged and left alone, as
+    /// is an event of an older stack of the same name.
+    async fn stack_event(&self, body: &str) -> Result<Outcome, RecordError> {
+        let event = parse_stack_event(body)?;
+        let Some(owner) = self
+            .deployments
+            .stack_owner(&event.region, &event.stack_name)
+            .await?
+        else {
+            return Ok(Outcome::Unregistered);
+        };
+        let Some(record) = self
+            .deployments
+            .get(&owner.org, &owner.pipeline_id, &owner.deployment_id)
+            .await?
+        else {
+            return Ok(Outcome::Unregistered);
+        };
+        if record
+            .stack_id
+            .as_deref()
+            .is_some_and(|id| id != event.stack_id)
+        {
+            return Ok(Outcome::Duplicate);
+        }
+        let tracker = DeploymentTracker {
+            deployments: &self.deployments,
+            registry: &self.registry,
+            cloudformation: &self.cloudformation,
+            events: &self.eventbridge,
+            bus_name: &self.event_bus_name,
+        };
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        tracker
+            .observe(record, &event.stack_id, &event.status, &now)
+            .await?;
+        Ok(Outcome::Stored)
     }
 
     fn mismatched(

@@ -16,6 +16,7 @@ pub struct Clients {
     pub codepipeline: aws_sdk_codepipeline::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 /// Bounds on every SDK call. Without them a connection that stays silent holds the invocation
@@ -87,6 +88,7 @@ impl Clients {
             codepipeline: client!(aws_sdk_codepipeline),
             cloudformation: client!(aws_sdk_cloudformation),
             secretsmanager: client!(aws_sdk_secretsmanager),
+            s3: client!(aws_sdk_s3),
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::deployer::DeployTargets;
+
 use thiserror::Error;
 
 use pb_domain::region::RegionPolicy;
@@ -68,6 +70,13 @@ pub struct ApiConfig {
     /// First segment of the stored platform token secrets' names (`{prefix}/{org}/platform`):
     /// the stack name, so two stacks in one account never write each other's secrets.
     pub platform_secret_prefix: String,
+    /// Where pipeline stacks are deployed with, and from.
+    pub deploy: DeployTargets,
+    /// The platform bus (`Deployment Completed`).
+    pub event_bus_name: String,
+    /// A deployment under way that has heard no stack event for this long reads its stack's
+    /// status itself when it is read.
+    pub deployment_refresh_after: Duration,
 }
 
 impl ApiConfig {
@@ -85,6 +94,13 @@ impl ApiConfig {
             max_yaml_body_bytes: env.number("MAX_YAML_BODY_BYTES", 64 * 1024)? as usize,
             deploy_regions: RegionConfig::from_lookup(&lookup)?,
             platform_secret_prefix: env.text("PLATFORM_SECRET_PREFIX", "pipeline-builder"),
+            deploy: DeployTargets {
+                stack_role_arn: env.required("PIPELINE_STACK_ROLE_ARN")?,
+                boundary_arn: env.required("PIPELINE_ROLE_BOUNDARY_ARN")?,
+                template_bucket: env.required("PIPELINE_TEMPLATE_BUCKET")?,
+            },
+            event_bus_name: env.required("EVENT_BUS_NAME")?,
+            deployment_refresh_after: env.seconds("DEPLOYMENT_REFRESH_SECONDS", 60)?,
         })
     }
 }
@@ -346,9 +362,14 @@ mod tests {
             "CATALOG_TABLE" => Some("c".to_string()),
             "EXECUTIONS_TABLE" => Some("e".to_string()),
             "KEY_SET_SECRET_ID" => Some("keys".to_string()),
+            "EVENT_BUS_NAME" => Some("bus".to_string()),
+            "PIPELINE_STACK_ROLE_ARN" => Some("arn:aws:iam::123456789012:role/stacks".to_string()),
+            "PIPELINE_ROLE_BOUNDARY_ARN" => Some("arn:aws:iam::123456789012:policy/b".to_string()),
+            "PIPELINE_TEMPLATE_BUCKET" => Some("templates".to_string()),
             _ => None,
         };
         let api = ApiConfig::from_lookup(env).unwrap();
+        assert_eq!(api.deployment_refresh_after, Duration::from_secs(60));
         assert_eq!(api.tokens.issuer, "pipeline-builder");
         assert_eq!(api.tokens.audience, "pipeline-builder-api");
         assert_eq!(api.tokens.key_set_ttl, Duration::from_secs(300));

@@ -120,6 +120,33 @@ pub fn pipeline_name_sk(name: &str) -> String {
     format!("PIPELINE_NAME#{name}")
 }
 
+/// One deployment of a pipeline; deployment ids sort by time, so the newest come first in a
+/// descending query of [`deployments_sk_prefix`].
+pub fn deployment_sk(pipeline_id: &str, deployment_id: &str) -> String {
+    format!("DEPLOYMENT#{pipeline_id}#{deployment_id}")
+}
+
+pub fn deployments_sk_prefix(pipeline_id: &str) -> String {
+    format!("DEPLOYMENT#{pipeline_id}#")
+}
+
+/// Held while a deployment of the pipeline is under way.
+pub fn deploying_sk(pipeline_id: &str) -> String {
+    format!("DEPLOYING#{pipeline_id}")
+}
+
+/// The pipeline's last successful deployment.
+pub fn deployed_sk(pipeline_id: &str) -> String {
+    format!("DEPLOYED#{pipeline_id}")
+}
+
+/// Which deployment a stack's status events belong to.
+pub fn stack_pk(region: &str, stack_name: &str) -> String {
+    format!("STACK#{region}#{stack_name}")
+}
+
+pub const STACK_SK: &str = "STACK";
+
 pub fn rule_pk(org_id: &str) -> String {
     format!("ORG#{org_id}")
 }

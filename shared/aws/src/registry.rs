@@ -23,6 +23,13 @@ pub struct RegistryEntry {
     pub stack_name: String,
     pub region: String,
     pub last_deployed: String,
+    /// Set when the platform deployed the stack (entries posted by hand have none of these).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition_version: Option<u64>,
 }
 
 /// What ingest checks an event against: the org, and which CodePipeline (name and region) the

@@ -114,6 +114,9 @@ async fn build_fleet(clients: &Clients, config: &AuditConfig) -> anyhow::Result<
                 stack_name: p.stack,
                 region: p.region.to_string(),
                 last_deployed: "2026-11-01T00:00:00Z".to_string(),
+                stack_id: None,
+                account: None,
+                definition_version: None,
             };
             registry.put(&entry).await?;
             Ok(())
@@ -139,12 +142,11 @@ async fn build_fleet(clients: &Clients, config: &AuditConfig) -> anyhow::Result<
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let counter = RequestCounter::default();
-    let clients = Clients::new(
-        &sdk_config(&endpoint()?),
-        &[SharedInterceptor::new(counter.clone())],
-    );
+    let config = sdk_config(&endpoint()?);
+    let clients = Clients::new(&config, &[SharedInterceptor::new(counter.clone())]);
+    let iam = aws_sdk_iam::Client::new(&config);
     let prefix = unique_prefix("bench-audit");
-    let local = create_local_stack(&clients, &prefix, SourceBus::Dedicated)
+    let local = create_local_stack(&clients, &iam, &prefix, SourceBus::Dedicated)
         .await
         .context("creating the local stack")?;
     let config = AuditConfig {

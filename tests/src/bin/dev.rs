@@ -1,27 +1,38 @@
 //! `make dev`: the backend running locally against the emulator. Creates the resources and the
 //! API's signing key set, starts the `api` binary on a local port (the same router Lambda
 //! serves), mints an admin token with `api mint-token`, publishes `samples/plugins/` through the
-//! API, creates two sample pipelines (one registered, one untagged), replays `events/` through
-//! EventBridge, then runs the ingest handler on the local poll loop until Ctrl-C, printing what it
-//! stores.
+//! API, then takes the sample pipeline the way a team would: defines it through the API, deploys
+//! it (`POST …/deployments`, read until SUCCEEDED; the deployment writes the registry entry).
+//! moto's CloudFormation skips the CodePipeline itself, so it is created from the deployed
+//! template's own Pipeline resource. An untagged pipeline stands beside it. It then replays
+//! `events/` through EventBridge, pointed at the deployed pipeline's name, and runs the ingest
+//! handler on the local poll loop until Ctrl-C, printing what it stores.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 use pb_aws::executions::ExecutionStore;
 use pb_aws::queue::QueueConsumer;
 use pb_ingest::Ingest;
 use pb_tests::api::key_set_json;
+use pb_tests::deployed::create_deployed_pipeline;
 use pb_tests::emulator::TestBed;
-use pb_tests::events::{put_events, sample};
+use pb_tests::events::{put_events, retarget, sample};
 use pb_tests::local_api::LocalApi;
 use pb_tests::poller::{PollReport, Poller};
 use pb_tests::resources::SourceBus;
+use serde_json::Value;
 
 const ORG: &str = "acme";
-const PIPELINE: &str = "payments-service";
+/// The pipeline the sample events under `events/eventbridge` name.
+const SAMPLE_EVENTS_PIPELINE: &str = "payments-service";
 const UNTAGGED_PIPELINE: &str = "legacy-reports";
 const KEY_SET_SECRET: &str = "pipeline-builder-dev/api-signing-keys";
+/// How often the deployment is read before giving up; locally it ends on the first read (moto
+/// creates the stack at once, and the local API reads the stack on every read).
+const DEPLOYMENT_READS: usize = 20;
+const DEPLOYMENT_READ_INTERVAL: Duration = Duration::from_millis(500);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -40,13 +51,7 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    let api = LocalApi::start(
-        &bed.stack.catalog_table,
-        &bed.stack.executions_table,
-        KEY_SET_SECRET,
-        port,
-    )
-    .await?;
+    let api = LocalApi::start(&bed.stack, KEY_SET_SECRET, port).await?;
     let admin = api.mint_token(ORG, "*").await?;
     let published = api
         .publish_samples(&admin, Path::new("samples/plugins"))
@@ -65,24 +70,40 @@ async fn main() -> anyhow::Result<()> {
     let pipeline_id = api
         .create_pipeline(&admin, Path::new("samples/pipelines/payments-service.json"))
         .await?;
-    let stack_name = format!("{PIPELINE}-pipeline");
-    api.register(
+    let stack_name = deploy(&api, &admin, &pipeline_id).await?;
+    let entry = get_json(&api, &admin, &format!("/api/registry/{pipeline_id}")).await?;
+    println!(
+        "  registered by the deployment: {pipeline_id} -> pipeline {}, stack {} ({})",
+        entry["pipelineName"].as_str().unwrap_or("?"),
+        entry["stackName"].as_str().unwrap_or("?"),
+        entry["region"].as_str().unwrap_or("?")
+    );
+    // moto's CloudFormation skipped the CodePipeline: create it from the template's own
+    // Pipeline resource, as CloudFormation would have.
+    let template = get_json(
+        &api,
         &admin,
-        &pipeline_id,
-        &stack_name,
-        pb_tests::emulator::REGION,
+        &format!("/api/pipelines/{pipeline_id}/template"),
     )
     .await?;
-    // After the samples: the standard rules would refuse the tag-pinned public sample plugins.
+    let deployed = create_deployed_pipeline(&bed, &stack_name, &template).await?;
+    println!(
+        "  created CodePipeline {} from the template's Pipeline resource (moto's CloudFormation skips it)",
+        deployed.name
+    );
+    // After the deployment: the standard rules would refuse the tag-pinned public sample plugins.
     let rules = api.create_rules(&admin, Path::new("samples/rules")).await?;
     println!("  created {rules} compliance rules from samples/rules/ (try POST /api/compliance/validate)\n");
-    bed.create_pipeline(PIPELINE, Some(&pipeline_id)).await?;
     bed.create_pipeline(UNTAGGED_PIPELINE, None).await?;
     println!(
-        "pipelines: {PIPELINE} (defined through the API as {pipeline_id}, registered, org {ORG}), {UNTAGGED_PIPELINE} (untagged)"
+        "pipelines: {} (defined through the API as {pipeline_id}, deployed, org {ORG}), {UNTAGGED_PIPELINE} (untagged)",
+        deployed.name
     );
 
-    let events = sample_events(Path::new(&events_root).join("eventbridge").as_path())?;
+    let events: Vec<Value> = sample_events(Path::new(&events_root).join("eventbridge").as_path())?
+        .into_iter()
+        .map(|event| renamed(event, &deployed.name))
+        .collect();
     put_events(
         &bed.clients.eventbridge,
         &bed.stack.source_bus_name,
@@ -123,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
                     pending_report = true;
                 }
                 Ok(_) if pending_report => {
-                    print_stored(&store, &pipeline_id).await?;
+                    print_stored(&store, &deployed.name, &pipeline_id).await?;
                     pending_report = false;
                 }
                 Ok(_) => {}
@@ -133,6 +154,59 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("stopped");
     Ok(())
+}
+
+/// Deploys the pipeline through the API and reads the deployment until it ends; the stack name.
+async fn deploy(api: &LocalApi, token: &str, pipeline_id: &str) -> anyhow::Result<String> {
+    let route = format!("/api/pipelines/{pipeline_id}/deployments");
+    let (status, answer) = api.request("POST", &route, Some(token), None).await?;
+    if status != 202 {
+        bail!("POST {route} answered {status}: {answer}");
+    }
+    let started: Value = serde_json::from_str(&answer)?;
+    let deployment = started["id"].as_str().context("the deployment has no id")?;
+    println!(
+        "  deployment {deployment}: {} stack {} ({})",
+        started["action"].as_str().unwrap_or("?"),
+        started["stackName"].as_str().unwrap_or("?"),
+        started["status"].as_str().unwrap_or("?")
+    );
+    for _ in 0..DEPLOYMENT_READS {
+        let read = get_json(api, token, &format!("{route}/{deployment}")).await?;
+        match read["status"].as_str() {
+            Some("SUCCEEDED") => {
+                println!(
+                    "  deployment {deployment}: SUCCEEDED, stack {}",
+                    read["stackStatus"].as_str().unwrap_or("?")
+                );
+                return read["stackName"]
+                    .as_str()
+                    .map(str::to_string)
+                    .context("the deployment has no stack name");
+            }
+            Some("FAILED") => bail!("deployment {deployment} failed: {}", read["reason"]),
+            _ => tokio::time::sleep(DEPLOYMENT_READ_INTERVAL).await,
+        }
+    }
+    bail!("deployment {deployment} had not ended after {DEPLOYMENT_READS} reads")
+}
+
+async fn get_json(api: &LocalApi, token: &str, route: &str) -> anyhow::Result<Value> {
+    let (status, answer) = api.request("GET", route, Some(token), None).await?;
+    if status != 200 {
+        bail!("GET {route} answered {status}: {answer}");
+    }
+    Ok(serde_json::from_str(&answer)?)
+}
+
+/// A sample event of the sample pipeline, pointed at the pipeline the deployment created; the
+/// untagged pipeline's as it is.
+fn renamed(event: Value, deployed_name: &str) -> Value {
+    if event["detail"]["pipeline"] == SAMPLE_EVENTS_PIPELINE {
+        retarget(event, deployed_name)
+    } else {
+        event
+    }
 }
 
 fn print_resources(bed: &TestBed) {
@@ -152,7 +226,7 @@ fn print_resources(bed: &TestBed) {
 }
 
 /// Every `.json` event under `root`, in path order (the stage-retry files are numbered).
-fn sample_events(root: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+fn sample_events(root: &Path) -> anyhow::Result<Vec<Value>> {
     let mut paths = Vec::new();
     let mut folders = vec![root.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -183,8 +257,12 @@ fn print_batch(report: &PollReport) {
     );
 }
 
-async fn print_stored(store: &ExecutionStore, pipeline_id: &str) -> anyhow::Result<()> {
-    println!("\nstored executions of {PIPELINE} ({pipeline_id}):");
+async fn print_stored(
+    store: &ExecutionStore,
+    pipeline_name: &str,
+    pipeline_id: &str,
+) -> anyhow::Result<()> {
+    println!("\nstored executions of {pipeline_name} ({pipeline_id}):");
     let mut days = std::collections::BTreeSet::new();
     for (_, item) in store.execution_items(pipeline_id, "").await? {
         if item.stage.is_some() {

@@ -37,13 +37,7 @@ async fn main() -> anyhow::Result<()> {
     pb_aws::secrets::Secrets::new(bed.clients.secretsmanager.clone())
         .write(KEY_SET_SECRET, &keys.to_string())
         .await?;
-    let api = LocalApi::start(
-        &bed.stack.catalog_table,
-        &bed.stack.executions_table,
-        KEY_SET_SECRET,
-        free_port()?,
-    )
-    .await?;
+    let api = LocalApi::start(&bed.stack, KEY_SET_SECRET, free_port()?).await?;
     let admin = api.mint_token(ORG, "*").await?;
     api.publish_samples(&admin, Path::new("samples/plugins"))
         .await?;

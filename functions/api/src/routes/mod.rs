@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod compliance;
+pub mod deployments;
 pub mod meta;
 pub mod pipelines;
 pub mod plugins;

@@ -13,16 +13,16 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{
-    Authorized, Caller, Permission, PipelinesCreate, PipelinesDelete, PipelinesPublish,
-    PipelinesRead, PipelinesUpdate,
+    Authorized, Caller, Permission, PipelinesCreate, PipelinesDelete, PipelinesDeploy,
+    PipelinesPublish, PipelinesRead, PipelinesUpdate,
 };
 use crate::body::JsonOrYaml;
 use crate::paging::{ListRequest, Order, Page, PageParams};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::routes::plugins::{now_rfc3339, Source};
-use crate::services::compliance;
 use crate::services::definitions::check_pipeline;
+use crate::services::{compliance, deployments};
 use crate::state::AppState;
 use crate::tokens::random_id;
 
@@ -255,13 +255,19 @@ pub async fn update(
 }
 
 /// Deletes a pipeline. One still in the deployment registry is refused unless `force=true`
-/// (the deployed stack is not touched either way).
+/// (which leaves the deployed stack alone) or `deleteStack=true` (which also needs
+/// `pipelines:deploy`: the stack's delete is started and the registry entry removed first).
 #[utoipa::path(delete, path = "/api/pipelines/{id}", tag = "pipelines",
-    params(("id" = String, Path), ("force" = Option<bool>, Query), ("If-Match" = Option<String>, Header)),
+    params(
+        ("id" = String, Path),
+        ("force" = Option<bool>, Query),
+        ("deleteStack" = Option<bool>, Query, description = "Also delete the deployed stack (needs pipelines:deploy)"),
+        ("If-Match" = Option<String>, Header),
+    ),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "Still registered as deployed, or changed while being deleted without If-Match"),
+        (status = 409, body = Problem, description = "Still registered as deployed, a deployment is in progress, a stack of its name is not this pipeline's, or changed while being deleted without If-Match"),
         (status = 412, body = Problem),
     ),
     security(("bearer" = ["pipelines:delete"])))]
@@ -272,9 +278,18 @@ pub async fn delete(
     headers: HeaderMap,
     params: QueryParams,
 ) -> Result<StatusCode, ApiError> {
-    let params = params.only(&["force"])?;
-    let force = params.text("force") == Some("true");
+    let params = params.only(&["force", "deleteStack"])?;
+    let delete_stack = params.text("deleteStack") == Some("true");
+    let force = params.text("force") == Some("true") || delete_stack;
     let expected = if_match(&headers)?.flatten();
+    if delete_stack {
+        caller.require(PipelinesDeploy::NAME)?;
+        let pipeline = own(&state, &caller, &id).await?;
+        if expected.is_some_and(|version| version != pipeline.version) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        deployments::delete_stack(&state, &pipeline).await?;
+    }
     state
         .pipelines
         .delete(caller.org(), &id, expected, force)

@@ -41,6 +41,13 @@ pub struct RegistryView {
     pub stack_name: String,
     pub region: String,
     pub last_deployed: String,
+    /// Set when the platform deployed the stack; an entry written through this API has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition_version: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -203,6 +210,9 @@ fn merge(
             stack_name,
             region,
             last_deployed: now_rfc3339(),
+            stack_id: None,
+            account: None,
+            definition_version: None,
         }),
         _ => Err(ApiError::Validation(problems)),
     }
@@ -256,5 +266,8 @@ fn view(entry: RegistryEntry) -> RegistryView {
         stack_name: entry.stack_name,
         region: entry.region,
         last_deployed: entry.last_deployed,
+        stack_id: entry.stack_id,
+        account: entry.account,
+        definition_version: entry.definition_version,
     }
 }

@@ -3,4 +3,5 @@
 
 pub mod compliance;
 pub mod definitions;
+pub mod deployments;
 pub mod synthesis;

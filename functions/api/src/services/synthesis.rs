@@ -21,9 +21,18 @@ pub async fn stored_template(
     state: &AppState,
     record: &PipelineRecord,
 ) -> Result<Synthesized, ApiError> {
+    let (resolved, steps) = stored_definition(state, record).await?;
+    synthesize(&record.org, &record.id, &resolved, &steps)
+}
+
+/// The stored definition with templates expanded, and each step's plugin at its pinned version.
+pub async fn stored_definition(
+    state: &AppState,
+    record: &PipelineRecord,
+) -> Result<(PipelineSpec, Vec<ResolvedStep>), ApiError> {
     let resolved = resolve_templates(&record.spec).map_err(ApiError::Validation)?;
     let steps = pinned_plugins(state, record, &resolved).await?;
-    synthesize(&record.org, &record.id, &resolved, &steps)
+    Ok((resolved, steps))
 }
 
 /// The template a definition would deploy as, after every check a write runs but compliance.
@@ -36,7 +45,7 @@ pub async fn dry_run_template(
     synthesize(org, DRY_RUN_PIPELINE_ID, &checked.resolved, &checked.steps)
 }
 
-fn synthesize(
+pub fn synthesize(
     org: &str,
     pipeline_id: &str,
     resolved: &PipelineSpec,

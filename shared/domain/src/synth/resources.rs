@@ -62,14 +62,16 @@ fn skips(reasons: &[(&str, &str)]) -> Value {
     json!({ "checkov": { "skip": skip } })
 }
 
-/// Versioned, encrypted, private, TLS-only; objects expire after `expiry_days`.
+/// Versioned, encrypted, private, TLS-only; objects expire after `expiry_days`. Retained when
+/// the stack is deleted: CloudFormation cannot delete a bucket that still holds objects, and the
+/// lifecycle empties it (its name is generated, so a new stack never collides with it).
 pub fn artifact_bucket(resources: &mut Resources, expiry_days: u32) {
     resources.add(
         ARTIFACT_BUCKET,
         json!({
             "Type": "AWS::S3::Bucket",
-            "DeletionPolicy": "Delete",
-            "UpdateReplacePolicy": "Delete",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
             "Metadata": skips(&[
                 ("CKV_AWS_18", "Build artifacts only, written and read by this pipeline's own roles; CloudTrail records their API calls."),
             ]),
