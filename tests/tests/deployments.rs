@@ -414,3 +414,51 @@ async fn a_rolled_back_create_fails_with_its_status_and_registers_nothing() {
         (&json!("update"), &json!("UNCHANGED"))
     );
 }
+
+/// The emulator cannot leave a stack in ROLLBACK_COMPLETE, but a preview of a first deployment
+/// leaves one in REVIEW_IN_PROGRESS, which takes the same path: deleted, then created again.
+#[tokio::test]
+async fn a_stack_that_cannot_be_updated_is_deleted_and_created_again() {
+    let (api, admin) = ApiBed::with_sample_plugins("deploy-recreate", ACME)
+        .await
+        .unwrap();
+    let id = created(
+        &api,
+        &admin,
+        &sample_named("reports-s3", "reports-recreate"),
+    )
+    .await;
+    let preview = api
+        .send(
+            Method::POST,
+            &format!("/api/pipelines/{id}/deployments?preview=true"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(preview.status, StatusCode::ACCEPTED, "{:?}", preview.body);
+    let before = api
+        .state
+        .deployer
+        .describe("pb-acme-reports-recreate")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.status, "REVIEW_IN_PROGRESS");
+
+    let deployed = deploy(&api, &admin, &id).await;
+    assert_eq!(deployed.status, StatusCode::ACCEPTED, "{:?}", deployed.body);
+    assert_eq!(deployed.body["action"], "recreate");
+    assert!(
+        deployed.body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("REVIEW_IN_PROGRESS"),
+        "{:?}",
+        deployed.body
+    );
+    assert_ne!(deployed.body["stackId"], json!(before.stack_id));
+    let done = read(&api, &admin, &id, deployed.body["id"].as_str().unwrap()).await;
+    assert_eq!(done.body["status"], "SUCCEEDED", "{:?}", done.body);
+}
