@@ -42,6 +42,17 @@ async fn deploy(api: &ApiBed, token: &str, id: &str) -> Reply {
     .unwrap()
 }
 
+async fn preview(api: &ApiBed, token: &str, id: &str) -> Reply {
+    api.send(
+        Method::POST,
+        &format!("/api/pipelines/{id}/deployments?preview=true"),
+        Some(token),
+        None,
+    )
+    .await
+    .unwrap()
+}
+
 async fn read(api: &ApiBed, token: &str, id: &str, deployment: &str) -> Reply {
     api.get(
         &format!("/api/pipelines/{id}/deployments/{deployment}"),
@@ -295,15 +306,7 @@ async fn a_preview_shows_its_changes_and_changes_nothing() {
         .await
         .unwrap();
     let id = created(&api, &admin, &sample_named("reports-s3", "reports-preview")).await;
-    let preview = api
-        .send(
-            Method::POST,
-            &format!("/api/pipelines/{id}/deployments?preview=true"),
-            Some(&admin),
-            None,
-        )
-        .await
-        .unwrap();
+    let preview = preview(&api, &admin, &id).await;
     assert_eq!(preview.status, StatusCode::ACCEPTED, "{:?}", preview.body);
     assert_eq!(preview.body["status"], "PREVIEW");
     let shown = read(&api, &admin, &id, preview.body["id"].as_str().unwrap()).await;
@@ -428,15 +431,7 @@ async fn a_stack_that_cannot_be_updated_is_deleted_and_created_again() {
         &sample_named("reports-s3", "reports-recreate"),
     )
     .await;
-    let preview = api
-        .send(
-            Method::POST,
-            &format!("/api/pipelines/{id}/deployments?preview=true"),
-            Some(&admin),
-            None,
-        )
-        .await
-        .unwrap();
+    let preview = preview(&api, &admin, &id).await;
     assert_eq!(preview.status, StatusCode::ACCEPTED, "{:?}", preview.body);
     let before = api
         .state

@@ -4,7 +4,9 @@
 //! `DEPLOYED#{pipelineId}` for the last success (its template hash makes an unchanged template a
 //! no-op). `PK=STACK#{region}#{stackName}` names the deployment a stack's events belong to.
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use pb_domain::deployment::DeploymentStatus;
 use serde::{Deserialize, Serialize};
 
@@ -159,10 +161,9 @@ impl DeploymentStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(record_item(record)?))
-            .condition_expression("#status IN (:pending, :in_progress)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", status_value(DeploymentStatus::Pending))
-            .expression_attribute_values(":in_progress", status_value(DeploymentStatus::InProgress))
+            .condition_expression(UNDER_WAY)
+            .set_expression_attribute_names(Some(under_way_names()))
+            .set_expression_attribute_values(Some(under_way_values()))
             .send()
             .await;
         written("PutItem", result)
@@ -179,10 +180,9 @@ impl DeploymentStore {
         let update = Put::builder()
             .table_name(&self.table)
             .set_item(Some(record_item(record)?))
-            .condition_expression("#status IN (:pending, :in_progress)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", status_value(DeploymentStatus::Pending))
-            .expression_attribute_values(":in_progress", status_value(DeploymentStatus::InProgress))
+            .condition_expression(UNDER_WAY)
+            .set_expression_attribute_names(Some(under_way_names()))
+            .set_expression_attribute_values(Some(under_way_values()))
             .build()
             .map_err(invalid_transaction)?;
         let release = Delete::builder()
@@ -350,7 +350,27 @@ fn record_item(record: &DeploymentRecord) -> Result<Item, AwsError> {
     )
 }
 
-fn status_value(status: DeploymentStatus) -> aws_sdk_dynamodb::types::AttributeValue {
+/// The condition of every write to a deployment that must still be under way.
+const UNDER_WAY: &str = "#status IN (:pending, :in_progress)";
+
+fn under_way_names() -> HashMap<String, String> {
+    HashMap::from([("#status".to_string(), "status".to_string())])
+}
+
+fn under_way_values() -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (
+            ":pending".to_string(),
+            status_value(DeploymentStatus::Pending),
+        ),
+        (
+            ":in_progress".to_string(),
+            status_value(DeploymentStatus::InProgress),
+        ),
+    ])
+}
+
+fn status_value(status: DeploymentStatus) -> AttributeValue {
     s(serde_json::to_value(status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
