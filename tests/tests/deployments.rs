@@ -457,3 +457,80 @@ async fn a_stack_that_cannot_be_updated_is_deleted_and_created_again() {
     let done = read(&api, &admin, &id, deployed.body["id"].as_str().unwrap()).await;
     assert_eq!(done.body["status"], "SUCCEEDED", "{:?}", done.body);
 }
+
+#[tokio::test]
+async fn an_update_that_rolls_back_fails_and_if_match_pins_the_version() {
+    let (api, admin) = ApiBed::with_sample_plugins("deploy-update", ACME)
+        .await
+        .unwrap();
+    let mut definition = sample_named("reports-s3", "reports-update");
+    let id = created(&api, &admin, &definition).await;
+    let first = deploy(&api, &admin, &id).await;
+    let done = read(&api, &admin, &id, first.body["id"].as_str().unwrap()).await;
+    assert_eq!(done.body["status"], "SUCCEEDED", "{:?}", done.body);
+
+    // The description is not in the template; a step's env is.
+    definition["stages"][0]["steps"][0]["env"] = json!({"SCRIPT": "render-v2.sh"});
+    let updated = api
+        .request(
+            axum::http::Request::builder()
+                .method(Method::PUT)
+                .uri(format!("/api/pipelines/{id}"))
+                .header("authorization", format!("Bearer {admin}"))
+                .header("content-type", "application/json")
+                .header("if-match", "\"1\"")
+                .body(axum::body::Body::from(definition.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.body);
+
+    let pinned_to_old = api
+        .request(
+            axum::http::Request::builder()
+                .method(Method::POST)
+                .uri(format!("/api/pipelines/{id}/deployments"))
+                .header("authorization", format!("Bearer {admin}"))
+                .header("if-match", "\"1\"")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pinned_to_old.status, StatusCode::PRECONDITION_FAILED);
+
+    let second = deploy(&api, &admin, &id).await;
+    assert_eq!(second.status, StatusCode::ACCEPTED, "{:?}", second.body);
+    assert_eq!(
+        (&second.body["action"], &second.body["definitionVersion"]),
+        (&json!("update"), &json!(2))
+    );
+    let stack_id = second.body["stackId"].as_str().unwrap().to_string();
+    let ingest = pb_ingest::handler::Ingest::new(&api.bed.clients, &api.bed.config);
+    let rolled_back = stack_event(&stack_id, "UPDATE_ROLLBACK_COMPLETE");
+    ingest
+        .handle(pb_tests::events::sqs_batch([("m1", rolled_back)]))
+        .await;
+    let record = api
+        .state
+        .deployments
+        .get(ACME, &id, second.body["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(record.status).unwrap(),
+        json!("FAILED")
+    );
+    assert_eq!(
+        record.stack_status.as_deref(),
+        Some("UPDATE_ROLLBACK_COMPLETE")
+    );
+    let entry = api.state.registry.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        entry.definition_version,
+        Some(1),
+        "the registry keeps what last succeeded"
+    );
+}
