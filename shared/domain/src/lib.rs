@@ -1,6 +1,7 @@
 //! Pure domain logic of pipeline-builder: no AWS types, no I/O, no async runtime.
 
 pub mod compliance;
+pub mod control;
 pub mod deployment;
 pub mod drift;
 pub mod errors;

@@ -8,14 +8,16 @@ mod validate;
 
 pub use order::{resolve_input, run_orders, StepRef};
 pub use spec::{
-    ExecutionMode, PinnedStep, PipelineSpec, Position, SourceSpec, StageSpec, StepSpec,
+    ExecutionMode, PinnedStep, PipelineSpec, PipelineVariable, Position, SourceSpec, StageSpec,
+    StepSpec,
 };
 pub use template::{render_with, resolve as resolve_templates, MAX_EXPANDED_BYTES};
 pub use validate::{
-    validate, MAX_DESCRIPTION_CHARS, MAX_KEY_CHARS, MAX_MAP_ENTRIES, MAX_NAME_CHARS,
-    MAX_PROJECT_CHARS, MAX_STAGES, MAX_STEPS, MAX_STEPS_PER_STAGE, MAX_STEP_INPUTS, MAX_TAGS,
-    MAX_TAG_VALUE_CHARS, MAX_TIMEOUT_MINUTES, MAX_VALUE_BYTES, MIN_TIMEOUT_MINUTES,
-    SOURCE_STAGE_NAME,
+    is_variable_name, separation_of_duties, validate, MAX_DESCRIPTION_CHARS, MAX_KEY_CHARS,
+    MAX_MAP_ENTRIES, MAX_NAME_CHARS, MAX_PIPELINE_VARIABLES, MAX_PROJECT_CHARS, MAX_STAGES,
+    MAX_STEPS, MAX_STEPS_PER_STAGE, MAX_STEP_INPUTS, MAX_TAGS, MAX_TAG_VALUE_CHARS,
+    MAX_TIMEOUT_MINUTES, MAX_VALUE_BYTES, MAX_VARIABLE_VALUE_CHARS, MIN_TIMEOUT_MINUTES,
+    SEPARATION_OF_DUTIES_KEY, SOURCE_STAGE_NAME,
 };
 
 use crate::plugin::{FieldError, LookupOutcome, PluginSpec, RequestedPlugin, UnresolvedPlugin};

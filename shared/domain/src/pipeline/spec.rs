@@ -31,6 +31,21 @@ pub struct PipelineSpec {
     /// own default (`SUPERSEDED`) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_mode: Option<ExecutionMode>,
+    /// Run-time variables of the deployed CodePipeline: a run started through the platform may
+    /// set them, and actions read them as `#{variables.NAME}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipeline_variables: Vec<PipelineVariable>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PipelineVariable {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

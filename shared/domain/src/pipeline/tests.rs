@@ -275,3 +275,44 @@ fn an_s3_source_cannot_be_a_platform_bucket() {
     value["source"]["bucket"] = json!("acme-exports");
     assert_eq!(validate(&spec(value)), Ok(()));
 }
+
+#[test]
+fn pipeline_variables_are_checked_against_codepipelines_limits() {
+    let mut value = sample();
+    value["pipelineVariables"] = json!([
+        {"name": "RELEASE", "defaultValue": "x".repeat(MAX_VARIABLE_VALUE_CHARS)},
+        {"name": "RELEASE"},
+        {"name": "has space"},
+        {"name": "LONG", "defaultValue": "x".repeat(MAX_VARIABLE_VALUE_CHARS + 1), "description": "d".repeat(201)}
+    ]);
+    let resolved = resolve_templates(&spec(value)).unwrap();
+    let errors = validate(&resolved).unwrap_err();
+    assert_eq!(
+        fields(&errors),
+        [
+            "pipelineVariables[1].name",
+            "pipelineVariables[2].name",
+            "pipelineVariables[3].defaultValue",
+            "pipelineVariables[3].description"
+        ]
+    );
+    let mut many = sample();
+    many["pipelineVariables"] = json!((0..=MAX_PIPELINE_VARIABLES)
+        .map(|i| json!({"name": format!("V{i}")}))
+        .collect::<Vec<_>>());
+    let errors = validate(&resolve_templates(&spec(many)).unwrap()).unwrap_err();
+    assert_eq!(fields(&errors), ["pipelineVariables"]);
+}
+
+#[test]
+fn separation_of_duties_is_asked_for_by_metadata_true_and_only_true_or_false_is_accepted() {
+    let mut value = sample();
+    assert!(!separation_of_duties(&spec(value.clone())));
+    value["metadata"][SEPARATION_OF_DUTIES_KEY] = json!("true");
+    let asked = resolve_templates(&spec(value.clone())).unwrap();
+    assert!(separation_of_duties(&asked));
+    assert_eq!(validate(&asked), Ok(()));
+    value["metadata"][SEPARATION_OF_DUTIES_KEY] = json!("yes");
+    let errors = validate(&resolve_templates(&spec(value)).unwrap()).unwrap_err();
+    assert_eq!(fields(&errors), ["metadata.separationOfDuties"]);
+}

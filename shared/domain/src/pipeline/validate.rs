@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::plugin::FieldError;
 
 use super::order::{parallel_without_predecessor, resolve_input};
-use super::spec::{PipelineSpec, SourceSpec, StageSpec, StepSpec};
+use super::spec::{PipelineSpec, PipelineVariable, SourceSpec, StageSpec, StepSpec};
 
 /// Size limits. Steps are capped by what one plugin lookup resolves; names by CodePipeline's own
 /// limits on stage and action names; tags by CloudFormation's.
@@ -60,10 +60,88 @@ pub fn validate(spec: &PipelineSpec) -> Result<(), Vec<FieldError>> {
     check_map("metadata", &spec.metadata, MAX_VALUE_BYTES, &mut problems);
     check_map("tags", &spec.tags, MAX_TAG_VALUE_CHARS, &mut problems);
     check_tags(&spec.tags, &mut problems);
+    check_separation_of_duties(&spec.metadata, &mut problems);
+    check_pipeline_variables(&spec.pipeline_variables, &mut problems);
     if problems.0.is_empty() {
         Ok(())
     } else {
         Err(problems.0)
+    }
+}
+
+/// Pipeline metadata that asks for separation of duties: whoever started a run through the
+/// platform may not approve it.
+pub const SEPARATION_OF_DUTIES_KEY: &str = "separationOfDuties";
+
+/// Whether the pipeline's metadata asks for separation of duties.
+pub fn separation_of_duties(spec: &PipelineSpec) -> bool {
+    spec.metadata
+        .get(SEPARATION_OF_DUTIES_KEY)
+        .is_some_and(|v| v == "true")
+}
+
+fn check_separation_of_duties(metadata: &BTreeMap<String, String>, problems: &mut Problems) {
+    if let Some(value) = metadata.get(SEPARATION_OF_DUTIES_KEY) {
+        if value != "true" && value != "false" {
+            problems.add(
+                format!("metadata.{SEPARATION_OF_DUTIES_KEY}"),
+                "must be 'true' or 'false'",
+            );
+        }
+    }
+}
+
+/// CodePipeline's limits on pipeline-level variables.
+pub const MAX_PIPELINE_VARIABLES: usize = 50;
+pub const MAX_VARIABLE_NAME_CHARS: usize = 128;
+pub const MAX_VARIABLE_VALUE_CHARS: usize = 1000;
+pub const MAX_VARIABLE_DESCRIPTION_CHARS: usize = 200;
+
+/// Letters, digits and `@-_`: what CodePipeline accepts in a pipeline variable's name.
+pub fn is_variable_name(name: &str) -> bool {
+    (1..=MAX_VARIABLE_NAME_CHARS).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@-_".contains(c))
+}
+
+fn check_pipeline_variables(variables: &[PipelineVariable], problems: &mut Problems) {
+    if variables.len() > MAX_PIPELINE_VARIABLES {
+        problems.add(
+            "pipelineVariables",
+            format!("at most {MAX_PIPELINE_VARIABLES}"),
+        );
+        return;
+    }
+    let mut seen = HashSet::new();
+    for (i, variable) in variables.iter().enumerate() {
+        let path = format!("pipelineVariables[{i}]");
+        if !is_variable_name(&variable.name) {
+            problems.add(
+                format!("{path}.name"),
+                format!("1-{MAX_VARIABLE_NAME_CHARS} characters of letters, digits and '@-_'"),
+            );
+        } else if !seen.insert(variable.name.as_str()) {
+            problems.add(
+                format!("{path}.name"),
+                format!("'{}' is declared twice", variable.name),
+            );
+        }
+        let too_long = |text: &Option<String>, max: usize| {
+            text.as_ref().is_some_and(|t| t.chars().count() > max)
+        };
+        if too_long(&variable.default_value, MAX_VARIABLE_VALUE_CHARS) {
+            problems.add(
+                format!("{path}.defaultValue"),
+                format!("at most {MAX_VARIABLE_VALUE_CHARS} characters"),
+            );
+        }
+        if too_long(&variable.description, MAX_VARIABLE_DESCRIPTION_CHARS) {
+            problems.add(
+                format!("{path}.description"),
+                format!("at most {MAX_VARIABLE_DESCRIPTION_CHARS} characters"),
+            );
+        }
     }
 }
 

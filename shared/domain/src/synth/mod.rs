@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use crate::pipeline::{
-    render_with, resolve_input, run_orders, PipelineSpec, ResolvedStep, StepSpec,
+    render_with, resolve_input, run_orders, PipelineSpec, PipelineVariable, ResolvedStep, StepSpec,
 };
 use crate::plugin::{ComputeType, FieldError, PluginSpec};
 
@@ -556,6 +556,13 @@ fn pipeline(
     if !triggers.is_empty() {
         properties["Triggers"] = json!(triggers);
     }
+    if !spec.pipeline_variables.is_empty() {
+        properties["Variables"] = json!(spec
+            .pipeline_variables
+            .iter()
+            .map(variable_declaration)
+            .collect::<Vec<_>>());
+    }
     json!({
         "Type": "AWS::CodePipeline::Pipeline",
         "Metadata": { "checkov": { "skip": [{
@@ -564,6 +571,17 @@ fn pipeline(
         }] } },
         "Properties": properties,
     })
+}
+
+fn variable_declaration(variable: &PipelineVariable) -> Value {
+    let mut declaration = json!({ "Name": variable.name });
+    if let Some(default) = &variable.default_value {
+        declaration["DefaultValue"] = json!(default);
+    }
+    if let Some(description) = &variable.description {
+        declaration["Description"] = json!(description);
+    }
+    declaration
 }
 
 fn finish(

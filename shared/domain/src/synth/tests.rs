@@ -74,3 +74,48 @@ fn an_undefined_name_in_plugin_env_is_refused_naming_the_step() {
         problems[0].message
     );
 }
+
+#[test]
+fn declared_pipeline_variables_become_the_pipelines_variables() {
+    let mut spec = definition(json!({"plugin": {"name": "deployer", "version": "1"}}));
+    let without = synth(&SynthInput {
+        org: "acme",
+        pipeline_id: "pl-1",
+        spec: &spec,
+        steps: &[ResolvedStep {
+            stage_index: 0,
+            step_index: 0,
+            plugin: deployer(),
+        }],
+        settings: Settings::default(),
+    })
+    .unwrap();
+    assert_eq!(
+        without.template["Resources"]["Pipeline"]["Properties"].get("Variables"),
+        None
+    );
+    spec.pipeline_variables = serde_json::from_value(json!([
+        {"name": "RELEASE_NOTE", "defaultValue": "none", "description": "shown in the run"},
+        {"name": "TICKET"}
+    ]))
+    .unwrap();
+    let with = synth(&SynthInput {
+        org: "acme",
+        pipeline_id: "pl-1",
+        spec: &spec,
+        steps: &[ResolvedStep {
+            stage_index: 0,
+            step_index: 0,
+            plugin: deployer(),
+        }],
+        settings: Settings::default(),
+    })
+    .unwrap();
+    assert_eq!(
+        with.template["Resources"]["Pipeline"]["Properties"]["Variables"],
+        json!([
+            {"Name": "RELEASE_NOTE", "DefaultValue": "none", "Description": "shown in the run"},
+            {"Name": "TICKET"}
+        ])
+    );
+}
