@@ -178,6 +178,7 @@ impl ApiBed {
             event_bus_name: bed.stack.event_bus_name.clone(),
             // Deployments read their stack at once: the emulator emits no stack events.
             deployment_refresh_after: Duration::ZERO,
+            retention_days: 90,
         };
         adjust(&mut config);
         let state = AppState::new(&bed.clients, config);

@@ -46,6 +46,8 @@ permissions! {
     PipelinesDelete => "pipelines:delete",
     PipelinesPublish => "pipelines:publish",
     PipelinesDeploy => "pipelines:deploy",
+    PipelinesExecute => "pipelines:execute",
+    PipelinesApprove => "pipelines:approve",
     ComplianceRead => "compliance:read",
     ComplianceWrite => "compliance:write",
     ComplianceApprove => "compliance:approve",

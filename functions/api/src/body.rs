@@ -15,6 +15,9 @@ use crate::state::AppState;
 /// A JSON request body.
 pub struct JsonBody<T>(pub T);
 
+/// A JSON request body that may be left out: no body at all reads as the type's default.
+pub struct OptionalJsonBody<T>(pub T);
+
 /// A request body in JSON or YAML, by `Content-Type` (`application/json`, `application/yaml`).
 pub struct JsonOrYaml<T>(pub T);
 
@@ -38,6 +41,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         }
         let bytes = read_limited(request.into_body(), state.config.max_body_bytes).await?;
         parse_json(&bytes).map(JsonBody)
+    }
+}
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let format = format_of(request.headers());
+        let bytes = read_limited(request.into_body(), state.config.max_body_bytes).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        if format != Some(Format::Json) {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "application/json",
+            });
+        }
+        parse_json(&bytes).map(OptionalJsonBody)
     }
 }
 

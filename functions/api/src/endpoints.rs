@@ -9,7 +9,8 @@ use utoipa_axum::routes;
 
 use crate::openapi::{ApiDoc, BearerAuth, BodyLimits, ParameterLimits, ProblemResponses};
 use crate::routes::{
-    audit, compliance, deployments, meta, pipelines, plugins, registry, reports, templates, tokens,
+    audit, compliance, deployments, meta, pipelines, plugins, registry, reports, runs, templates,
+    tokens,
 };
 use crate::state::AppState;
 
@@ -36,6 +37,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(templates::synth))
         .routes(routes!(deployments::create, deployments::list))
         .routes(routes!(deployments::get))
+        .routes(routes!(runs::start_run))
+        .routes(routes!(runs::stop_run))
+        .routes(routes!(runs::retry_stage))
+        .routes(routes!(runs::decide))
         .routes(routes!(registry::upsert, registry::list))
         .routes(routes!(registry::get, registry::delete))
         .routes(routes!(compliance::create_rule, compliance::list_rules))

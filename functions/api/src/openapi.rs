@@ -11,13 +11,18 @@ use utoipa::{Modify, OpenApi};
 use pb_domain::compliance::{
     rule_spec_schema, MAX_ENTITY_CHARS, MAX_INLINE_RULES, MAX_REASON_CHARS,
 };
+use pb_domain::control::{
+    MAX_REASON_CHARS as STOP_REASON_CHARS, MAX_REVISION_CHARS, MAX_SUMMARY_CHARS,
+};
 use pb_domain::event::MAX_NAME_CHARS as MAX_CODEPIPELINE_NAME_CHARS;
 use pb_domain::pipeline::{
     MAX_DESCRIPTION_CHARS as PIPELINE_DESCRIPTION_CHARS, MAX_KEY_CHARS as PIPELINE_KEY_CHARS,
     MAX_MAP_ENTRIES as PIPELINE_MAP_ENTRIES, MAX_NAME_CHARS as PIPELINE_NAME_CHARS,
-    MAX_PROJECT_CHARS as PIPELINE_PROJECT_CHARS, MAX_STAGES, MAX_STEPS_PER_STAGE, MAX_STEP_INPUTS,
-    MAX_TAGS, MAX_TAG_VALUE_CHARS as PIPELINE_TAG_VALUE_CHARS,
+    MAX_PIPELINE_VARIABLES, MAX_PROJECT_CHARS as PIPELINE_PROJECT_CHARS, MAX_STAGES,
+    MAX_STEPS_PER_STAGE, MAX_STEP_INPUTS, MAX_TAGS,
+    MAX_TAG_VALUE_CHARS as PIPELINE_TAG_VALUE_CHARS,
     MAX_TIMEOUT_MINUTES as PIPELINE_MAX_TIMEOUT_MINUTES, MAX_VALUE_BYTES as PIPELINE_VALUE_BYTES,
+    MAX_VARIABLE_DESCRIPTION_CHARS, MAX_VARIABLE_NAME_CHARS, MAX_VARIABLE_VALUE_CHARS,
     MIN_TIMEOUT_MINUTES as PIPELINE_MIN_TIMEOUT_MINUTES,
 };
 use pb_domain::plugin::{
@@ -245,7 +250,7 @@ impl Modify for BodyLimits {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
-        let texts: [TextLimit; 13] = [
+        let texts: [TextLimit; 19] = [
             (
                 "PluginSpec",
                 "name",
@@ -331,11 +336,53 @@ impl Modify for BodyLimits {
                 MAX_RANGE_CHARS,
                 Some(VERSION_RANGE_PATTERN),
             ),
+            (
+                "PipelineVariable",
+                "name",
+                1,
+                MAX_VARIABLE_NAME_CHARS,
+                Some("^[A-Za-z0-9@_-]+$"),
+            ),
+            (
+                "PipelineVariable",
+                "defaultValue",
+                0,
+                MAX_VARIABLE_VALUE_CHARS,
+                None,
+            ),
+            (
+                "PipelineVariable",
+                "description",
+                0,
+                MAX_VARIABLE_DESCRIPTION_CHARS,
+                None,
+            ),
+            (
+                "RevisionOverride",
+                "value",
+                1,
+                MAX_REVISION_CHARS,
+                Some("^[^\\x00-\\x1f\\x7f-\\x9f]+$"),
+            ),
+            (
+                "StopRequest",
+                "reason",
+                0,
+                STOP_REASON_CHARS,
+                Some("^[^\\x00-\\x1f\\x7f-\\x9f]*$"),
+            ),
+            (
+                "ApprovalRequest",
+                "summary",
+                1,
+                MAX_SUMMARY_CHARS,
+                Some("\\S"),
+            ),
         ];
         for (schema, name, min, max, pattern) in texts {
             limit_text(property(components, schema, name), min, max, pattern);
         }
-        let lists: [CountLimit; 7] = [
+        let lists: [CountLimit; 8] = [
             ("PluginSpec", "keywords", 0, LIMITS.keywords),
             ("PluginSpec", "installCommands", 0, LIMITS.commands),
             ("PluginSpec", "commands", 0, LIMITS.commands),
@@ -348,6 +395,12 @@ impl Modify for BodyLimits {
             ),
             ("LookupRequest", "plugins", 1, MAX_LOOKUP_REFERENCES),
             ("TokenRequest", "perms", 1, MAX_TOKEN_PERMISSIONS),
+            (
+                "PipelineSpec",
+                "pipelineVariables",
+                0,
+                MAX_PIPELINE_VARIABLES,
+            ),
         ];
         for (schema, name, min, max) in lists {
             limit_items(property(components, schema, name), min, max);

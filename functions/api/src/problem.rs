@@ -3,6 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use pb_aws::pipeline_control::ControlError;
 use pb_aws::AwsError;
 use pb_domain::compliance::Violation;
 use pb_domain::plugin::FieldError;
@@ -68,8 +69,15 @@ pub enum ApiError {
     TooManyRules { limit: usize },
     #[error("compliance rules block this write: {}", violation_summary(.0))]
     ComplianceViolation(Vec<Violation>),
-    #[error("an exemption cannot be approved by the one who requested it")]
-    SelfApproval,
+    /// An approval by the one whose request (an exemption, a run) it approves.
+    #[error("{0}")]
+    SelfApproval(&'static str),
+    /// The pipeline has no CodePipeline the platform deployed.
+    #[error("{0}")]
+    NotDeployed(String),
+    /// CodePipeline refused a well-formed run request in the run's current state.
+    #[error("{message}")]
+    RunRefused { code: &'static str, message: String },
     #[error("the platform is busy; retry shortly")]
     Throttled,
     #[error(transparent)]
@@ -108,7 +116,7 @@ impl ApiError {
             ApiError::Forbidden(_)
             | ApiError::NotForMachines { .. }
             | ApiError::ComplianceViolation(_)
-            | ApiError::SelfApproval => StatusCode::FORBIDDEN,
+            | ApiError::SelfApproval(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::MalformedBody { .. }
@@ -123,7 +131,10 @@ impl ApiError {
             }
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::Conflict(_) | ApiError::TooManyRules { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict(_)
+            | ApiError::TooManyRules { .. }
+            | ApiError::NotDeployed(_)
+            | ApiError::RunRefused { .. } => StatusCode::CONFLICT,
             ApiError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Aws(error) if is_retryable(error) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Aws(_) | ApiError::KeySet(_) | ApiError::Internal => {
@@ -154,7 +165,9 @@ impl ApiError {
             ApiError::InvalidRule(_) => "invalid_rule",
             ApiError::TooManyRules { .. } => "too_many_rules",
             ApiError::ComplianceViolation(_) => "compliance_violation",
-            ApiError::SelfApproval => "self_approval",
+            ApiError::SelfApproval(_) => "self_approval",
+            ApiError::NotDeployed(_) => "not_deployed",
+            ApiError::RunRefused { code, .. } => code,
             ApiError::Throttled | ApiError::Aws(AwsError::Throttled { .. }) => "throttled",
             ApiError::Aws(error) if is_retryable(error) => "unavailable",
             ApiError::Aws(_) | ApiError::KeySet(_) | ApiError::Internal => "internal_error",
@@ -196,6 +209,23 @@ impl ApiError {
                 ApiError::ComplianceViolation(violations) => violations.clone(),
                 _ => Vec::new(),
             },
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(error: ControlError) -> Self {
+        match error {
+            ControlError::NotFound(what) => ApiError::NotFound(what),
+            ControlError::Refused { refusal, message } => ApiError::RunRefused {
+                code: refusal.code(),
+                message,
+            },
+            ControlError::Invalid(message) => ApiError::Validation(vec![FieldError {
+                field: "request".into(),
+                message,
+            }]),
+            ControlError::Aws(aws) => ApiError::Aws(aws),
         }
     }
 }

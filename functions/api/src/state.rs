@@ -7,12 +7,15 @@ use pb_aws::audit_runs::AuditRunStore;
 use pb_aws::config::ApiConfig;
 use pb_aws::deployer::StackDeployer;
 use pb_aws::deployments::DeploymentStore;
+use pb_aws::executions::ExecutionStore;
+use pb_aws::pipeline_control::PipelineControl;
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::plugins::PluginCatalog;
 use pb_aws::registry::Registry;
 use pb_aws::rollups::RollupStore;
 use pb_aws::rules::RuleStore;
 use pb_aws::secrets::Secrets;
+use pb_aws::starters::StarterStore;
 use pb_aws::tokens::TokenStore;
 use pb_aws::Clients;
 
@@ -41,6 +44,9 @@ pub struct AppState {
     pub deployer: StackDeployer,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    pub control: PipelineControl,
+    pub starters: StarterStore,
+    pub executions: ExecutionStore,
 }
 
 impl AppState {
@@ -86,6 +92,9 @@ impl AppState {
             ),
             cloudformation: clients.cloudformation.clone(),
             eventbridge: clients.eventbridge.clone(),
+            control: PipelineControl::new(clients.codepipeline.clone()),
+            starters: StarterStore::new(clients.dynamodb.clone(), &config.catalog_table),
+            executions: ExecutionStore::new(clients.dynamodb.clone(), &config.executions_table),
             config: Arc::new(config),
         }
     }

@@ -102,3 +102,54 @@ pub fn parse_item<T: DeserializeOwned>(item: &Item, what: &str) -> Result<T, cra
         message: format!("stored {what} does not parse: {e}"),
     })
 }
+
+/// How often keys DynamoDB left unprocessed (throttling, size) are asked for again.
+const MAX_UNPROCESSED_ROUNDS: usize = 3;
+
+/// Consistent reads of up to 100 items in one request (no transaction, so an in-flight write
+/// never cancels it); keys left unprocessed are asked for again a few times. Absent items are
+/// simply not returned.
+pub async fn batch_get_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<Item>, crate::AwsError> {
+    let mut pending = keys;
+    let mut found = Vec::new();
+    for _ in 0..MAX_UNPROCESSED_ROUNDS {
+        if pending.is_empty() {
+            return Ok(found);
+        }
+        let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .set_keys(Some(std::mem::take(&mut pending)))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| crate::AwsError::local("BatchGetItem", "InvalidRequest", e))?;
+        let output = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(|e| crate::AwsError::classify("BatchGetItem", e))?;
+        found.extend(
+            output
+                .responses
+                .unwrap_or_default()
+                .remove(table)
+                .unwrap_or_default(),
+        );
+        pending = output
+            .unprocessed_keys
+            .unwrap_or_default()
+            .remove(table)
+            .map(|k| k.keys)
+            .unwrap_or_default();
+    }
+    if pending.is_empty() {
+        return Ok(found);
+    }
+    Err(crate::AwsError::Throttled {
+        operation: "BatchGetItem",
+        code: "UnprocessedKeys".into(),
+    })
+}

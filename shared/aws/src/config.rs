@@ -77,6 +77,9 @@ pub struct ApiConfig {
     /// A deployment under way that has heard no stack event for this long reads its stack's
     /// status itself when it is read.
     pub deployment_refresh_after: Duration,
+    /// How long what the API records beside raw execution items is kept (who started a run):
+    /// as long as the items themselves.
+    pub retention_days: i64,
 }
 
 impl ApiConfig {
@@ -101,6 +104,7 @@ impl ApiConfig {
             },
             event_bus_name: env.required("EVENT_BUS_NAME")?,
             deployment_refresh_after: env.seconds("DEPLOYMENT_REFRESH_SECONDS", 60)?,
+            retention_days: env.number("RAW_RETENTION_DAYS", 90)? as i64,
         })
     }
 }

@@ -7,18 +7,16 @@ use std::collections::HashMap;
 use crate::conditional::written;
 use crate::keys::{action_sk, execution_pk, execution_sk, rollup_facet_sk, rollup_pk, stage_sk};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use pb_domain::event::ExecutionEvent;
 use pb_domain::execution::{level_item, Completion, ItemState, LevelItem, Plan};
 use pb_domain::rollup::Counters;
 use thiserror::Error;
 
-use crate::attributes::{from_item, n, query_items, s, to_item, Item};
+use crate::attributes::{batch_get_all, from_item, n, query_items, s, to_item, Item};
 use crate::rollups::{facet_updates, merge, rollup_from_item, FacetUpdate};
 use crate::transactions::invalid_transaction;
 use crate::AwsError;
-
-const MAX_UNPROCESSED_ROUNDS: usize = 3;
 
 #[derive(Debug, Error)]
 pub enum CommitError {
@@ -114,57 +112,23 @@ impl ExecutionStore {
         })
     }
 
-    /// Consistent reads of a few items in one request (no transaction, so an in-flight write
-    /// never cancels it), keyed by sort key. Unprocessed keys are asked for again a few times.
+    /// Both items in one consistent request, keyed by sort key.
     async fn batch_get(
         &self,
         keys: [&(String, String); 2],
     ) -> Result<HashMap<String, Item>, AwsError> {
-        let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
-            AwsError::local("BatchGetItem", "InvalidRequest", e)
-        };
-        let mut pending: Vec<Item> = keys
+        let keys = keys
             .iter()
             .map(|(pk, sk)| Item::from([("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))]))
             .collect();
-        let mut found = HashMap::new();
-        for _ in 0..MAX_UNPROCESSED_ROUNDS {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
-                .build()
-                .map_err(invalid)?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| AwsError::classify("BatchGetItem", e))?;
-            for item in output
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                if let Some(sk) = item.get("SK").and_then(|v| v.as_s().ok()).cloned() {
-                    found.insert(sk, item);
-                }
-            }
-            pending = output
-                .unprocessed_keys
-                .unwrap_or_default()
-                .remove(&self.table)
-                .map(|k| k.keys)
-                .unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(found);
-            }
-        }
-        Err(AwsError::Throttled {
-            operation: "BatchGetItem",
-            code: "UnprocessedKeys".into(),
-        })
+        let items = batch_get_all(&self.client, &self.table, keys).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let sk = item.get("SK").and_then(|v| v.as_s().ok()).cloned()?;
+                Some((sk, item))
+            })
+            .collect())
     }
 
     /// Writes a plan atomically: changed items conditioned on the revision read, and the rollup

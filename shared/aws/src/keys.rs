@@ -23,6 +23,18 @@ pub fn action_sk(execution_id: &str, stage: &str, action: &str, attempt: u32) ->
     format!("EXEC#{execution_id}#ACTION#{stage}#{action}#{attempt:05}")
 }
 
+/// Who started which run of an org's pipeline through the platform (CatalogTable, beside the
+/// org's other items, so the API writes no raw execution item).
+pub fn starter_pk(org_id: &str, pipeline_id: &str) -> String {
+    format!("ORG#{org_id}#RUNS#{pipeline_id}")
+}
+
+pub fn starter_sk(execution_id: &str) -> String {
+    format!("{STARTER_SK_PREFIX}{execution_id}")
+}
+
+pub const STARTER_SK_PREFIX: &str = "RUN#";
+
 pub fn rollup_pk(org_id: &str, day: &str) -> String {
     format!("ORG#{org_id}#DAY#{day}")
 }

@@ -493,7 +493,9 @@ pub async fn approve_exemption(
     let approved = exemption
         .approve(caller.principal(), now)
         .map_err(|error| match error {
-            ApprovalError::SelfApproval => ApiError::SelfApproval,
+            ApprovalError::SelfApproval => ApiError::SelfApproval(
+                "an exemption cannot be approved by the one who requested it",
+            ),
             other => ApiError::Conflict(other.to_string()),
         })?;
     match state.rules.record_approval(caller.org(), &approved).await? {

@@ -9,5 +9,6 @@ pub mod pipelines;
 pub mod plugins;
 pub mod registry;
 pub mod reports;
+pub mod runs;
 pub mod templates;
 pub mod tokens;

@@ -4,4 +4,5 @@
 pub mod compliance;
 pub mod definitions;
 pub mod deployments;
+pub mod runs;
 pub mod synthesis;

@@ -98,7 +98,7 @@ pub const MAX_VARIABLE_VALUE_CHARS: usize = 1000;
 pub const MAX_VARIABLE_DESCRIPTION_CHARS: usize = 200;
 
 /// Letters, digits and `@-_`: what CodePipeline accepts in a pipeline variable's name.
-pub fn is_variable_name(name: &str) -> bool {
+fn is_pipeline_variable_name(name: &str) -> bool {
     (1..=MAX_VARIABLE_NAME_CHARS).contains(&name.chars().count())
         && name
             .chars()
@@ -116,7 +116,7 @@ fn check_pipeline_variables(variables: &[PipelineVariable], problems: &mut Probl
     let mut seen = HashSet::new();
     for (i, variable) in variables.iter().enumerate() {
         let path = format!("pipelineVariables[{i}]");
-        if !is_variable_name(&variable.name) {
+        if !is_pipeline_variable_name(&variable.name) {
             problems.add(
                 format!("{path}.name"),
                 format!("1-{MAX_VARIABLE_NAME_CHARS} characters of letters, digits and '@-_'"),

@@ -1,0 +1,120 @@
+//! Who started a run through the platform. CodePipeline does not know (every run it starts for
+//! the platform is the API role's), and separation of duties needs it; a run started by a push
+//! has no starter.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::attributes::{batch_get_all, from_item, s, to_item, Item};
+use crate::conditional::written;
+use crate::keys::{starter_pk, starter_sk, STARTER_SK_PREFIX};
+use crate::AwsError;
+
+/// Most starters one read asks for (BatchGetItem's own limit).
+pub const MAX_STARTERS_PER_READ: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Starter {
+    /// The person who answers for the caller (the root of a machine token's chain).
+    pub principal: String,
+    /// The token's own subject (a machine's, when one started it).
+    pub subject: String,
+    pub started_at: String,
+    /// Kept as long as the run's own items (DynamoDB TTL, epoch seconds).
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StarterStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+fn key(org_id: &str, pipeline_id: &str, execution_id: &str) -> Item {
+    Item::from([
+        ("PK".to_string(), s(starter_pk(org_id, pipeline_id))),
+        ("SK".to_string(), s(starter_sk(execution_id))),
+    ])
+}
+
+fn decode(item: &Item, operation: &'static str) -> Result<Starter, AwsError> {
+    from_item(item).map_err(|e| AwsError::local(operation, "CorruptItem", e))
+}
+
+impl StarterStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        StarterStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Records the starter of a new execution; the first record stands (`false` if one existed).
+    pub async fn record(
+        &self,
+        org_id: &str,
+        pipeline_id: &str,
+        execution_id: &str,
+        starter: &Starter,
+    ) -> Result<bool, AwsError> {
+        let mut item =
+            to_item(starter).map_err(|e| AwsError::local("PutItem", "Serialization", e))?;
+        item.extend(key(org_id, pipeline_id, execution_id));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        written("PutItem", result)
+    }
+
+    pub async fn get(
+        &self,
+        org_id: &str,
+        pipeline_id: &str,
+        execution_id: &str,
+    ) -> Result<Option<Starter>, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(org_id, pipeline_id, execution_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("GetItem", e))?;
+        output.item.map(|item| decode(&item, "GetItem")).transpose()
+    }
+
+    /// The starters of a page of executions, by execution id; executions without one are absent.
+    pub async fn get_many(
+        &self,
+        org_id: &str,
+        pipeline_id: &str,
+        execution_ids: &[&str],
+    ) -> Result<HashMap<String, Starter>, AwsError> {
+        let mut found = HashMap::new();
+        for chunk in execution_ids.chunks(MAX_STARTERS_PER_READ) {
+            let keys = chunk
+                .iter()
+                .map(|id| key(org_id, pipeline_id, id))
+                .collect();
+            let items = batch_get_all(&self.client, &self.table, keys).await?;
+            for item in items {
+                let sk = item.get("SK").and_then(|v| v.as_s().ok()).cloned();
+                if let Some(execution_id) = sk
+                    .as_deref()
+                    .and_then(|sk| sk.strip_prefix(STARTER_SK_PREFIX))
+                {
+                    found.insert(execution_id.to_string(), decode(&item, "BatchGetItem")?);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
