@@ -477,17 +477,9 @@ impl World {
         let name = required(body, "pipelineName")?;
         let stage = required(body, "stageName")?;
         let id = execution_id(body)?;
-        let all_actions = match required(body, "retryMode")? {
-            "FAILED_ACTIONS" => false,
-            "ALL_ACTIONS" => true,
-            other => {
-                return Err(Fault::invalid(
-                    "retryMode",
-                    other,
-                    "Member must satisfy enum value set: [FAILED_ACTIONS, ALL_ACTIONS]",
-                ))
-            }
-        };
+        let retry_mode = required(body, "retryMode")?;
+        let all_actions =
+            one_of(retry_mode, "retryMode", &["FAILED_ACTIONS", "ALL_ACTIONS"])? == "ALL_ACTIONS";
         let (pipeline, ids) = self.pipeline_and_ids(name)?;
         let s = pipeline.stage_index(stage)?;
         let e = pipeline.execution_index(id)?;
@@ -511,18 +503,8 @@ impl World {
             .and_then(Value::as_object)
             .ok_or_else(|| Fault::missing("result"))?;
         required(result, "summary").map_err(|_| Fault::missing("result.summary"))?;
-        let approved =
-            match required(result, "status").map_err(|_| Fault::missing("result.status"))? {
-                "Approved" => true,
-                "Rejected" => false,
-                other => {
-                    return Err(Fault::invalid(
-                        "result.status",
-                        other,
-                        "Member must satisfy enum value set: [Approved, Rejected]",
-                    ))
-                }
-            };
+        let status = required(result, "status").map_err(|_| Fault::missing("result.status"))?;
+        let approved = one_of(status, "result.status", &["Approved", "Rejected"])? == "Approved";
         let (pipeline, ids) = self.pipeline_and_ids(name)?;
         let s = pipeline.stage_index(stage)?;
         let a = pipeline.action_index(s, action)?;
@@ -556,6 +538,21 @@ fn list<T: for<'de> Deserialize<'de>>(
         Some(value) => serde_json::from_value(value.clone())
             .map_err(|error| Fault::invalid(member, &value.to_string(), &error.to_string())),
     }
+}
+
+/// `value` if it is one of the `allowed` values of an enum member.
+fn one_of<'a>(value: &'a str, member: &str, allowed: &[&str]) -> Result<&'a str, Fault> {
+    if allowed.contains(&value) {
+        return Ok(value);
+    }
+    Err(Fault::invalid(
+        member,
+        value,
+        &format!(
+            "Member must satisfy enum value set: [{}]",
+            allowed.join(", ")
+        ),
+    ))
 }
 
 /// `pipelineExecutionId`, which CodePipeline constrains to a lowercase UUID.
