@@ -27,7 +27,7 @@ SUBJECT ?= admin
 
 # pb-tests files that read only files or a local socket, never the emulator; one that needs moto
 # fails at once in `make test-unit`, which does not start it.
-OFFLINE_TESTS := docs infra_eks sdk_timeouts synth template_drift
+OFFLINE_TESTS := codepipeline_standin docs infra_eks sdk_timeouts synth template_drift
 
 .PHONY: help test sample-templates test-unit dev lint deny-tool advisories validate build sam-build deploy deploy-guided token bench fuzz redrive clean
 

@@ -2,6 +2,7 @@
 //! through the same SDK clients as production; only the endpoint differs.
 
 pub mod api;
+pub mod codepipeline_standin;
 pub mod deployed;
 pub mod emulator;
 pub mod events;
