@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::codepipeline_standin::CodePipelineStandIn;
 use crate::resources::SourceBus;
 use anyhow::Context as _;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
@@ -15,6 +16,7 @@ use pb_api::keys::KeySet;
 use pb_api::tokens::{mint, random_id, Audience, Grant};
 use pb_api::{router, AppState};
 use pb_aws::config::{ApiConfig, RegionConfig, TokenConfig};
+use pb_aws::pipeline_control::PipelineControl;
 use pb_aws::secrets::Secrets;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -190,6 +192,13 @@ impl ApiBed {
             key_set_secret,
             secrets,
         })
+    }
+
+    /// Sends the API's CodePipeline run requests to `standin` (the emulator implements none of
+    /// them); only the endpoint differs from production.
+    pub fn steer_runs_to(&mut self, standin: &CodePipelineStandIn) {
+        self.state.control = PipelineControl::new(standin.client(&self.bed.sdk_config));
+        self.router = router(self.state.clone());
     }
 
     /// Where this bed stores `org`'s platform token.

@@ -35,7 +35,7 @@ pub use plugins::{
     VersionDuration, VersionRuns,
 };
 pub use query::{
-    midnight, parse_limit, Buckets, Interval, ParamError, ReportRange, Span,
+    midnight, parse_limit, parse_window, Buckets, Interval, ParamError, ReportRange, Span,
     DATE_OR_INSTANT_PATTERN, DEFAULT_LIMIT, DEFAULT_RANGE_DAYS, INSTANT_PATTERN, MAX_LIMIT,
     MAX_RANGE_DAYS,
 };

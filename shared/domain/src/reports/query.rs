@@ -259,6 +259,38 @@ impl Buckets {
     }
 }
 
+/// A window of instants in epoch milliseconds, both ends inclusive and either open: `from` as
+/// given (a date: its first instant), `to` as given (a date: its last millisecond).
+pub fn parse_window(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Option<i64>, Option<i64>), ParamError> {
+    let instant = |parameter, text| {
+        parse_date_or_instant(parameter, text).map(|(day, time)| {
+            let start = day.and_time(time.unwrap_or(NaiveTime::MIN)).and_utc();
+            (start.timestamp_millis(), time.is_none())
+        })
+    };
+    let from_ms = from.map(|text| instant("from", text).map(|(ms, _)| ms)).transpose()?;
+    let to_ms = to
+        .map(|text| {
+            instant("to", text).map(|(ms, whole_day)| {
+                if whole_day {
+                    ms + 86_400_000 - 1
+                } else {
+                    ms
+                }
+            })
+        })
+        .transpose()?;
+    if let (Some(from_ms), Some(to_ms)) = (from_ms, to_ms) {
+        if from_ms > to_ms {
+            return Err(invalid("from", "is after to"));
+        }
+    }
+    Ok((from_ms, to_ms))
+}
+
 fn parse_start(text: &str) -> Result<NaiveDate, ParamError> {
     parse_date_or_instant("from", text).map(|(day, _)| day)
 }

@@ -747,3 +747,25 @@ mod plugins {
         assert_eq!(failures.plugins[1].failures, 0);
     }
 }
+
+#[test]
+fn a_window_takes_instants_as_given_and_dates_as_whole_utc_days() {
+    assert_eq!(parse_window(None, None), Ok((None, None)));
+    let day = 1_795_132_800_000; // 2026-11-20T00:00:00Z
+    assert_eq!(
+        parse_window(Some("2026-11-20"), Some("2026-11-20")),
+        Ok((Some(day), Some(day + 86_400_000 - 1)))
+    );
+    assert_eq!(
+        parse_window(Some("2026-11-20T10:00:00.5Z"), Some("2026-11-20T13:00:00+02:00")),
+        Ok((Some(day + 36_000_500), Some(day + 39_600_000)))
+    );
+    assert_eq!(
+        parse_window(Some("2026-11-21"), Some("2026-11-20")).map_err(|e| e.parameter),
+        Err("from")
+    );
+    assert_eq!(
+        parse_window(None, Some("yesterday")).map_err(|e| e.parameter),
+        Err("to")
+    );
+}

@@ -1,0 +1,448 @@
+//! The history of a pipeline's runs (`/api/pipelines/{id}/executions…`, reads): every execution
+//! the ingest stored, newest first, and one execution with each stage and action attempt.
+//! History ends where the raw items' TTL ends it (`RAW_RETENTION_DAYS`, 90 days).
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, SecondsFormat};
+use pb_aws::history::{HistoryError, HistoryFilter};
+use pb_aws::starters::Starter;
+use pb_domain::execution::{ActionError, Failure, ItemState};
+use pb_domain::reports::parse_window;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{Authorized, PipelinesRead};
+use crate::paging::{ListRequest, PageParams};
+use crate::params::{PathParams, QueryParams};
+use crate::problem::{ApiError, Problem};
+use crate::routes::runs::check_execution_id;
+use crate::state::AppState;
+
+/// Longest branch name a filter may name (git's own limit on a ref name's length is the file
+/// system's; 255 is what hosting services accept).
+const MAX_BRANCH_CHARS: usize = 255;
+
+/// A pipeline-level execution state, as CodePipeline reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RunStatus {
+    Started,
+    Resumed,
+    Stopping,
+    Stopped,
+    Succeeded,
+    Failed,
+    Canceled,
+    Superseded,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorView {
+    /// e.g. `build`, `test`, `deploy`, `source`, `approval`, `configuration`, `permissions`.
+    pub category: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// CodePipeline's message with account ids and ARNs removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_url: Option<String>,
+}
+
+/// The stage (and action, when known) that failed the execution's latest attempt.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureView {
+    pub attempt: u32,
+    pub stage: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionSummary {
+    pub execution_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<TriggerView>,
+    /// The commit the Source action fetched, when it reported one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureView>,
+    /// The person who started it through the platform; absent for runs CodePipeline started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionList {
+    pub items: Vec<ExecutionSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// How many days of history are kept; older executions are gone.
+    pub retention_days: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginView {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionAttempt {
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The catalog plugin (and pinned version) the step ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<PluginView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageAttempt {
+    pub attempt: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    pub actions: Vec<ActionAttempt>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageView {
+    pub name: String,
+    /// Oldest first: a retried stage has one attempt per pipeline execution attempt.
+    pub attempts: Vec<StageAttempt>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionDetail {
+    #[serde(flatten)]
+    pub summary: ExecutionSummary,
+    /// In the order they started.
+    pub stages: Vec<StageView>,
+}
+
+fn instant(ms: Option<i64>) -> Option<String> {
+    ms.and_then(DateTime::from_timestamp_millis)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn error_view(error: &ActionError) -> ErrorView {
+    ErrorView {
+        category: error.category.as_str().to_string(),
+        code: error.code.clone(),
+        message: error.message.clone(),
+        external_url: error.external_url.clone(),
+    }
+}
+
+fn failure_view(failure: &Failure) -> FailureView {
+    FailureView {
+        attempt: failure.attempt,
+        stage: failure.stage.clone(),
+        action: failure.action.clone(),
+        error: failure.error.as_ref().map(error_view),
+    }
+}
+
+fn summary(item: &ItemState, starter: Option<&Starter>) -> ExecutionSummary {
+    ExecutionSummary {
+        execution_id: item.execution_id.clone(),
+        status: item.status.clone(),
+        attempt: item.attempt,
+        started_at: instant(item.execution_started_at),
+        completed_at: instant(item.completed_at),
+        duration_ms: item.duration_ms,
+        trigger: item.trigger.as_ref().map(|t| TriggerView {
+            trigger_type: t.trigger_type.clone(),
+            provider: t.provider.clone(),
+            repository: t.repository.clone(),
+            commit_id: t.commit_id.clone(),
+            branch: t.branch.clone(),
+            tag: t.tag.clone(),
+        }),
+        source_revision: item.source_revision.as_ref().map(|r| r.revision.clone()),
+        failure: item.failure.as_ref().map(failure_view),
+        started_by: starter.map(|s| s.principal.clone()),
+    }
+}
+
+fn action_attempt(item: &ItemState) -> ActionAttempt {
+    ActionAttempt {
+        action: item.action.clone().unwrap_or_default(),
+        status: item.status.clone(),
+        started_at: instant(item.started_at),
+        completed_at: instant(item.completed_at),
+        duration_ms: item.duration_ms,
+        category: item.action_category.clone(),
+        provider: item.action_provider.clone(),
+        region: item.action_region.clone(),
+        plugin: item.plugin.as_ref().map(|p| PluginView {
+            name: p.name.clone(),
+            version: p.version.clone(),
+        }),
+        error: item.error.as_ref().map(error_view),
+    }
+}
+
+/// Stage and action items grouped into stages, attempts and actions. A stage or attempt known
+/// only from its actions' events still appears.
+fn stages(items: &[ItemState]) -> Vec<StageView> {
+    let mut attempts: BTreeMap<(String, u32), StageAttempt> = BTreeMap::new();
+    for item in items.iter().filter(|i| i.stage.is_some()) {
+        let key = (item.stage.clone().unwrap_or_default(), item.attempt.unwrap_or(1));
+        let attempt = attempts.entry(key.clone()).or_insert_with(|| StageAttempt {
+            attempt: key.1,
+            status: None,
+            started_at: None,
+            completed_at: None,
+            duration_ms: None,
+            actions: Vec::new(),
+        });
+        if item.action.is_some() {
+            attempt.actions.push(action_attempt(item));
+        } else {
+            attempt.status.clone_from(&item.status);
+            attempt.started_at = instant(item.started_at);
+            attempt.completed_at = instant(item.completed_at);
+            attempt.duration_ms = item.duration_ms;
+        }
+    }
+    let mut by_stage: BTreeMap<String, Vec<StageAttempt>> = BTreeMap::new();
+    for ((stage, _), mut attempt) in attempts {
+        attempt
+            .actions
+            .sort_by(|a, b| (&a.started_at, &a.action).cmp(&(&b.started_at, &b.action)));
+        by_stage.entry(stage).or_default().push(attempt);
+    }
+    let mut stages: Vec<StageView> = by_stage
+        .into_iter()
+        .map(|(name, attempts)| StageView { name, attempts })
+        .collect();
+    stages.sort_by_key(|stage| (first_start(stage), stage.name.clone()));
+    stages
+}
+
+/// When a stage first started (RFC 3339 in UTC with milliseconds sorts as time); stages that
+/// never reported a start come last.
+fn first_start(stage: &StageView) -> (bool, String) {
+    let start = stage
+        .attempts
+        .iter()
+        .flat_map(|a| {
+            a.started_at
+                .iter()
+                .chain(a.actions.iter().flat_map(|x| x.started_at.iter()))
+        })
+        .min()
+        .cloned();
+    (start.is_none(), start.unwrap_or_default())
+}
+
+fn history_error(error: HistoryError) -> ApiError {
+    match error {
+        HistoryError::InvalidPosition(_) => ApiError::InvalidCursor,
+        HistoryError::InvalidLimit(limit) => ApiError::InvalidParameter {
+            name: "limit".into(),
+            message: format!("{limit} is out of range"),
+        },
+        HistoryError::Aws(aws) => ApiError::Aws(aws),
+    }
+}
+
+fn status_filter(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    text.map(|text| {
+        serde_json::from_value::<RunStatus>(serde_json::Value::String(text.to_string()))
+            .map(|_| text.to_string())
+            .map_err(|_| ApiError::InvalidParameter {
+                name: "status".into(),
+                message: format!("'{text}' is not an execution status"),
+            })
+    })
+    .transpose()
+}
+
+fn branch_filter(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    match text {
+        Some(branch)
+            if branch.is_empty()
+                || branch.chars().count() > MAX_BRANCH_CHARS
+                || branch.chars().any(char::is_control) =>
+        {
+            Err(ApiError::InvalidParameter {
+                name: "branch".into(),
+                message: format!("1-{MAX_BRANCH_CHARS} characters without control characters"),
+            })
+        }
+        other => Ok(other.map(str::to_string)),
+    }
+}
+
+fn history_filter(list: &ListRequest) -> Result<HistoryFilter, ApiError> {
+    let (from_ms, to_ms) =
+        parse_window(list.filter("from"), list.filter("to")).map_err(|e| {
+            ApiError::InvalidParameter {
+                name: e.parameter.into(),
+                message: e.message,
+            }
+        })?;
+    Ok(HistoryFilter {
+        status: status_filter(list.filter("status"))?,
+        branch: branch_filter(list.filter("branch"))?,
+        from_ms,
+        to_ms,
+    })
+}
+
+async fn own_pipeline(state: &AppState, org: &str, id: &str) -> Result<(), ApiError> {
+    match state.pipelines.get(org, id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::NotFound(format!("pipeline {id}"))),
+    }
+}
+
+/// The pipeline's executions, newest first (by start), as the ingest stored them: every page is
+/// `limit` executions or the last one. Filters: `status` (the execution's current one), `branch`
+/// (of the trigger), `from`/`to` (the start, inclusive; a date covers its whole UTC day).
+#[utoipa::path(get, path = "/api/pipelines/{id}/executions", tag = "executions",
+    params(
+        ("id" = String, Path),
+        ("status" = Option<RunStatus>, Query),
+        ("branch" = Option<String>, Query, description = "The branch that triggered it"),
+        ("from" = Option<String>, Query, description = "Started at or after (date or RFC 3339 instant)"),
+        ("to" = Option<String>, Query, description = "Started at or before (a date: by the end of that day)"),
+        PageParams,
+    ),
+    responses((status = 200, body = ExecutionList), (status = 400, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = ["pipelines:read"])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PipelinesRead>,
+    PathParams(id): PathParams<String>,
+    params: QueryParams,
+) -> Result<Json<ExecutionList>, ApiError> {
+    let list = ListRequest::read(
+        &state,
+        caller.org(),
+        params,
+        &format!("executions/{id}"),
+        &["status", "branch", "from", "to"],
+    )
+    .await?;
+    let filter = history_filter(&list)?;
+    own_pipeline(&state, caller.org(), &id).await?;
+    let page = state
+        .history
+        .page(&id, &filter, list.paging.limit, list.paging.after.as_deref())
+        .await
+        .map_err(history_error)?;
+    let ids: Vec<&str> = page.items.iter().map(|i| i.execution_id.as_str()).collect();
+    let starters: HashMap<String, Starter> =
+        state.starters.get_many(caller.org(), &id, &ids).await?;
+    Ok(Json(ExecutionList {
+        items: page
+            .items
+            .iter()
+            .filter(|item| item.org_id == caller.org())
+            .map(|item| summary(item, starters.get(&item.execution_id)))
+            .collect(),
+        next_cursor: page.next.map(|next| list.cursor_after(&next)),
+        retention_days: state.config.retention_days,
+    }))
+}
+
+/// One execution with every stage and action attempt: states, times, durations, the failing
+/// action's error category and (scrubbed) message, the plugin version of each step, the trigger
+/// and commit, and who started it through the platform.
+#[utoipa::path(get, path = "/api/pipelines/{id}/executions/{executionId}", tag = "executions",
+    params(("id" = String, Path), ("executionId" = String, Path)),
+    responses((status = 200, body = ExecutionDetail), (status = 404, body = Problem)),
+    security(("bearer" = ["pipelines:read"])))]
+pub async fn get(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<PipelinesRead>,
+    PathParams((id, execution_id)): PathParams<(String, String)>,
+) -> Result<Json<ExecutionDetail>, ApiError> {
+    check_execution_id(&execution_id)?;
+    own_pipeline(&state, caller.org(), &id).await?;
+    let items: Vec<ItemState> = state
+        .executions
+        .execution_items(&id, &execution_id)
+        .await?
+        .into_iter()
+        .map(|(_, item)| item)
+        .filter(|item| item.org_id == caller.org())
+        .collect();
+    let execution = items
+        .iter()
+        .find(|item| item.stage.is_none())
+        .ok_or_else(|| ApiError::NotFound(format!("execution {execution_id}")))?;
+    let starter = state
+        .starters
+        .get(caller.org(), &id, &execution_id)
+        .await?;
+    Ok(Json(ExecutionDetail {
+        summary: summary(execution, starter.as_ref()),
+        stages: stages(&items),
+    }))
+}
