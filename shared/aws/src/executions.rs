@@ -2,23 +2,21 @@
 
 use std::collections::BTreeMap;
 
-use std::collections::HashMap;
-
 use crate::conditional::written;
-use crate::keys::{action_sk, execution_pk, execution_sk, rollup_facet_sk, rollup_pk, stage_sk};
+use crate::keys::{
+    action_sk, execution_pk, execution_sk, history_attributes, rollup_facet_sk, rollup_pk, stage_sk,
+};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use pb_domain::event::ExecutionEvent;
 use pb_domain::execution::{level_item, Completion, ItemState, LevelItem, Plan};
 use pb_domain::rollup::Counters;
 use thiserror::Error;
 
-use crate::attributes::{from_item, n, query_items, s, to_item, Item};
+use crate::attributes::{batch_get_consistent, from_item, n, query_items, s, to_item, Item};
 use crate::rollups::{facet_updates, merge, rollup_from_item, FacetUpdate};
 use crate::transactions::invalid_transaction;
 use crate::AwsError;
-
-const MAX_UNPROCESSED_ROUNDS: usize = 3;
 
 #[derive(Debug, Error)]
 pub enum CommitError {
@@ -106,64 +104,11 @@ impl ExecutionStore {
             });
         };
         let level_key = level_key(pipeline_id, &event.execution_id, &level);
-        let mut found = self.batch_get([&execution_key, &level_key]).await?;
-        let mut take = |key: &(String, String)| found.remove(&key.1);
+        let keys = [execution_key.clone(), level_key.clone()];
+        let mut found = batch_get_consistent(&self.client, &self.table, &keys).await?;
         Ok(Snapshot {
-            execution: decode(take(&execution_key), "BatchGetItem")?,
-            level: decode(take(&level_key), "BatchGetItem")?,
-        })
-    }
-
-    /// Consistent reads of a few items in one request (no transaction, so an in-flight write
-    /// never cancels it), keyed by sort key. Unprocessed keys are asked for again a few times.
-    async fn batch_get(
-        &self,
-        keys: [&(String, String); 2],
-    ) -> Result<HashMap<String, Item>, AwsError> {
-        let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
-            AwsError::local("BatchGetItem", "InvalidRequest", e)
-        };
-        let mut pending: Vec<Item> = keys
-            .iter()
-            .map(|(pk, sk)| Item::from([("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))]))
-            .collect();
-        let mut found = HashMap::new();
-        for _ in 0..MAX_UNPROCESSED_ROUNDS {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
-                .build()
-                .map_err(invalid)?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| AwsError::classify("BatchGetItem", e))?;
-            for item in output
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                if let Some(sk) = item.get("SK").and_then(|v| v.as_s().ok()).cloned() {
-                    found.insert(sk, item);
-                }
-            }
-            pending = output
-                .unprocessed_keys
-                .unwrap_or_default()
-                .remove(&self.table)
-                .map(|k| k.keys)
-                .unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(found);
-            }
-        }
-        Err(AwsError::Throttled {
-            operation: "BatchGetItem",
-            code: "UnprocessedKeys".into(),
+            execution: decode(found.remove(&execution_key), "BatchGetItem")?,
+            level: decode(found.remove(&level_key), "BatchGetItem")?,
         })
     }
 
@@ -235,6 +180,11 @@ impl ExecutionStore {
         let mut item = to_item(new).map_err(serialization_error)?;
         item.insert("PK".into(), s(pk));
         item.insert("SK".into(), s(sk));
+        // A put replaces the whole item, so an execution that changed status or branch leaves
+        // its old index partitions in the same write.
+        for (name, value) in history_attributes(new) {
+            item.insert(name.into(), s(value));
+        }
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = match old {
             None => put.condition_expression("attribute_not_exists(PK)"),
