@@ -10,13 +10,32 @@ use pb_domain::event::DETAIL_TYPES;
 use serde_json::{json, Value};
 
 use pb_aws::deployer::DeployTargets;
+use pb_aws::keys::{HistoryIndex, HISTORY_INDEXES, HISTORY_START};
 use pb_aws::{AwsError, Clients};
+
+/// Which attributes an index copies from the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexProjection {
+    All,
+    KeysOnly,
+}
+
+impl IndexProjection {
+    /// The `ProjectionType` CloudFormation and DynamoDB name it by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexProjection::All => "ALL",
+            IndexProjection::KeysOnly => "KEYS_ONLY",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDef {
     pub name: &'static str,
     pub hash: &'static str,
     pub range: &'static str,
+    pub projection: IndexProjection,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,9 +43,31 @@ pub struct TableDef {
     pub logical_id: &'static str,
     pub hash: &'static str,
     pub range: &'static str,
-    /// Every index projects all attributes; every key attribute is a string.
+    /// Every key attribute is a string.
     pub indexes: &'static [IndexDef],
     pub ttl_attribute: Option<&'static str>,
+}
+
+impl TableDef {
+    /// Every key attribute of the table and its indexes, once each, in order of first use.
+    pub fn key_attributes(&self) -> Vec<&'static str> {
+        let mut attributes = vec![self.hash, self.range];
+        for attribute in self.indexes.iter().flat_map(|i| [i.hash, i.range]) {
+            if !attributes.contains(&attribute) {
+                attributes.push(attribute);
+            }
+        }
+        attributes
+    }
+}
+
+const fn history_index(index: HistoryIndex) -> IndexDef {
+    IndexDef {
+        name: index.name,
+        hash: index.hash,
+        range: HISTORY_START,
+        projection: IndexProjection::KeysOnly,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +87,13 @@ pub const CATALOG_TABLE: TableDef = TableDef {
             name: "GSI1",
             hash: "GSI1PK",
             range: "GSI1SK",
+            projection: IndexProjection::All,
         },
         IndexDef {
             name: "GSI2",
             hash: "GSI2PK",
             range: "GSI2SK",
+            projection: IndexProjection::All,
         },
     ],
     // Token records expire with their tokens; other catalog items carry no numeric expiresAt.
@@ -61,7 +104,12 @@ pub const EXECUTIONS_TABLE: TableDef = TableDef {
     logical_id: "ExecutionsTable",
     hash: "PK",
     range: "SK",
-    indexes: &[],
+    indexes: &[
+        history_index(HISTORY_INDEXES[0]),
+        history_index(HISTORY_INDEXES[1]),
+        history_index(HISTORY_INDEXES[2]),
+        history_index(HISTORY_INDEXES[3]),
+    ],
     ttl_attribute: Some("expiresAt"),
 };
 
@@ -265,9 +313,8 @@ async fn create_table(
     name: &str,
     def: &TableDef,
 ) -> Result<(), AwsError> {
-    let mut attributes = vec![def.hash, def.range];
-    attributes.extend(def.indexes.iter().flat_map(|i| [i.hash, i.range]));
-    let definitions = attributes
+    let definitions = def
+        .key_attributes()
         .into_iter()
         .map(|a| {
             AttributeDefinition::builder()
@@ -286,7 +333,7 @@ async fn create_table(
                 .set_key_schema(Some(key_schema(i.hash, i.range)?))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::All)
+                        .projection_type(ProjectionType::from(i.projection.as_str()))
                         .build(),
                 )
                 .build()

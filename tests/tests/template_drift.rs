@@ -51,9 +51,8 @@ fn assert_table_matches(template: &Value, def: &TableDef) {
         "{}",
         def.logical_id
     );
-    let mut expected_attributes = vec![def.hash, def.range];
-    expected_attributes.extend(def.indexes.iter().flat_map(|i| [i.hash, i.range]));
-    let expected_attributes: Vec<Value> = expected_attributes
+    let expected_attributes: Vec<Value> = def
+        .key_attributes()
         .iter()
         .map(|a| json!({"AttributeName": a, "AttributeType": "S"}))
         .collect();
@@ -66,7 +65,7 @@ fn assert_table_matches(template: &Value, def: &TableDef) {
     let expected_indexes: Vec<Value> = def
         .indexes
         .iter()
-        .map(|i| json!({"IndexName": i.name, "KeySchema": key_schema(i.hash, i.range), "Projection": {"ProjectionType": "ALL"}}))
+        .map(|i| json!({"IndexName": i.name, "KeySchema": key_schema(i.hash, i.range), "Projection": {"ProjectionType": i.projection.as_str()}}))
         .collect();
     let indexes = props
         .get("GlobalSecondaryIndexes")
@@ -428,7 +427,10 @@ fn the_api_role_reads_its_key_set_and_writes_only_platform_token_secrets() {
             }
             if action.starts_with("dynamodb:") && resource.contains("ExecutionsTable") {
                 assert!(
-                    matches!(action.as_str(), "dynamodb:Query" | "dynamodb:GetItem"),
+                    matches!(
+                        action.as_str(),
+                        "dynamodb:Query" | "dynamodb:GetItem" | "dynamodb:BatchGetItem"
+                    ),
                     "the API may only read ExecutionsTable, not {action}"
                 );
             } else if action.starts_with("dynamodb:") {
@@ -717,6 +719,26 @@ fn only_this_account_and_cloudformation_for_it_may_invoke_the_lookup() {
             );
         }
     }
+}
+
+#[test]
+fn the_api_pages_the_execution_history_with_index_queries_and_batch_reads_only() {
+    let template = template();
+    let index = role_statement(&template, "ApiFunctionRole", "ExecutionsHistoryIndexRead");
+    assert_eq!(index["Action"], json!(["dynamodb:Query"]));
+    assert_eq!(
+        index["Resource"],
+        json!({"!Sub": "${ExecutionsTable.Arn}/index/*"})
+    );
+    let table = role_statement(&template, "ApiFunctionRole", "ExecutionsTableRead");
+    assert!(
+        table["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dynamodb:BatchGetItem")),
+        "a history page reads its items back with BatchGetItem"
+    );
+    assert_eq!(table["Resource"], json!({"!GetAtt": "ExecutionsTable.Arn"}));
 }
 
 #[test]

@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use crate::openapi::{ApiDoc, BearerAuth, BodyLimits, ParameterLimits, ProblemResponses};
 use crate::routes::{
-    audit, compliance, deployments, meta, pipelines, plugins, registry, reports, runs, templates,
-    tokens,
+    audit, compliance, deployments, executions, meta, pipelines, plugins, registry, reports, runs,
+    templates, tokens,
 };
 use crate::state::AppState;
 
@@ -37,7 +37,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(templates::synth))
         .routes(routes!(deployments::create, deployments::list))
         .routes(routes!(deployments::get))
-        .routes(routes!(runs::start_run))
+        .routes(routes!(executions::list, runs::start_run))
+        .routes(routes!(executions::get))
         .routes(routes!(runs::stop_run))
         .routes(routes!(runs::retry_stage))
         .routes(routes!(runs::decide))

@@ -8,6 +8,7 @@ use pb_aws::config::ApiConfig;
 use pb_aws::deployer::StackDeployer;
 use pb_aws::deployments::DeploymentStore;
 use pb_aws::executions::ExecutionStore;
+use pb_aws::history::ExecutionHistory;
 use pb_aws::pipeline_control::PipelineControl;
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::plugins::PluginCatalog;
@@ -47,6 +48,7 @@ pub struct AppState {
     pub control: PipelineControl,
     pub starters: StarterStore,
     pub executions: ExecutionStore,
+    pub history: ExecutionHistory,
 }
 
 impl AppState {
@@ -95,6 +97,7 @@ impl AppState {
             control: PipelineControl::new(clients.codepipeline.clone()),
             starters: StarterStore::new(clients.dynamodb.clone(), &config.catalog_table),
             executions: ExecutionStore::new(clients.dynamodb.clone(), &config.executions_table),
+            history: ExecutionHistory::new(clients.dynamodb.clone(), &config.executions_table),
             config: Arc::new(config),
         }
     }

@@ -2,12 +2,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// BatchGetItem's limit of keys per request.
+pub const MAX_BATCH_GET_KEYS: usize = 100;
+const MAX_UNPROCESSED_ROUNDS: usize = 3;
 
 pub fn to_attribute(value: Value) -> Option<AttributeValue> {
     Some(match value {
@@ -103,50 +107,62 @@ pub fn parse_item<T: DeserializeOwned>(item: &Item, what: &str) -> Result<T, cra
     })
 }
 
-/// How often keys DynamoDB left unprocessed (throttling, size) are asked for again.
-const MAX_UNPROCESSED_ROUNDS: usize = 3;
-
-/// Consistent reads of up to 100 items in one request (no transaction, so an in-flight write
-/// never cancels it); keys left unprocessed are asked for again a few times. Absent items are
-/// simply not returned.
-pub async fn batch_get_all(
+/// Consistent reads of up to [`MAX_BATCH_GET_KEYS`] items of a `PK`/`SK` table in one request (no
+/// transaction, so an in-flight write never cancels it), by (PK, SK); an absent item is simply not
+/// in the answer. Unprocessed keys are asked for again a few times.
+pub async fn batch_get_consistent(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
-    keys: Vec<Item>,
-) -> Result<Vec<Item>, crate::AwsError> {
-    let mut pending = keys;
-    let mut found = Vec::new();
+    keys: &[(String, String)],
+) -> Result<HashMap<(String, String), Item>, crate::AwsError> {
+    let invalid =
+        |e: &dyn std::fmt::Display| crate::AwsError::local("BatchGetItem", "InvalidRequest", e);
+    let mut found = HashMap::new();
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    if keys.len() > MAX_BATCH_GET_KEYS {
+        return Err(invalid(&format!(
+            "{} keys, over BatchGetItem's {MAX_BATCH_GET_KEYS}",
+            keys.len()
+        )));
+    }
+    let mut pending: Vec<Item> = keys
+        .iter()
+        .map(|(pk, sk)| Item::from([("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))]))
+        .collect();
     for _ in 0..MAX_UNPROCESSED_ROUNDS {
-        if pending.is_empty() {
-            return Ok(found);
-        }
-        let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+        let request = KeysAndAttributes::builder()
             .set_keys(Some(std::mem::take(&mut pending)))
             .consistent_read(true)
             .build()
-            .map_err(|e| crate::AwsError::local("BatchGetItem", "InvalidRequest", e))?;
+            .map_err(|e| invalid(&e))?;
         let output = client
             .batch_get_item()
             .request_items(table, request)
             .send()
             .await
             .map_err(|e| crate::AwsError::classify("BatchGetItem", e))?;
-        found.extend(
-            output
-                .responses
-                .unwrap_or_default()
-                .remove(table)
-                .unwrap_or_default(),
-        );
+        for item in output
+            .responses
+            .unwrap_or_default()
+            .remove(table)
+            .unwrap_or_default()
+        {
+            let key = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            if let (Some(pk), Some(sk)) = (key("PK"), key("SK")) {
+                found.insert((pk, sk), item);
+            }
+        }
         pending = output
             .unprocessed_keys
             .unwrap_or_default()
             .remove(table)
             .map(|k| k.keys)
             .unwrap_or_default();
-    }
-    if pending.is_empty() {
-        return Ok(found);
+        if pending.is_empty() {
+            return Ok(found);
+        }
     }
     Err(crate::AwsError::Throttled {
         operation: "BatchGetItem",

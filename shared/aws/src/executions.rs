@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use std::collections::HashMap;
-
 use crate::conditional::written;
-use crate::keys::{action_sk, execution_pk, execution_sk, rollup_facet_sk, rollup_pk, stage_sk};
+use crate::keys::{
+    action_sk, execution_pk, execution_sk, history_attributes, rollup_facet_sk, rollup_pk, stage_sk,
+};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use pb_domain::event::ExecutionEvent;
@@ -13,7 +13,7 @@ use pb_domain::execution::{level_item, Completion, ItemState, LevelItem, Plan};
 use pb_domain::rollup::Counters;
 use thiserror::Error;
 
-use crate::attributes::{batch_get_all, from_item, n, query_items, s, to_item, Item};
+use crate::attributes::{batch_get_consistent, from_item, n, query_items, s, to_item, Item};
 use crate::rollups::{facet_updates, merge, rollup_from_item, FacetUpdate};
 use crate::transactions::invalid_transaction;
 use crate::AwsError;
@@ -104,31 +104,12 @@ impl ExecutionStore {
             });
         };
         let level_key = level_key(pipeline_id, &event.execution_id, &level);
-        let mut found = self.batch_get([&execution_key, &level_key]).await?;
-        let mut take = |key: &(String, String)| found.remove(&key.1);
+        let keys = [execution_key.clone(), level_key.clone()];
+        let mut found = batch_get_consistent(&self.client, &self.table, &keys).await?;
         Ok(Snapshot {
-            execution: decode(take(&execution_key), "BatchGetItem")?,
-            level: decode(take(&level_key), "BatchGetItem")?,
+            execution: decode(found.remove(&execution_key), "BatchGetItem")?,
+            level: decode(found.remove(&level_key), "BatchGetItem")?,
         })
-    }
-
-    /// Both items in one consistent request, keyed by sort key.
-    async fn batch_get(
-        &self,
-        keys: [&(String, String); 2],
-    ) -> Result<HashMap<String, Item>, AwsError> {
-        let keys = keys
-            .iter()
-            .map(|(pk, sk)| Item::from([("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))]))
-            .collect();
-        let items = batch_get_all(&self.client, &self.table, keys).await?;
-        Ok(items
-            .into_iter()
-            .filter_map(|item| {
-                let sk = item.get("SK").and_then(|v| v.as_s().ok()).cloned()?;
-                Some((sk, item))
-            })
-            .collect())
     }
 
     /// Writes a plan atomically: changed items conditioned on the revision read, and the rollup
@@ -199,6 +180,11 @@ impl ExecutionStore {
         let mut item = to_item(new).map_err(serialization_error)?;
         item.insert("PK".into(), s(pk));
         item.insert("SK".into(), s(sk));
+        // A put replaces the whole item, so an execution that changed status or branch leaves
+        // its old index partitions in the same write.
+        for (name, value) in history_attributes(new) {
+            item.insert(name.into(), s(value));
+        }
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = match old {
             None => put.condition_expression("attribute_not_exists(PK)"),

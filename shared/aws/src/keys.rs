@@ -1,6 +1,8 @@
 //! The DynamoDB key layout of both tables, shared by every reader and writer (and by the tests
 //! that seed items directly).
 
+use pb_domain::execution::{filed_at, ItemState};
+
 pub fn registry_pk(pipeline_id: &str) -> String {
     format!("REG#{pipeline_id}")
 }
@@ -34,6 +36,104 @@ pub fn starter_sk(execution_id: &str) -> String {
 }
 
 pub const STARTER_SK_PREFIX: &str = "RUN#";
+/// The execution id of an execution item's sort key; `None` for a stage or action item's.
+pub fn execution_id_of_sk(sk: &str) -> Option<&str> {
+    sk.strip_prefix("EXEC#").filter(|id| !id.contains('#'))
+}
+
+/// One of the execution history's sparse, KEYS_ONLY indexes on ExecutionsTable: the executions
+/// of one pipeline (and status, branch or both), newest last under [`HISTORY_START`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryIndex {
+    pub name: &'static str,
+    pub hash: &'static str,
+}
+
+pub const HISTORY_BY_START: HistoryIndex = HistoryIndex {
+    name: "ExecutionsByStart",
+    hash: "histPipeline",
+};
+pub const HISTORY_BY_STATUS: HistoryIndex = HistoryIndex {
+    name: "ExecutionsByStatus",
+    hash: "histPipelineStatus",
+};
+pub const HISTORY_BY_BRANCH: HistoryIndex = HistoryIndex {
+    name: "ExecutionsByBranch",
+    hash: "histPipelineBranch",
+};
+pub const HISTORY_BY_BRANCH_STATUS: HistoryIndex = HistoryIndex {
+    name: "ExecutionsByBranchStatus",
+    hash: "histPipelineBranchStatus",
+};
+pub const HISTORY_INDEXES: [HistoryIndex; 4] = [
+    HISTORY_BY_START,
+    HISTORY_BY_STATUS,
+    HISTORY_BY_BRANCH,
+    HISTORY_BY_BRANCH_STATUS,
+];
+
+/// The range key of every history index: `{start_ms:015}#{executionId}`.
+pub const HISTORY_START: &str = "histStart";
+
+/// Git allows branch names far longer than a DynamoDB index key (2048 bytes for the partition):
+/// an execution on a longer branch is listed, but not under its branch, rather than refused.
+pub const MAX_HISTORY_BRANCH_BYTES: usize = 1024;
+
+/// Fixed-width milliseconds sort as numbers do; the execution id breaks ties between executions
+/// that started in the same millisecond.
+pub fn history_start(start_ms: i64, execution_id: &str) -> String {
+    format!("{:015}#{execution_id}", start_ms.max(0))
+}
+
+/// The index a listing filtered by status and/or branch reads.
+pub fn history_index(branch: bool, status: bool) -> HistoryIndex {
+    match (branch, status) {
+        (false, false) => HISTORY_BY_START,
+        (false, true) => HISTORY_BY_STATUS,
+        (true, false) => HISTORY_BY_BRANCH,
+        (true, true) => HISTORY_BY_BRANCH_STATUS,
+    }
+}
+
+/// The partition of [`history_index`]`(branch.is_some(), status.is_some())` that holds the
+/// pipeline's executions with that branch and status. Pipeline ids and statuses never contain
+/// `#`, so a branch that does cannot make two partitions meet.
+pub fn history_partition(pipeline_id: &str, branch: Option<&str>, status: Option<&str>) -> String {
+    [Some(pipeline_id), branch, status]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("#")
+}
+
+/// The attributes that place an execution item in the history indexes, as the ingest writes them
+/// and the backfill restores them. Only execution items with a known start (or, failing that, end)
+/// get any, so stage, action and rollup items never enter an index; an unknown (or empty) status
+/// or branch leaves out the indexes that need it.
+pub fn history_attributes<'a>(item: &'a ItemState) -> Vec<(&'static str, String)> {
+    let Some(start) = filed_at(item).filter(|_| item.stage.is_none()) else {
+        return Vec::new();
+    };
+    let usable = |value: &&str| !value.is_empty();
+    let status = item.status.as_deref().filter(usable);
+    let branch = item
+        .trigger
+        .as_ref()
+        .and_then(|t| t.branch.as_deref())
+        .filter(|b| usable(b) && b.len() <= MAX_HISTORY_BRANCH_BYTES);
+    let mut attributes = vec![(HISTORY_START, history_start(start, &item.execution_id))];
+    // A filter that is not asked for matches anything; one that is needs the value known.
+    let part = |by: bool, value: Option<&'a str>| if by { value.map(Some) } else { Some(None) };
+    for (by_branch, by_status) in [(false, false), (false, true), (true, false), (true, true)] {
+        if let (Some(branch), Some(status)) = (part(by_branch, branch), part(by_status, status)) {
+            attributes.push((
+                history_index(by_branch, by_status).hash,
+                history_partition(&item.pipeline_id, branch, status),
+            ));
+        }
+    }
+    attributes
+}
 
 pub fn rollup_pk(org_id: &str, day: &str) -> String {
     format!("ORG#{org_id}#DAY#{day}")
@@ -217,6 +317,94 @@ mod tests {
         assert_eq!(prefix_end(EXEMPTION_SK_PREFIX), "EXEMPTION$");
         assert_eq!(exemption_sk("e1"), "EXEMPTION#e1");
         assert_eq!(exemption_pk("acme"), "ORG#acme");
+    }
+
+    fn execution(status: Option<&str>, branch: Option<&str>) -> ItemState {
+        ItemState {
+            pipeline_id: "pl-1".into(),
+            execution_id: "e-1".into(),
+            status: status.map(str::to_string),
+            execution_started_at: Some(1_700_000_000_123),
+            completed_at: Some(1_700_000_999_000),
+            trigger: branch.map(|b| pb_domain::event::Trigger {
+                branch: Some(b.to_string()),
+                ..Default::default()
+            }),
+            ..ItemState::default()
+        }
+    }
+
+    fn named(attributes: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+        let mut attributes = attributes;
+        attributes.sort();
+        attributes
+    }
+
+    #[test]
+    fn an_execution_is_listed_under_each_index_its_known_values_allow() {
+        let start = "001700000000123#e-1".to_string();
+        assert_eq!(
+            named(history_attributes(&execution(Some("FAILED"), Some("main")))),
+            named(vec![
+                ("histStart", start.clone()),
+                ("histPipeline", "pl-1".into()),
+                ("histPipelineStatus", "pl-1#FAILED".into()),
+                ("histPipelineBranch", "pl-1#main".into()),
+                ("histPipelineBranchStatus", "pl-1#main#FAILED".into()),
+            ])
+        );
+        assert_eq!(
+            named(history_attributes(&execution(None, Some("main")))),
+            named(vec![
+                ("histStart", start.clone()),
+                ("histPipeline", "pl-1".into()),
+                ("histPipelineBranch", "pl-1#main".into()),
+            ])
+        );
+        let long = "b".repeat(MAX_HISTORY_BRANCH_BYTES + 1);
+        for branch in [None, Some(""), Some(long.as_str())] {
+            assert_eq!(
+                named(history_attributes(&execution(Some("STARTED"), branch))),
+                named(vec![
+                    ("histStart", start.clone()),
+                    ("histPipeline", "pl-1".into()),
+                    ("histPipelineStatus", "pl-1#STARTED".into()),
+                ]),
+                "{branch:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_start_is_the_execution_start_else_its_end_and_without_either_nothing() {
+        let ended = ItemState {
+            execution_started_at: None,
+            ..execution(Some("FAILED"), None)
+        };
+        assert!(history_attributes(&ended).contains(&("histStart", "001700000999000#e-1".into())));
+        let unknown = ItemState {
+            completed_at: None,
+            ..ended
+        };
+        assert_eq!(history_attributes(&unknown), []);
+        let stage = ItemState {
+            stage: Some("Build".into()),
+            ..execution(Some("FAILED"), Some("main"))
+        };
+        assert_eq!(history_attributes(&stage), []);
+        assert_eq!(history_start(-1, "e"), history_start(0, "e"));
+        assert!(history_start(9, "z") < history_start(10, "a"));
+    }
+
+    #[test]
+    fn only_an_execution_sort_key_names_an_execution() {
+        assert_eq!(execution_id_of_sk(&execution_sk("e-1")), Some("e-1"));
+        assert_eq!(execution_id_of_sk(&stage_sk("e-1", "Build", 1)), None);
+        assert_eq!(
+            execution_id_of_sk(&action_sk("e-1", "Build", "Go", 1)),
+            None
+        );
+        assert_eq!(execution_id_of_sk("PIPE#pl-1"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod deployments;
 pub mod emf;
 pub mod error;
 pub mod executions;
+pub mod history;
 pub mod keys;
 pub mod pipeline_control;
 pub mod pipelines;

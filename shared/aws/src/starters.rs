@@ -6,13 +6,10 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::attributes::{batch_get_all, from_item, s, to_item, Item};
+use crate::attributes::{batch_get_consistent, from_item, s, to_item, Item, MAX_BATCH_GET_KEYS};
 use crate::conditional::written;
 use crate::keys::{starter_pk, starter_sk, STARTER_SK_PREFIX};
 use crate::AwsError;
-
-/// Most starters one read asks for (BatchGetItem's own limit).
-pub const MAX_STARTERS_PER_READ: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -99,18 +96,14 @@ impl StarterStore {
         execution_ids: &[&str],
     ) -> Result<HashMap<String, Starter>, AwsError> {
         let mut found = HashMap::new();
-        for chunk in execution_ids.chunks(MAX_STARTERS_PER_READ) {
-            let keys = chunk
+        for chunk in execution_ids.chunks(MAX_BATCH_GET_KEYS) {
+            let keys: Vec<(String, String)> = chunk
                 .iter()
-                .map(|id| key(org_id, pipeline_id, id))
+                .map(|id| (starter_pk(org_id, pipeline_id), starter_sk(id)))
                 .collect();
-            let items = batch_get_all(&self.client, &self.table, keys).await?;
-            for item in items {
-                let sk = item.get("SK").and_then(|v| v.as_s().ok()).cloned();
-                if let Some(execution_id) = sk
-                    .as_deref()
-                    .and_then(|sk| sk.strip_prefix(STARTER_SK_PREFIX))
-                {
+            let items = batch_get_consistent(&self.client, &self.table, &keys).await?;
+            for ((_, sk), item) in items {
+                if let Some(execution_id) = sk.strip_prefix(STARTER_SK_PREFIX) {
                     found.insert(execution_id.to_string(), decode(&item, "BatchGetItem")?);
                 }
             }

@@ -88,7 +88,7 @@ pub struct ActionType {
 }
 
 /// What started an execution: a git push (with the commit) or an API/console/schedule trigger.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Trigger {
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -299,9 +299,13 @@ pub fn is_codepipeline_name(value: &str) -> bool {
 
 /// CodePipeline's execution ids are UUIDs; letters, digits and `-` up to 128 accepts them and
 /// keeps every key built from one well-formed.
-fn execution_id(value: String) -> Result<String, ParseError> {
+pub fn is_execution_id(value: &str) -> bool {
     let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-';
-    if value.len() <= MAX_EXECUTION_ID_CHARS && value.chars().all(allowed) {
+    !value.is_empty() && value.len() <= MAX_EXECUTION_ID_CHARS && value.chars().all(allowed)
+}
+
+fn execution_id(value: String) -> Result<String, ParseError> {
+    if is_execution_id(&value) {
         Ok(value)
     } else {
         Err(ParseError::BadName {

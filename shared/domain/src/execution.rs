@@ -490,7 +490,8 @@ fn action_error(event: &ExecutionEvent) -> ActionError {
 }
 
 /// The instant an item's contribution is filed under: the execution's start, else its outcome.
-fn filed_at(item: &ItemState) -> Option<i64> {
+/// The execution history orders by the same instant, so a listing and the reports agree.
+pub fn filed_at(item: &ItemState) -> Option<i64> {
     item.execution_started_at.or(item.completed_at)
 }
 

@@ -250,7 +250,10 @@ fn action_attempt(item: &ItemState) -> ActionAttempt {
 fn stages(items: &[ItemState]) -> Vec<StageView> {
     let mut attempts: BTreeMap<(String, u32), StageAttempt> = BTreeMap::new();
     for item in items.iter().filter(|i| i.stage.is_some()) {
-        let key = (item.stage.clone().unwrap_or_default(), item.attempt.unwrap_or(1));
+        let key = (
+            item.stage.clone().unwrap_or_default(),
+            item.attempt.unwrap_or(1),
+        );
         let attempt = attempts.entry(key.clone()).or_insert_with(|| StageAttempt {
             attempt: key.1,
             status: None,
@@ -339,13 +342,12 @@ fn branch_filter(text: Option<&str>) -> Result<Option<String>, ApiError> {
 }
 
 fn history_filter(list: &ListRequest) -> Result<HistoryFilter, ApiError> {
-    let (from_ms, to_ms) =
-        parse_window(list.filter("from"), list.filter("to")).map_err(|e| {
-            ApiError::InvalidParameter {
-                name: e.parameter.into(),
-                message: e.message,
-            }
-        })?;
+    let (from_ms, to_ms) = parse_window(list.filter("from"), list.filter("to")).map_err(|e| {
+        ApiError::InvalidParameter {
+            name: e.parameter.into(),
+            message: e.message,
+        }
+    })?;
     Ok(HistoryFilter {
         status: status_filter(list.filter("status"))?,
         branch: branch_filter(list.filter("branch"))?,
@@ -393,7 +395,12 @@ pub async fn list(
     own_pipeline(&state, caller.org(), &id).await?;
     let page = state
         .history
-        .page(&id, &filter, list.paging.limit, list.paging.after.as_deref())
+        .page(
+            &id,
+            &filter,
+            list.paging.limit,
+            list.paging.after.as_deref(),
+        )
         .await
         .map_err(history_error)?;
     let ids: Vec<&str> = page.items.iter().map(|i| i.execution_id.as_str()).collect();
@@ -437,10 +444,7 @@ pub async fn get(
         .iter()
         .find(|item| item.stage.is_none())
         .ok_or_else(|| ApiError::NotFound(format!("execution {execution_id}")))?;
-    let starter = state
-        .starters
-        .get(caller.org(), &id, &execution_id)
-        .await?;
+    let starter = state.starters.get(caller.org(), &id, &execution_id).await?;
     Ok(Json(ExecutionDetail {
         summary: summary(execution, starter.as_ref()),
         stages: stages(&items),

@@ -271,16 +271,20 @@ pub fn parse_window(
             (start.timestamp_millis(), time.is_none())
         })
     };
-    let from_ms = from.map(|text| instant("from", text).map(|(ms, _)| ms)).transpose()?;
+    let from_ms = from
+        .map(|text| instant("from", text).map(|(ms, _)| ms))
+        .transpose()?;
     let to_ms = to
         .map(|text| {
-            instant("to", text).map(|(ms, whole_day)| {
-                if whole_day {
-                    ms + 86_400_000 - 1
-                } else {
-                    ms
-                }
-            })
+            instant("to", text).map(
+                |(ms, whole_day)| {
+                    if whole_day {
+                        ms + 86_400_000 - 1
+                    } else {
+                        ms
+                    }
+                },
+            )
         })
         .transpose()?;
     if let (Some(from_ms), Some(to_ms)) = (from_ms, to_ms) {

@@ -757,7 +757,10 @@ fn a_window_takes_instants_as_given_and_dates_as_whole_utc_days() {
         Ok((Some(day), Some(day + 86_400_000 - 1)))
     );
     assert_eq!(
-        parse_window(Some("2026-11-20T10:00:00.5Z"), Some("2026-11-20T13:00:00+02:00")),
+        parse_window(
+            Some("2026-11-20T10:00:00.5Z"),
+            Some("2026-11-20T13:00:00+02:00")
+        ),
         Ok((Some(day + 36_000_500), Some(day + 39_600_000)))
     );
     assert_eq!(
