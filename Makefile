@@ -29,7 +29,7 @@ SUBJECT ?= admin
 # fails at once in `make test-unit`, which does not start it.
 OFFLINE_TESTS := codepipeline_standin docs infra_eks sdk_timeouts synth template_drift
 
-.PHONY: help test sample-templates test-unit dev lint deny-tool advisories validate build sam-build deploy deploy-guided token bench fuzz redrive clean
+.PHONY: help test sample-templates test-unit dev lint deny-tool advisories validate build sam-build deploy deploy-guided token bench fuzz redrive backfill-history clean
 
 help:
 	@echo "make dev       run the backend locally against the moto emulator (Ctrl-C to stop)"
@@ -46,6 +46,7 @@ help:
 	@echo "make fuzz      schemathesis against the local API (FUZZ_EXAMPLES, FUZZ_SEED)"
 	@echo "make bench     benchmarks: ingest, Lambda init, lookup, audit, reports, compliance (figures for the README)"
 	@echo "make redrive   re-drive the ingest dead-letter queue (STACK or QUEUE_URL+DLQ_URL; REASON, MAX, DRY_RUN=1, PROFILE)"
+	@echo "make backfill-history  index executions stored before the history indexes (STACK or TABLE; DRY_RUN=1, PROFILE)"
 
 $(DEV_STAMP): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -149,6 +150,13 @@ redrive:
 	cargo run --quiet -p pb-ingest --bin redrive -- \
 	  $(if $(QUEUE_URL),--queue-url '$(QUEUE_URL)' --dlq-url '$(DLQ_URL)',--stack '$(or $(STACK),pipeline-builder)') \
 	  $(if $(REASON),--reason '$(REASON)') $(if $(MAX),--max '$(MAX)') \
+	  $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run) $(if $(PROFILE),--profile '$(PROFILE)')
+
+# The execution history backfill (docs/operations.md, "Backfilling the execution history index").
+# The table comes from TABLE, or from the outputs of STACK (default pipeline-builder).
+backfill-history:
+	cargo run --quiet -p pb-ingest --bin backfill-history -- \
+	  $(if $(TABLE),--table '$(TABLE)',--stack '$(or $(STACK),pipeline-builder)') \
 	  $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run) $(if $(PROFILE),--profile '$(PROFILE)')
 
 clean:
