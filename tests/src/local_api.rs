@@ -43,6 +43,33 @@ impl LocalApi {
         key_set_secret: &str,
         port: u16,
     ) -> anyhow::Result<Self> {
+        Self::spawn(stack, key_set_secret, port, &[]).await
+    }
+
+    /// As [`LocalApi::start`], with the API's CodePipeline calls (runs: start, stop, retry,
+    /// approve) sent to `endpoint` — the SDK's service-specific endpoint variable — since the
+    /// emulator has none of them.
+    pub async fn start_with_codepipeline(
+        stack: &LocalStack,
+        key_set_secret: &str,
+        port: u16,
+        endpoint: &str,
+    ) -> anyhow::Result<Self> {
+        Self::spawn(
+            stack,
+            key_set_secret,
+            port,
+            &[("AWS_ENDPOINT_URL_CODEPIPELINE", endpoint)],
+        )
+        .await
+    }
+
+    async fn spawn(
+        stack: &LocalStack,
+        key_set_secret: &str,
+        port: u16,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let binary = api_binary()?;
         let child = Command::new(&binary)
             .arg("serve")
@@ -60,6 +87,7 @@ impl LocalApi {
                     .filter(|(name, _)| std::env::var_os(name).is_none())
                     .copied(),
             )
+            .envs(extra.iter().copied())
             .env_remove("AWS_LAMBDA_RUNTIME_API")
             .stdout(Stdio::null())
             .spawn()

@@ -38,8 +38,61 @@ fn key_schema(hash: &str, range: &str) -> Value {
     json!([{"AttributeName": hash, "KeyType": "HASH"}, {"AttributeName": range, "KeyType": "RANGE"}])
 }
 
+/// What CloudFormation deploys with each condition as `holds` says: an `!If` becomes its chosen
+/// branch, and what resolves to `AWS::NoValue` leaves its list or object.
+fn resolve_ifs(value: &Value, holds: &dyn Fn(&str) -> bool) -> Option<Value> {
+    if value == &json!({"!Ref": "AWS::NoValue"}) {
+        return None;
+    }
+    match value {
+        Value::Object(map) => match map.get("!If").and_then(Value::as_array) {
+            Some(branches) if map.len() == 1 && branches.len() == 3 => {
+                let condition = branches[0].as_str().unwrap_or_default();
+                resolve_ifs(&branches[if holds(condition) { 1 } else { 2 }], holds)
+            }
+            _ => Some(Value::Object(
+                map.iter()
+                    .filter_map(|(k, v)| resolve_ifs(v, holds).map(|v| (k.clone(), v)))
+                    .collect(),
+            )),
+        },
+        Value::Array(items) => Some(Value::Array(
+            items.iter().filter_map(|v| resolve_ifs(v, holds)).collect(),
+        )),
+        other => Some(other.clone()),
+    }
+}
+
+/// A condition of template.yaml evaluated with the given parameter values.
+fn condition_holds(template: &Value, name: &str, parameters: &BTreeMap<&str, &str>) -> bool {
+    fn eval(expression: &Value, template: &Value, parameters: &BTreeMap<&str, &str>) -> Value {
+        let Some((function, args)) = expression.as_object().and_then(|m| m.iter().next()) else {
+            return expression.clone();
+        };
+        let arg = |i: usize| eval(&args[i], template, parameters);
+        match function.as_str() {
+            "!Ref" => {
+                let name = args.as_str().unwrap();
+                json!(parameters.get(name).copied().unwrap_or_else(|| {
+                    template["Parameters"][name]["Default"].as_str().unwrap()
+                }))
+            }
+            "!Equals" => json!(arg(0) == arg(1)),
+            "!Not" => json!(!arg(0).as_bool().unwrap()),
+            "!Or" => json!((0..args.as_array().unwrap().len()).any(|i| arg(i) == json!(true))),
+            "!And" => json!((0..args.as_array().unwrap().len()).all(|i| arg(i) == json!(true))),
+            other => panic!("condition function {other} is not evaluated here"),
+        }
+    }
+    eval(&template["Conditions"][name], template, parameters) == json!(true)
+}
+
 fn assert_table_matches(template: &Value, def: &TableDef) {
-    let props = properties(template, def.logical_id);
+    let deployed = resolve_ifs(properties(template, def.logical_id), &|condition| {
+        condition_holds(template, condition, &BTreeMap::new())
+    })
+    .unwrap();
+    let props = &deployed;
     assert_eq!(
         props["BillingMode"], "PAY_PER_REQUEST",
         "{}",
@@ -124,6 +177,38 @@ fn tables_match_the_local_definitions() {
     let template = template();
     assert_table_matches(&template, &CATALOG_TABLE);
     assert_table_matches(&template, &EXECUTIONS_TABLE);
+}
+
+#[test]
+fn history_indexes_are_added_one_per_stack_update() {
+    let template = template();
+    for stage in ["1", "2", "3", "4"] {
+        let parameters = BTreeMap::from([("ExecutionHistoryIndexes", stage)]);
+        let deployed = resolve_ifs(properties(&template, "ExecutionsTable"), &|condition| {
+            condition_holds(&template, condition, &parameters)
+        })
+        .unwrap();
+        let count: usize = stage.parse().unwrap();
+        let expected = TableDef {
+            indexes: &EXECUTIONS_TABLE.indexes[..count],
+            ..EXECUTIONS_TABLE
+        };
+        let names: Vec<&str> = deployed["GlobalSecondaryIndexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["IndexName"].as_str().unwrap())
+            .collect();
+        let expected_names: Vec<&str> = expected.indexes.iter().map(|i| i.name).collect();
+        assert_eq!(names, expected_names, "stage {stage}");
+        let attributes: Vec<&str> = deployed["AttributeDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["AttributeName"].as_str().unwrap())
+            .collect();
+        assert_eq!(attributes, expected.key_attributes(), "stage {stage}");
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@ use pb_aws::executions::ExecutionStore;
 use pb_aws::queue::QueueConsumer;
 use pb_ingest::Ingest;
 use pb_tests::api::key_set_json;
+use pb_tests::codepipeline_standin::{Action, CodePipelineStandIn, Stage};
 use pb_tests::deployed::create_deployed_pipeline;
 use pb_tests::emulator::TestBed;
 use pb_tests::events::{put_events, retarget, sample};
@@ -51,7 +52,12 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    let api = LocalApi::start(&bed.stack, KEY_SET_SECRET, port).await?;
+    // The emulator has no run control (start, stop, retry, approve): the API's CodePipeline
+    // calls go to the stand-in the tests use, which knows the deployed pipeline's stages.
+    let runs = CodePipelineStandIn::start().await?;
+    let api =
+        LocalApi::start_with_codepipeline(&bed.stack, KEY_SET_SECRET, port, &runs.endpoint_url())
+            .await?;
     let admin = api.mint_token(ORG, "*").await?;
     let published = api
         .publish_samples(&admin, Path::new("samples/plugins"))
@@ -90,6 +96,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  created CodePipeline {} from the template's Pipeline resource (moto's CloudFormation skips it)",
         deployed.name
+    );
+    runs.add_pipeline(&deployed.name, stand_in_stages(&template))?;
+    println!(
+        "  runs (POST …/executions, stop, retry, approvals) go to a CodePipeline stand-in at {} (the emulator has no run control)",
+        runs.endpoint_url()
     );
     // After the deployment: the standard rules would refuse the tag-pinned public sample plugins.
     let rules = api.create_rules(&admin, Path::new("samples/rules")).await?;
@@ -154,6 +165,26 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("stopped");
     Ok(())
+}
+
+/// The deployed template's stages and actions, as the CodePipeline stand-in models them.
+fn stand_in_stages(template: &Value) -> Vec<Stage> {
+    let stages = template["Resources"]["Pipeline"]["Properties"]["Stages"].as_array();
+    stages
+        .into_iter()
+        .flatten()
+        .map(|stage| {
+            let actions = stage["Actions"].as_array().into_iter().flatten().map(|a| {
+                let name = a["Name"].as_str().unwrap_or_default();
+                if a["ActionTypeId"]["Category"] == "Approval" {
+                    Action::manual_approval(name)
+                } else {
+                    Action::automated(name)
+                }
+            });
+            Stage::new(stage["Name"].as_str().unwrap_or_default(), actions)
+        })
+        .collect()
 }
 
 /// Deploys the pipeline through the API and reads the deployment until it ends; the stack name.
