@@ -248,7 +248,7 @@ async fn bad_filters_and_cursors_are_refused_and_other_orgs_see_nothing() {
     let (api, admin, id) = history("exec-history-refusals").await;
     let base = format!("/api/pipelines/{id}/executions");
     for query in [
-        "status=DONE",
+        "status=done",
         "from=2026-11-20&to=2026-11-19",
         "from=yesterday",
         "limit=0",

@@ -35,6 +35,7 @@ use pb_domain::reports::{DATE_OR_INSTANT_PATTERN, INSTANT_PATTERN};
 use crate::paging::MAX_PAGE_SIZE;
 use crate::params::MAX_PATH_PARAM_BYTES;
 use crate::problem::PROBLEM_JSON;
+use crate::routes::executions::STATUS_PATTERN;
 use crate::routes::plugins::MAX_DEPRECATION_MESSAGE_CHARS;
 use crate::routes::registry::{MAX_PIPELINE_ID_CHARS, MAX_STACK_NAME_CHARS};
 use crate::routes::templates::{JSON, YAML};
@@ -205,6 +206,9 @@ fn limit_parameter(parameter: &mut Parameter) {
         }
         (ParameterIn::Query, "from" | "to") => {
             schema.pattern = Some(DATE_OR_INSTANT_PATTERN.into());
+        }
+        (ParameterIn::Query, "status") if schema.enum_values.is_none() => {
+            schema.pattern = Some(STATUS_PATTERN.into());
         }
         (ParameterIn::Query, "interval") => {
             schema.enum_values = Some(["day", "week", "month"].map(Into::into).into());
