@@ -456,6 +456,21 @@ async fn runs_need_a_platform_deployment_of_the_callers_own_pipeline() {
     )
     .await;
     assert_eq!(foreign_stop.status, StatusCode::NOT_FOUND);
+    let foreign_retry = send(
+        &bed.api,
+        &globex,
+        &format!("{}/{execution}/stages/Test/retry", bed.runs()),
+        None,
+    )
+    .await;
+    assert_eq!(foreign_retry.status, StatusCode::NOT_FOUND);
+    let foreign_approval = bed
+        .approve(&globex, &execution, &approved("not mine"))
+        .await;
+    assert_eq!(foreign_approval.status, StatusCode::NOT_FOUND);
+    assert!(bed.calls("StopPipelineExecution").is_empty());
+    assert!(bed.calls("RetryStageExecution").is_empty());
+    assert!(bed.calls("GetPipelineState").is_empty());
 
     // Created but never deployed; then registered by hand under another pipeline's name.
     let created = bed

@@ -77,45 +77,35 @@ fn an_undefined_name_in_plugin_env_is_refused_naming_the_step() {
 
 #[test]
 fn declared_pipeline_variables_become_the_pipelines_variables() {
+    let variables_of = |spec: &PipelineSpec| {
+        let synthesized = synth(&SynthInput {
+            org: "acme",
+            pipeline_id: "pl-1",
+            spec,
+            steps: &[ResolvedStep {
+                stage_index: 0,
+                step_index: 0,
+                plugin: deployer(),
+            }],
+            settings: Settings::default(),
+        })
+        .unwrap();
+        synthesized.template["Resources"]["Pipeline"]["Properties"]
+            .get("Variables")
+            .cloned()
+    };
     let mut spec = definition(json!({"plugin": {"name": "deployer", "version": "1"}}));
-    let without = synth(&SynthInput {
-        org: "acme",
-        pipeline_id: "pl-1",
-        spec: &spec,
-        steps: &[ResolvedStep {
-            stage_index: 0,
-            step_index: 0,
-            plugin: deployer(),
-        }],
-        settings: Settings::default(),
-    })
-    .unwrap();
-    assert_eq!(
-        without.template["Resources"]["Pipeline"]["Properties"].get("Variables"),
-        None
-    );
+    assert_eq!(variables_of(&spec), None);
     spec.pipeline_variables = serde_json::from_value(json!([
         {"name": "RELEASE_NOTE", "defaultValue": "none", "description": "shown in the run"},
         {"name": "TICKET"}
     ]))
     .unwrap();
-    let with = synth(&SynthInput {
-        org: "acme",
-        pipeline_id: "pl-1",
-        spec: &spec,
-        steps: &[ResolvedStep {
-            stage_index: 0,
-            step_index: 0,
-            plugin: deployer(),
-        }],
-        settings: Settings::default(),
-    })
-    .unwrap();
     assert_eq!(
-        with.template["Resources"]["Pipeline"]["Properties"]["Variables"],
-        json!([
+        variables_of(&spec),
+        Some(json!([
             {"Name": "RELEASE_NOTE", "DefaultValue": "none", "Description": "shown in the run"},
             {"Name": "TICKET"}
-        ])
+        ]))
     );
 }
