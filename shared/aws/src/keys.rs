@@ -263,6 +263,13 @@ pub fn rule_pk(org_id: &str) -> String {
     format!("ORG#{org_id}")
 }
 
+/// Notification subscriptions, in the org's partition like its rules.
+pub fn notification_sk(subscription_id: &str) -> String {
+    format!("{NOTIFICATION_SK_PREFIX}{subscription_id}")
+}
+
+pub const NOTIFICATION_SK_PREFIX: &str = "NOTIFY#";
+
 pub fn rule_sk(rule_id: &str) -> String {
     format!("RULE#{rule_id}")
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod executions;
 pub mod history;
 pub mod keys;
+pub mod notifications;
 pub mod pipeline_control;
 pub mod pipelines;
 pub mod plugins;

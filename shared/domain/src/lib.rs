@@ -8,6 +8,7 @@ pub mod errors;
 pub mod event;
 pub mod execution;
 pub mod histogram;
+pub mod notify;
 pub mod pipeline;
 pub mod plugin;
 pub mod region;
