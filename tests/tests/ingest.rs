@@ -915,3 +915,64 @@ async fn a_pipeline_tagged_with_another_orgs_id_never_reaches_that_orgs_executio
     assert_eq!(items(&bed, &victim.id, FAILED_EXECUTION).await.len(), 3);
     assert_eq!(rollup(&bed, &victim.id).await["n#FAILED"], 1);
 }
+
+#[tokio::test]
+async fn a_manual_approval_that_starts_waiting_is_announced_once_and_a_decided_one_never() {
+    let bed = TestBed::new("approval-waiting").await.unwrap();
+    let pipeline = registered_pipeline(&bed, "approvals").await;
+    let published = capture_platform_events(&bed).await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let started = retarget(
+        sample("eventbridge/manual-approval/action-started.json").unwrap(),
+        &pipeline.name,
+    );
+    let succeeded = retarget(
+        sample("eventbridge/manual-approval/action-succeeded.json").unwrap(),
+        &pipeline.name,
+    );
+    let (failures, _) = deliver(
+        &ingest,
+        &[record("start", &started), record("again", &started)],
+    )
+    .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let waiting: Vec<Value> = published
+        .drain()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e["detail-type"] == "Approval Waiting")
+        .collect();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(
+        waiting[0]["detail"],
+        json!({
+            "orgId": ORG, "pipelineId": pipeline.id,
+            "executionId": "3f6b1c9e-2d4a-4e8b-9c71-5a0e8d2f4b61",
+            "stage": "Approve", "action": "ApproveRelease", "attempt": 1,
+            "approvalId": "3f6b1c9e-2d4a-4e8b-9c71-5a0e8d2f4b61/Approve/ApproveRelease/1"
+        })
+    );
+
+    // Decided before its start arrived (out of order): nothing is waiting.
+    let late = TestBed::new("approval-decided").await.unwrap();
+    let other = registered_pipeline(&late, "decided").await;
+    let published = capture_platform_events(&late).await;
+    let ingest = Ingest::new(&late.clients, &late.config);
+    let (failures, _) = deliver(
+        &ingest,
+        &[
+            record("decided", &retarget(succeeded.clone(), &other.name)),
+            record("started", &retarget(started.clone(), &other.name)),
+        ],
+    )
+    .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let announced = published.drain().await.unwrap();
+    assert!(
+        announced
+            .iter()
+            .all(|e| e["detail-type"] != "Approval Waiting"),
+        "{announced:?}"
+    );
+}

@@ -16,7 +16,7 @@ use pb_aws::tags::TagResolver;
 use pb_aws::{AwsError, Clients};
 use pb_domain::deployment::{is_stack_event, parse_stack_event, StackEventError};
 use pb_domain::event::{parse_event, ExecutionEvent, ParseError};
-use pb_domain::execution::{plan, Context};
+use pb_domain::execution::{approval_waiting, plan, Context};
 use pb_domain::scrub::scrub_message;
 use thiserror::Error;
 use tracing::Instrument;
@@ -292,6 +292,11 @@ impl Ingest {
                 snapshot.execution.as_ref(),
                 snapshot.level.as_ref(),
             );
+            // Announced before the write: a failed announcement leaves the change unstored, so
+            // the redelivered event announces it again (receivers dedupe on the approval id).
+            if let Some(approval) = approval_waiting(ctx, event, &plan) {
+                self.publisher.approval_waiting(&approval).await?;
+            }
             match self.store.commit(&plan, &snapshot).await {
                 Err(CommitError::Conflict) => continue,
                 Err(CommitError::Aws(e)) => return Err(e.into()),

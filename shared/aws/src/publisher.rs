@@ -1,11 +1,12 @@
 //! Publishes normalized platform events to the platform event bus.
 
-use pb_domain::execution::Completion;
+use pb_domain::execution::{ApprovalWaiting, Completion};
 
 use crate::AwsError;
 
 pub const SOURCE: &str = "pipeline-builder.ingest";
 pub const EXECUTION_COMPLETED: &str = "Execution Completed";
+pub const APPROVAL_WAITING: &str = "Approval Waiting";
 
 #[derive(Debug, Clone)]
 pub struct Publisher {
@@ -29,6 +30,19 @@ impl Publisher {
             &self.bus_name,
             SOURCE,
             EXECUTION_COMPLETED,
+            detail,
+        )
+        .await
+    }
+
+    pub async fn approval_waiting(&self, approval: &ApprovalWaiting) -> Result<(), AwsError> {
+        let detail = serde_json::to_string(approval)
+            .map_err(|e| AwsError::local("PutEvents", "Serialization", e))?;
+        put_event(
+            &self.client,
+            &self.bus_name,
+            SOURCE,
+            APPROVAL_WAITING,
             detail,
         )
         .await

@@ -237,6 +237,56 @@ impl Completion {
     }
 }
 
+/// A manual approval that started waiting, for the platform bus (`Approval Waiting`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalWaiting {
+    pub org_id: String,
+    pub pipeline_id: String,
+    pub execution_id: String,
+    pub stage: String,
+    pub action: String,
+    pub attempt: u32,
+    /// The same approval always has the same id: receivers dedupe on it.
+    pub approval_id: String,
+}
+
+/// The approval an event shows starting to wait: an Approval action's STARTED that changed its
+/// stored item, which still says STARTED (an approval already decided is not waiting, whatever
+/// order its events came in).
+pub fn approval_waiting(
+    ctx: Context<'_>,
+    event: &ExecutionEvent,
+    plan: &Plan,
+) -> Option<ApprovalWaiting> {
+    let Scope::Action {
+        stage,
+        action,
+        action_type,
+        ..
+    } = &event.scope
+    else {
+        return None;
+    };
+    let is_approval = action_type
+        .as_ref()
+        .and_then(|t| t.category.as_deref())
+        .is_some_and(|c| c.eq_ignore_ascii_case("approval"));
+    let waiting = plan
+        .level
+        .as_ref()
+        .is_some_and(|item| item.status.as_deref() == Some("STARTED"));
+    (is_approval && event.state == "STARTED" && waiting).then(|| ApprovalWaiting {
+        org_id: ctx.org_id.to_string(),
+        pipeline_id: ctx.pipeline_id.to_string(),
+        execution_id: event.execution_id.clone(),
+        stage: stage.clone(),
+        action: action.clone(),
+        attempt: event.attempt,
+        approval_id: format!("{}/{stage}/{action}/{}", event.execution_id, event.attempt),
+    })
+}
+
 /// Everything one event changes: the new items (only those that changed), the rollup deltas that
 /// go in the same transaction, and the completion to publish once they are stored.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
