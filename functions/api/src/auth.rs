@@ -55,6 +55,8 @@ permissions! {
     RegistryWrite => "registry:write",
     AuditRead => "audit:read",
     ReportsRead => "reports:read",
+    NotificationsRead => "notifications:read",
+    NotificationsWrite => "notifications:write",
 }
 
 /// The verified caller.

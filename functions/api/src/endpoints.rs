@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use crate::openapi::{ApiDoc, BearerAuth, BodyLimits, ParameterLimits, ProblemResponses};
 use crate::routes::{
-    audit, compliance, deployments, executions, meta, pipelines, plugins, registry, reports, runs,
-    templates, tokens,
+    audit, compliance, deployments, executions, meta, notifications, pipelines, plugins, registry,
+    reports, runs, templates, tokens,
 };
 use crate::state::AppState;
 
@@ -42,6 +42,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::stop_run))
         .routes(routes!(runs::retry_stage))
         .routes(routes!(runs::decide))
+        .routes(routes!(notifications::create, notifications::list))
+        .routes(routes!(
+            notifications::get,
+            notifications::replace,
+            notifications::delete
+        ))
+        .routes(routes!(notifications::test))
         .routes(routes!(registry::upsert, registry::list))
         .routes(routes!(registry::get, registry::delete))
         .routes(routes!(compliance::create_rule, compliance::list_rules))

@@ -9,6 +9,7 @@ use pb_aws::deployer::StackDeployer;
 use pb_aws::deployments::DeploymentStore;
 use pb_aws::executions::ExecutionStore;
 use pb_aws::history::ExecutionHistory;
+use pb_aws::notifications::{DeliveryQueue, SubscriptionStore};
 use pb_aws::pipeline_control::PipelineControl;
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::plugins::PluginCatalog;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub starters: StarterStore,
     pub executions: ExecutionStore,
     pub history: ExecutionHistory,
+    pub subscriptions: SubscriptionStore,
+    pub deliveries: DeliveryQueue,
 }
 
 impl AppState {
@@ -98,6 +101,8 @@ impl AppState {
             starters: StarterStore::new(clients.dynamodb.clone(), &config.catalog_table),
             executions: ExecutionStore::new(clients.dynamodb.clone(), &config.executions_table),
             history: ExecutionHistory::new(clients.dynamodb.clone(), &config.executions_table),
+            subscriptions: SubscriptionStore::new(clients.dynamodb.clone(), &config.catalog_table),
+            deliveries: DeliveryQueue::new(clients.sqs.clone(), &config.notify_queue_url),
             config: Arc::new(config),
         }
     }

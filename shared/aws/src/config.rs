@@ -80,6 +80,10 @@ pub struct ApiConfig {
     /// How long what the API records beside raw execution items is kept (who started a run):
     /// as long as the items themselves.
     pub retention_days: i64,
+    /// The notify function's queue: test notifications are sent through it.
+    pub notify_queue_url: String,
+    /// When not empty, the only hosts webhooks may call.
+    pub webhook_allowed_hosts: Vec<String>,
 }
 
 impl ApiConfig {
@@ -105,6 +109,8 @@ impl ApiConfig {
             event_bus_name: env.required("EVENT_BUS_NAME")?,
             deployment_refresh_after: env.seconds("DEPLOYMENT_REFRESH_SECONDS", 60)?,
             retention_days: env.number("RAW_RETENTION_DAYS", 90)? as i64,
+            notify_queue_url: env.required("NOTIFY_QUEUE_URL")?,
+            webhook_allowed_hosts: env.hosts("WEBHOOK_ALLOWED_HOSTS"),
         })
     }
 }
@@ -274,6 +280,16 @@ impl Env<'_> {
 
     fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
         self.number(name, default).map(Duration::from_secs)
+    }
+
+    /// A comma-separated list of host names, lower-cased; empty when unset.
+    fn hosts(&self, name: &'static str) -> Vec<String> {
+        self.get(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect()
     }
 
     fn regions(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {

@@ -47,6 +47,29 @@ impl Secrets {
         })
     }
 
+    /// Deletes the secret at once (no recovery window: a deleted subscription's secret must stop
+    /// signing now); one already gone is not an error.
+    pub async fn delete(&self, secret_id: &str) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .delete_secret()
+            .secret_id(secret_id)
+            .force_delete_without_recovery(true)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(AwsError::classify("DeleteSecret", error)),
+        }
+    }
+
     /// Creates the secret, or puts `value` as its new current version when it already exists.
     pub async fn write(&self, name: &str, value: &str) -> Result<Stored, AwsError> {
         let created = self

@@ -562,7 +562,7 @@ fn is_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn new_id(kind: &str) -> Result<String, ApiError> {
+pub fn new_id(kind: &str) -> Result<String, ApiError> {
     random_id()
         .map(|id| format!("{kind}-{id}"))
         .ok_or(ApiError::Internal)

@@ -6,6 +6,7 @@ pub mod compliance;
 pub mod deployments;
 pub mod executions;
 pub mod meta;
+pub mod notifications;
 pub mod pipelines;
 pub mod plugins;
 pub mod registry;

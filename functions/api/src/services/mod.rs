@@ -4,5 +4,6 @@
 pub mod compliance;
 pub mod definitions;
 pub mod deployments;
+pub mod notifications;
 pub mod runs;
 pub mod synthesis;
