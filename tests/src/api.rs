@@ -209,6 +209,14 @@ impl ApiBed {
         )
     }
 
+    /// Where this bed stores the signing secret of `org`'s webhook subscription `id`.
+    pub fn webhook_secret(&self, org: &str, id: &str) -> String {
+        format!(
+            "{}/{org}/webhooks/{id}",
+            self.state.config.platform_secret_prefix
+        )
+    }
+
     pub async fn key_set(&self) -> anyhow::Result<KeySet> {
         Ok(KeySet::parse(
             &self.secrets.read(&self.key_set_secret).await?,
