@@ -55,9 +55,10 @@ RULE_REFUSALS = {
     "effectiveUntil": ("must be later than effectiveFrom",),
 }
 REPORT_RANGE_REFUSALS = ("a report covers at most", "is after the end of the range")
-DUPLICATE_NAME_REFUSALS = ("duplicate stage name", "duplicate step name", "is listed twice")
+DUPLICATE_NAME_REFUSALS = ("duplicate stage name", "duplicate step name", "is listed twice", "is declared twice")
 STEP_RELATION_REFUSALS = (
     "reserved: PIPELINE_EVENT_ID",
+    "must be 'true' or 'false'",
     "is the pipeline's source stage",
     "runs a step beside the one listed before it",
     "no stage named",

@@ -35,9 +35,10 @@ use pb_domain::reports::{DATE_OR_INSTANT_PATTERN, INSTANT_PATTERN};
 use crate::paging::MAX_PAGE_SIZE;
 use crate::params::MAX_PATH_PARAM_BYTES;
 use crate::problem::PROBLEM_JSON;
-use crate::routes::executions::STATUS_PATTERN;
+use crate::routes::executions::{MAX_BRANCH_CHARS, STATUS_PATTERN};
 use crate::routes::plugins::MAX_DEPRECATION_MESSAGE_CHARS;
 use crate::routes::registry::{MAX_PIPELINE_ID_CHARS, MAX_STACK_NAME_CHARS};
+use crate::routes::runs::{EXECUTION_ID_PATTERN, MAX_STAGE_OR_ACTION_CHARS};
 use crate::routes::templates::{JSON, YAML};
 use crate::routes::tokens::{
     MAX_SCOPE_CHARS, MAX_TOKEN_PERMISSIONS, PERMISSION_PATTERN, PLATFORM_PERMS, PLATFORM_SCOPE,
@@ -194,11 +195,20 @@ fn limit_parameter(parameter: &mut Parameter) {
         (ParameterIn::Path, name) => {
             schema.min_length = Some(1);
             schema.max_length = Some(MAX_PATH_PARAM_BYTES);
-            schema.pattern = Some(if name == "version" {
-                VERSION_PATTERN.into()
-            } else {
-                "^[^#\\u0000-\\u001f\\u007f-\\u009f]+$".into()
+            schema.pattern = Some(match name {
+                "version" => VERSION_PATTERN.into(),
+                "executionId" => EXECUTION_ID_PATTERN.into(),
+                "stage" | "action" => {
+                    schema.max_length = Some(MAX_STAGE_OR_ACTION_CHARS);
+                    CODEPIPELINE_NAME_PATTERN.into()
+                }
+                _ => "^[^#\\u0000-\\u001f\\u007f-\\u009f]+$".into(),
             });
+        }
+        (ParameterIn::Query, "branch") => {
+            schema.min_length = Some(1);
+            schema.max_length = Some(MAX_BRANCH_CHARS);
+            schema.pattern = Some("^[^\\u0000-\\u001f\\u007f-\\u009f]+$".into());
         }
         (ParameterIn::Query, "limit") => {
             schema.minimum = Some(1.into());

@@ -23,7 +23,7 @@ use crate::state::AppState;
 
 /// Longest branch name a filter may name (git's own limit on a ref name's length is the file
 /// system's; 255 is what hosting services accept).
-const MAX_BRANCH_CHARS: usize = 255;
+pub const MAX_BRANCH_CHARS: usize = 255;
 
 /// Longest execution state a filter may name: CodePipeline's are short upper-case words
 /// (`SUCCEEDED`, `STOPPING`, …), and one it adds later is stored and filtered like the others.

@@ -46,6 +46,10 @@ pub struct ApprovalDecided {
     pub decision: Decision,
 }
 
+/// What the API document says of `executionId`: see [`check_execution_id`].
+pub const EXECUTION_ID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
 /// CodePipeline execution ids are UUIDs; anything else names no execution, and is refused
 /// before a call is made.
 pub fn check_execution_id(execution_id: &str) -> Result<(), ApiError> {
@@ -64,9 +68,12 @@ pub fn check_execution_id(execution_id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// CodePipeline's limit on stage and action names.
+pub const MAX_STAGE_OR_ACTION_CHARS: usize = 100;
+
 /// Stage and action names as CodePipeline accepts them.
 fn check_name(name: &str, what: &str) -> Result<(), ApiError> {
-    let valid = (1..=100).contains(&name.len())
+    let valid = (1..=MAX_STAGE_OR_ACTION_CHARS).contains(&name.len())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || ".@-_".contains(c));
