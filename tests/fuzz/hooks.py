@@ -55,6 +55,15 @@ RULE_REFUSALS = {
     "effectiveUntil": ("must be later than effectiveFrom",),
 }
 REPORT_RANGE_REFUSALS = ("a report covers at most", "is after the end of the range")
+# What a schema cannot say of a notification channel: which hosts and addresses are internal,
+# which account a topic is in, and that a subscription filters by pipeline or by project.
+CHANNEL_REFUSALS = (
+    "must not name",
+    "webhook allowlist",
+    "has no valid host",
+    "the platform's own account",
+    "not both",
+)
 DUPLICATE_NAME_REFUSALS = ("duplicate stage name", "duplicate step name", "is listed twice", "is declared twice")
 STEP_RELATION_REFUSALS = (
     "reserved: PIPELINE_EVENT_ID",
@@ -121,6 +130,8 @@ def refused_by_design(case, response):
         return all_errors(problem, exemption_refusal)
     if response.status_code == 400 and code == "invalid_rule":
         return all_errors(problem, rule_refusal)
+    if response.status_code == 422 and code == "validation_failed" and case.operation.path.startswith("/api/notifications"):
+        return all_errors(problem, channel_refusal)
     if response.status_code == 409 and code == "too_many_rules":
         return True
     if response.status_code == 403 and code == "compliance_violation":
@@ -138,6 +149,10 @@ def step_relation_refusal(error):
 
 def synth_refusal(error):
     return step_relation_refusal(error) or duplicate_name(error) or mentions(error.get("message", ""), SYNTH_REFUSALS)
+
+
+def channel_refusal(error):
+    return mentions(error.get("message", ""), CHANNEL_REFUSALS)
 
 
 def exemption_refusal(error):

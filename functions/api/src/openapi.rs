@@ -15,6 +15,10 @@ use pb_domain::control::{
     MAX_REASON_CHARS as STOP_REASON_CHARS, MAX_REVISION_CHARS, MAX_SUMMARY_CHARS,
 };
 use pb_domain::event::MAX_NAME_CHARS as MAX_CODEPIPELINE_NAME_CHARS;
+use pb_domain::notify::{
+    MAX_NAME_CHARS as MAX_SUBSCRIPTION_NAME_CHARS, MAX_OUTCOMES, MAX_SECRET_CHARS, MAX_URL_CHARS,
+    MIN_SECRET_CHARS,
+};
 use pb_domain::pipeline::{
     MAX_DESCRIPTION_CHARS as PIPELINE_DESCRIPTION_CHARS, MAX_KEY_CHARS as PIPELINE_KEY_CHARS,
     MAX_MAP_ENTRIES as PIPELINE_MAP_ENTRIES, MAX_NAME_CHARS as PIPELINE_NAME_CHARS,
@@ -437,6 +441,9 @@ impl Modify for BodyLimits {
         edit_schema(components, "ExemptionRequest", exemption_fields);
         edit_schema(components, "SourceSpec", closed_variants);
         edit_schema(components, "SourceSpec", source_kinds);
+        edit_schema(components, "ChannelRequest", closed_variants);
+        edit_schema(components, "ChannelRequest", channel_limits);
+        edit_schema(components, "SubscriptionRequest", subscription_limits);
         edit_schema(components, "PipelineSpec", pipeline_fields);
         edit_schema(components, "StageSpec", stage_fields);
         edit_schema(components, "StepSpec", step_fields);
@@ -670,6 +677,44 @@ fn require(schema: &mut Value, name: &str) {
 
 /// Each kind of source refuses the fields of the others (utoipa states `deny_unknown_fields` on
 /// structs only).
+/// A notification channel's destination and secret, as far as a schema can say (addresses the
+/// platform must not reach are refused by name, after parsing).
+fn channel_limits(channel: &mut Value) {
+    let Some(variants) = channel["oneOf"].as_array_mut() else {
+        return;
+    };
+    for variant in variants {
+        let properties = &mut variant["properties"];
+        if let Some(topic) = properties.get_mut("topicArn") {
+            topic["pattern"] =
+                "^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$".into();
+        }
+        if let Some(url) = properties.get_mut("url") {
+            url["pattern"] = "^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$".into();
+            url["maxLength"] = MAX_URL_CHARS.into();
+        }
+        if let Some(secret) = properties.get_mut("secret") {
+            secret["pattern"] = "^[!-~]+$".into();
+            secret["minLength"] = MIN_SECRET_CHARS.into();
+            secret["maxLength"] = MAX_SECRET_CHARS.into();
+        }
+    }
+}
+
+fn subscription_limits(request: &mut Value) {
+    let properties = &mut request["properties"];
+    properties["name"]["minLength"] = 1.into();
+    properties["name"]["maxLength"] = MAX_SUBSCRIPTION_NAME_CHARS.into();
+    properties["name"]["pattern"] =
+        "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$".into();
+    for field in ["pipelineId", "project"] {
+        properties[field]["pattern"] = "^[A-Za-z0-9._-]{1,128}$".into();
+    }
+    properties["outcomes"]["minItems"] = 1.into();
+    properties["outcomes"]["maxItems"] = MAX_OUTCOMES.into();
+    properties["outcomes"]["uniqueItems"] = true.into();
+}
+
 fn closed_variants(source: &mut Value) {
     if let Some(variants) = source["oneOf"].as_array_mut() {
         for variant in variants {
