@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::hmac;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -322,13 +322,18 @@ impl Setup {
     }
 
     async fn handle(&self, bodies: &[Value]) -> (Vec<String>, BatchSummary) {
+        self.handle_by(bodies, Instant::now() + Duration::from_secs(120))
+            .await
+    }
+
+    async fn handle_by(&self, bodies: &[Value], deadline: Instant) -> (Vec<String>, BatchSummary) {
         let ids: Vec<String> = (0..bodies.len()).map(|i| format!("m{i}")).collect();
         let batch = sqs_batch(
             ids.iter()
                 .map(String::as_str)
                 .zip(bodies.iter().map(Value::to_string)),
         );
-        let (response, summary) = self.notify.handle(batch).await;
+        let (response, summary) = self.notify.handle(batch, deadline).await;
         let failed = response
             .batch_item_failures
             .into_iter()
@@ -611,6 +616,35 @@ async fn a_failing_receiver_is_retried_later_then_dead_lettered_without_holding_
     assert_eq!(attribute(&dead[0], "subscriptionId"), "down");
     let parked: Delivery = serde_json::from_str(&dead[0].body).unwrap();
     assert_eq!(parked.attempt, 5);
+}
+
+#[tokio::test]
+async fn deliveries_the_invocation_has_no_time_for_go_back_on_the_queue_untried() {
+    let setup = setup("notify-deadline", loopback_policy()).await;
+    setup
+        .subscribe(subscription(
+            "json",
+            ORG,
+            &[Outcome::ExecutionFailed],
+            setup.webhook("/json", Format::Json),
+        ))
+        .await;
+
+    let (failures, summary) = setup.handle_by(&[failed_run(ORG)], Instant::now()).await;
+
+    assert!(failures.is_empty());
+    assert_eq!((summary.deferred, summary.delivered), (1, 0), "{summary:?}");
+    assert!(setup.receiver.received().is_empty());
+    let (deferred, delay) = setup.retried()[0].clone();
+    assert_eq!((deferred.attempt, delay), (1, 0));
+    let (_, summary) = setup
+        .handle(&[serde_json::to_value(&deferred).unwrap()])
+        .await;
+    assert_eq!(summary.delivered, 1, "{summary:?}");
+    assert_eq!(
+        setup.receiver.received()[0].delivery_id,
+        deferred.delivery_id
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! channel → the partial-batch response Lambda expects. A failed delivery never holds up the
 //! others: it is sent back to the queue with a delay, or dead-lettered, on its own.
 
+use std::time::{Duration, Instant};
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use pb_aws::config::NotifyConfig;
 use pb_aws::notifications::SubscriptionStore;
@@ -22,11 +24,14 @@ use thiserror::Error;
 use crate::outcome::{retry_delay_seconds, DeliveryOutcome, MAX_ATTEMPTS};
 use crate::secrets::SecretCache;
 use crate::summary::BatchSummary;
-use crate::webhook::{SendError, WebhookSender};
+use crate::webhook::{SendError, WebhookSender, REQUEST_TIMEOUT};
 
 pub const DELIVERY_ID_ATTRIBUTE: &str = "deliveryId";
 pub const SUBSCRIPTION_ID_ATTRIBUTE: &str = "subscriptionId";
 pub const OUTCOME_ATTRIBUTE: &str = "outcome";
+/// What one delivery may take, its queue writes included: a delivery that cannot finish
+/// before the batch's deadline is put back on the queue instead of being cut off by Lambda.
+const DELIVERY_RESERVE: Duration = REQUEST_TIMEOUT.saturating_add(Duration::from_secs(5));
 
 /// An EventBridge event as the rule puts it on the queue.
 #[derive(Debug, Deserialize)]
@@ -134,14 +139,19 @@ impl Notify {
         }
     }
 
-    /// Handles one batch; only the records whose own queue writes or lookups failed are
-    /// reported, and SQS redelivers them (receivers dedupe on the delivery id).
-    pub async fn handle(&self, event: SqsEvent) -> (SqsBatchResponse, BatchSummary) {
+    /// Handles one batch, to be done by `deadline` (the invocation's); only the records whose
+    /// own queue writes or lookups failed are reported, and SQS redelivers them (receivers
+    /// dedupe on the delivery id).
+    pub async fn handle(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> (SqsBatchResponse, BatchSummary) {
         let mut response = SqsBatchResponse::default();
         let mut summary = BatchSummary::default();
         for record in &event.records {
             summary.received += 1;
-            match self.handle_record(record).await {
+            match self.handle_record(record, deadline).await {
                 Ok(outcomes) => outcomes.iter().for_each(|o| summary.count(o)),
                 Err(error) => {
                     tracing::warn!(message_id = record.message_id.as_deref().unwrap_or_default(), error = %error, "record will be redelivered");
@@ -153,10 +163,14 @@ impl Notify {
         (response, summary)
     }
 
-    async fn handle_record(&self, record: &SqsMessage) -> Result<Vec<DeliveryOutcome>, AwsError> {
+    async fn handle_record(
+        &self,
+        record: &SqsMessage,
+        deadline: Instant,
+    ) -> Result<Vec<DeliveryOutcome>, AwsError> {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default();
-        match self.process(body).await {
+        match self.process(body, deadline).await {
             Ok(outcomes) => Ok(outcomes),
             Err(RecordError::Aws(error)) if !error.is_permanent() => Err(error),
             Err(error) => {
@@ -174,17 +188,25 @@ impl Notify {
         }
     }
 
-    async fn process(&self, body: &str) -> Result<Vec<DeliveryOutcome>, RecordError> {
+    async fn process(
+        &self,
+        body: &str,
+        deadline: Instant,
+    ) -> Result<Vec<DeliveryOutcome>, RecordError> {
         // Boxed: inlined, the SDK and TLS client futures of both paths make the handler's
         // future too deep for the compiler to lay out.
         match parse_message(body)? {
-            Message::Event(envelope) => Box::pin(self.event(&envelope)).await,
-            Message::Retry(delivery) => Ok(vec![Box::pin(self.retry(delivery)).await?]),
+            Message::Event(envelope) => Box::pin(self.event(&envelope, deadline)).await,
+            Message::Retry(delivery) => Ok(vec![Box::pin(self.retry(delivery, deadline)).await?]),
         }
     }
 
     /// Every notice of the event, to every subscription of its org that wants it.
-    async fn event(&self, envelope: &Envelope) -> Result<Vec<DeliveryOutcome>, RecordError> {
+    async fn event(
+        &self,
+        envelope: &Envelope,
+        deadline: Instant,
+    ) -> Result<Vec<DeliveryOutcome>, RecordError> {
         let notices = notices_of(
             &envelope.source,
             &envelope.detail_type,
@@ -206,7 +228,7 @@ impl Notify {
                     attempt: 1,
                     test: false,
                 };
-                outcomes.push(self.deliver(delivery, subscription).await?);
+                outcomes.push(self.deliver(delivery, subscription, deadline).await?);
             }
         }
         Ok(outcomes)
@@ -229,13 +251,17 @@ impl Notify {
     }
 
     /// A delivery tried again goes to the subscription as it is now; a deleted one is dropped.
-    async fn retry(&self, delivery: Delivery) -> Result<DeliveryOutcome, AwsError> {
+    async fn retry(
+        &self,
+        delivery: Delivery,
+        deadline: Instant,
+    ) -> Result<DeliveryOutcome, AwsError> {
         match self
             .subscriptions
             .get(&delivery.notice.org, &delivery.subscription_id)
             .await?
         {
-            Some(subscription) => self.deliver(delivery, &subscription).await,
+            Some(subscription) => self.deliver(delivery, &subscription, deadline).await,
             None => Ok(DeliveryOutcome::Dropped),
         }
     }
@@ -246,7 +272,11 @@ impl Notify {
         &self,
         delivery: Delivery,
         subscription: &Subscription,
+        deadline: Instant,
     ) -> Result<DeliveryOutcome, AwsError> {
+        if Instant::now() + DELIVERY_RESERVE > deadline {
+            return self.defer(&delivery).await;
+        }
         let Err(error) = self.send(&delivery, &subscription.channel).await else {
             tracing::info!(delivery_id = %delivery.delivery_id, subscription_id = %delivery.subscription_id, attempt = delivery.attempt, "delivered");
             return Ok(DeliveryOutcome::Delivered);
@@ -301,12 +331,18 @@ impl Notify {
         Ok(())
     }
 
+    /// Back on the queue as it is, for the next invocation: this one has no time left for it.
+    async fn defer(&self, delivery: &Delivery) -> Result<DeliveryOutcome, AwsError> {
+        self.retries.send_delayed(&to_body(delivery)?, 0).await?;
+        Ok(DeliveryOutcome::Deferred)
+    }
+
     async fn retry_later(&self, mut delivery: Delivery) -> Result<DeliveryOutcome, AwsError> {
         let delay_seconds = retry_delay_seconds(delivery.attempt);
         delivery.attempt += 1;
-        let body = serde_json::to_string(&delivery)
-            .map_err(|e| AwsError::local("SendMessage", "Serialization", e))?;
-        self.retries.send_delayed(&body, delay_seconds).await?;
+        self.retries
+            .send_delayed(&to_body(&delivery)?, delay_seconds)
+            .await?;
         Ok(DeliveryOutcome::Retrying {
             attempt: delivery.attempt,
             delay_seconds,
@@ -319,11 +355,9 @@ impl Notify {
         reason: &'static str,
         error: &DeliveryError,
     ) -> Result<DeliveryOutcome, AwsError> {
-        let body = serde_json::to_string(delivery)
-            .map_err(|e| AwsError::local("SendMessage", "Serialization", e))?;
         self.dead_letters
             .quarantine_with(
-                &body,
+                &to_body(delivery)?,
                 reason,
                 &scrub_message(&error.to_string()),
                 "",
@@ -336,6 +370,10 @@ impl Notify {
         tracing::warn!(delivery_id = %delivery.delivery_id, subscription_id = %delivery.subscription_id, reason, "delivery dead-lettered");
         Ok(DeliveryOutcome::DeadLettered { reason })
     }
+}
+
+fn to_body(delivery: &Delivery) -> Result<String, AwsError> {
+    serde_json::to_string(delivery).map_err(|e| AwsError::local("SendMessage", "Serialization", e))
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Lambda entry point: wires configuration and clients to the handler.
 
+use std::time::{Duration, Instant};
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use pb_aws::clients::{load_sdk_config, SdkTimeouts};
@@ -25,7 +27,12 @@ async fn main() -> Result<(), Error> {
     let function_name = function_name.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let span = tracing::info_span!("batch", request_id = %event.context.request_id, function = function_name);
-        let (response, summary) = notify.handle(event.payload).instrument(span.clone()).await;
+        let remaining = event.context.deadline.saturating_sub(runtime::now_ms().max(0) as u64);
+        let deadline = Instant::now() + Duration::from_millis(remaining);
+        let (response, summary) = notify
+            .handle(event.payload, deadline)
+            .instrument(span.clone())
+            .await;
         span.in_scope(|| summary.report(function_name, runtime::now_ms()));
         Ok::<SqsBatchResponse, Error>(response)
     }))

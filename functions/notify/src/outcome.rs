@@ -19,6 +19,8 @@ pub enum DeliveryOutcome {
     },
     /// Its subscription is gone: nobody asks for it any more.
     Dropped,
+    /// Not tried: the invocation had no time left for it. Back on the queue as it was.
+    Deferred,
 }
 
 /// How long after failed attempt `failed_attempt` (1 for the first) the next one is made:

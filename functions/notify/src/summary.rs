@@ -15,6 +15,8 @@ pub struct BatchSummary {
     pub dead_lettered: u64,
     /// Deliveries whose subscription was deleted before a retry.
     pub dropped: u64,
+    /// Deliveries put back on the queue untried: the invocation's time ran out.
+    pub deferred: u64,
     /// Records handed back to SQS (a queue write or a lookup failed).
     pub failed: u64,
 }
@@ -26,16 +28,18 @@ impl BatchSummary {
             DeliveryOutcome::Retrying { .. } => self.retried += 1,
             DeliveryOutcome::DeadLettered { .. } => self.dead_lettered += 1,
             DeliveryOutcome::Dropped => self.dropped += 1,
+            DeliveryOutcome::Deferred => self.deferred += 1,
         }
     }
 
-    fn metrics(&self) -> [(&'static str, u64); 6] {
+    fn metrics(&self) -> [(&'static str, u64); 7] {
         [
             ("Received", self.received),
             ("Delivered", self.delivered),
             ("Retried", self.retried),
             ("DeadLettered", self.dead_lettered),
             ("Dropped", self.dropped),
+            ("Deferred", self.deferred),
             ("Failed", self.failed),
         ]
     }
@@ -56,6 +60,7 @@ impl BatchSummary {
             retried = self.retried,
             dead_lettered = self.dead_lettered,
             dropped = self.dropped,
+            deferred = self.deferred,
             failed = self.failed,
             "batch processed"
         );
@@ -77,8 +82,15 @@ mod tests {
         });
         summary.count(&DeliveryOutcome::DeadLettered { reason: "rejected" });
         summary.count(&DeliveryOutcome::Dropped);
+        summary.count(&DeliveryOutcome::Deferred);
         let emf = summary.emf("notify", 1_700_000_000_000);
-        for metric in ["Delivered", "Retried", "DeadLettered", "Dropped"] {
+        for metric in [
+            "Delivered",
+            "Retried",
+            "DeadLettered",
+            "Dropped",
+            "Deferred",
+        ] {
             assert_eq!(emf[metric], 1, "{metric}");
         }
         assert_eq!(
