@@ -317,6 +317,13 @@ impl Setup {
         }
     }
 
+    /// A subscription of `org` to `outcomes` by a JSON webhook to the receiver's `path`.
+    async fn subscribe_webhook(&self, id: &str, org: &str, outcomes: &[Outcome], path: &str) {
+        let channel = self.webhook(path, Format::Json);
+        self.subscribe(subscription(id, org, outcomes, channel))
+            .await;
+    }
+
     async fn subscribe(&self, subscription: Subscription) {
         assert!(self.store.put(&subscription, true).await.unwrap());
     }
@@ -442,14 +449,7 @@ async fn a_failed_run_reaches_the_matching_webhooks_and_topic_only() {
     let setup = setup("notify-fanout", loopback_policy()).await;
     let (topic_arn, inbox) = topic_with_queue(&setup.bed).await;
     let failed = [Outcome::ExecutionFailed];
-    setup
-        .subscribe(subscription(
-            "json",
-            ORG,
-            &failed,
-            setup.webhook("/json", Format::Json),
-        ))
-        .await;
+    setup.subscribe_webhook("json", ORG, &failed, "/json").await;
     let mut slack = subscription(
         "slack",
         ORG,
@@ -475,20 +475,10 @@ async fn a_failed_run_reaches_the_matching_webhooks_and_topic_only() {
     other_pipeline.pipeline_id = Some("pl-ledger".into());
     setup.subscribe(other_pipeline).await;
     setup
-        .subscribe(subscription(
-            "drift-only",
-            ORG,
-            &[Outcome::DriftFound],
-            setup.webhook("/drift-only", Format::Json),
-        ))
+        .subscribe_webhook("drift-only", ORG, &[Outcome::DriftFound], "/drift-only")
         .await;
     setup
-        .subscribe(subscription(
-            "other-org",
-            OTHER_ORG,
-            &failed,
-            setup.webhook("/other-org", Format::Json),
-        ))
+        .subscribe_webhook("other-org", OTHER_ORG, &failed, "/other-org")
         .await;
 
     let (failures, summary) = setup.handle(&[failed_run(ORG)]).await;
@@ -531,15 +521,46 @@ async fn a_failed_run_reaches_the_matching_webhooks_and_topic_only() {
 }
 
 #[tokio::test]
+async fn a_project_filter_follows_the_stored_pipelines_project() {
+    let setup = setup("notify-project", loopback_policy()).await;
+    let failed = [Outcome::ExecutionFailed];
+    for (id, project) in [("payments", "payments"), ("ledger", "ledger")] {
+        let mut filtered = subscription(
+            id,
+            ORG,
+            &failed,
+            setup.webhook(&format!("/{id}"), Format::Json),
+        );
+        filtered.project = Some(project.into());
+        setup.subscribe(filtered).await;
+    }
+
+    setup.handle(&[failed_run(ORG)]).await;
+    assert!(
+        setup.receiver.received().is_empty(),
+        "no stored pipeline, no project"
+    );
+
+    setup
+        .bed
+        .store_definition(PIPELINE, "payments-service", ORG)
+        .await
+        .unwrap();
+    setup.handle(&[failed_run(ORG)]).await;
+    let paths: Vec<String> = setup
+        .receiver
+        .received()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(paths, ["/payments"]);
+}
+
+#[tokio::test]
 async fn a_republished_event_is_the_same_delivery_and_the_receiver_sees_a_replay() {
     let setup = setup("notify-dedupe", loopback_policy()).await;
     setup
-        .subscribe(subscription(
-            "json",
-            ORG,
-            &[Outcome::ExecutionFailed],
-            setup.webhook("/json", Format::Json),
-        ))
+        .subscribe_webhook("json", ORG, &[Outcome::ExecutionFailed], "/json")
         .await;
 
     setup.handle(&[failed_run(ORG)]).await;
@@ -558,22 +579,8 @@ async fn a_republished_event_is_the_same_delivery_and_the_receiver_sees_a_replay
 async fn a_failing_receiver_is_retried_later_then_dead_lettered_without_holding_up_others() {
     let setup = setup("notify-retry", loopback_policy()).await;
     let failed = [Outcome::ExecutionFailed];
-    setup
-        .subscribe(subscription(
-            "down",
-            ORG,
-            &failed,
-            setup.webhook("/fail", Format::Json),
-        ))
-        .await;
-    setup
-        .subscribe(subscription(
-            "up",
-            ORG,
-            &failed,
-            setup.webhook("/ok", Format::Json),
-        ))
-        .await;
+    setup.subscribe_webhook("down", ORG, &failed, "/fail").await;
+    setup.subscribe_webhook("up", ORG, &failed, "/ok").await;
 
     let (failures, summary) = setup.handle(&[failed_run(ORG)]).await;
 
@@ -622,12 +629,7 @@ async fn a_failing_receiver_is_retried_later_then_dead_lettered_without_holding_
 async fn deliveries_the_invocation_has_no_time_for_go_back_on_the_queue_untried() {
     let setup = setup("notify-deadline", loopback_policy()).await;
     setup
-        .subscribe(subscription(
-            "json",
-            ORG,
-            &[Outcome::ExecutionFailed],
-            setup.webhook("/json", Format::Json),
-        ))
+        .subscribe_webhook("json", ORG, &[Outcome::ExecutionFailed], "/json")
         .await;
 
     let (failures, summary) = setup.handle_by(&[failed_run(ORG)], Instant::now()).await;
@@ -651,12 +653,7 @@ async fn deliveries_the_invocation_has_no_time_for_go_back_on_the_queue_untried(
 async fn a_deleted_subscription_drops_its_pending_retry() {
     let setup = setup("notify-dropped", loopback_policy()).await;
     setup
-        .subscribe(subscription(
-            "down",
-            ORG,
-            &[Outcome::ExecutionFailed],
-            setup.webhook("/fail", Format::Json),
-        ))
+        .subscribe_webhook("down", ORG, &[Outcome::ExecutionFailed], "/fail")
         .await;
     setup.handle(&[failed_run(ORG)]).await;
     let (pending, _) = setup.retried()[0].clone();
@@ -737,20 +734,10 @@ async fn drift_notices_never_carry_another_orgs_findings() {
     let setup = setup("notify-drift", loopback_policy()).await;
     let drift = [Outcome::DriftFound];
     setup
-        .subscribe(subscription(
-            "acme-drift",
-            ORG,
-            &drift,
-            setup.webhook("/acme", Format::Json),
-        ))
+        .subscribe_webhook("acme-drift", ORG, &drift, "/acme")
         .await;
     setup
-        .subscribe(subscription(
-            "globex-drift",
-            OTHER_ORG,
-            &drift,
-            setup.webhook("/globex", Format::Json),
-        ))
+        .subscribe_webhook("globex-drift", OTHER_ORG, &drift, "/globex")
         .await;
     let finding = |org: &str, stack: &str| {
         json!({"type": "orphaned-stack", "org": org, "pipelineId": null, "stackName": stack,
