@@ -22,7 +22,7 @@ use pb_domain::notify::{Channel, Delivery, Format, Outcome, Subscription};
 use pb_notify::webhook::{AddressPolicy, TlsRoots, WebhookSender};
 use pb_notify::{BatchSummary, Notify};
 use pb_tests::emulator::TestBed;
-use pb_tests::events::sqs_batch;
+use pb_tests::events::{put_events, sqs_batch};
 use pb_tests::resources::SourceBus;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -518,6 +518,44 @@ async fn a_failed_run_reaches_the_matching_webhooks_and_topic_only() {
         message["deliveryId"]
     );
     assert!(setup.dead_letters().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_platform_bus_rule_brings_exactly_the_subscribable_events_to_the_notify_queue() {
+    let setup = setup("notify-rule", loopback_policy()).await;
+    setup
+        .subscribe_webhook("json", ORG, &[Outcome::ExecutionFailed], "/json")
+        .await;
+    let unrelated = envelope(
+        "pipeline-builder.deployments",
+        "Execution Completed",
+        failed_run(ORG)["detail"].clone(),
+    );
+    put_events(
+        &setup.bed.clients.eventbridge,
+        &setup.bed.stack.event_bus_name,
+        &[failed_run(ORG), unrelated],
+    )
+    .await
+    .unwrap();
+
+    let queued = QueueConsumer::new(
+        setup.bed.clients.sqs.clone(),
+        &setup.bed.stack.notify_queue_url,
+    )
+    .receive(10, 2, None)
+    .await
+    .unwrap();
+    assert_eq!(queued.len(), 1, "only the subscribable pair is routed");
+    let body: Value = serde_json::from_str(&queued[0].body).unwrap();
+    let (failures, summary) = setup.handle(&[body]).await;
+
+    assert!(failures.is_empty());
+    assert_eq!(summary.delivered, 1, "{summary:?}");
+    assert_eq!(
+        setup.receiver.received()[0].body["outcome"],
+        "execution-failed"
+    );
 }
 
 #[tokio::test]
