@@ -114,7 +114,7 @@ validate: $(DEV_STAMP) $(BUILD_STAMP)
 # installed (rustup target add aarch64-unknown-linux-gnu), ARCH=arm64 builds for Graviton.
 build: $(BUILD_STAMP)
 	@echo "building for $(ARCH) (template default is arm64; pass ARCH=arm64 where aarch64 std is installed)"
-	PATH="$(CURDIR)/$(BUILD_VENV)/bin:$$PATH" cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --bin ingest --bin api --bin plugin-lookup --bin audit
+	PATH="$(CURDIR)/$(BUILD_VENV)/bin:$$PATH" cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --bin ingest --bin api --bin plugin-lookup --bin audit --bin notify
 
 # sam build runs cargo lambda for each function (BuildMethod rust-cargolambda, in the source tree),
 # which finds make build's binaries for the same target up to date and copies them to .aws-sam.

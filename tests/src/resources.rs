@@ -134,6 +134,41 @@ pub const INGEST_DEAD_LETTER_QUEUE: QueueDef = QueueDef {
     max_receive_count: None,
 };
 
+pub const NOTIFY_FUNCTION_TIMEOUT_SECONDS: i32 = 120;
+pub const NOTIFY_BATCH_SIZE: i32 = 5;
+
+pub const NOTIFY_QUEUE: QueueDef = QueueDef {
+    logical_id: "NotifyQueue",
+    // Lambda's rule: at least six times the function timeout (no batching window).
+    visibility_timeout_seconds: Some(6 * NOTIFY_FUNCTION_TIMEOUT_SECONDS),
+    retention_seconds: 4 * 86_400,
+    max_receive_count: Some(5),
+};
+
+pub const NOTIFY_DEAD_LETTER_QUEUE: QueueDef = QueueDef {
+    logical_id: "NotifyDeadLetterQueue",
+    visibility_timeout_seconds: None,
+    retention_seconds: 14 * 86_400,
+    max_receive_count: None,
+};
+
+/// The platform bus events someone may subscribe to, for the rule that routes them to the
+/// notify queue: exactly these source and detail-type pairs.
+pub fn notify_event_pattern() -> Value {
+    use pb_domain::drift::{DRIFT_DETECTED, DRIFT_EVENT_SOURCE};
+    use pb_domain::notify::{
+        APPROVAL_WAITING, DEPLOYMENT_COMPLETED, DEPLOYMENT_SOURCE, EXECUTION_COMPLETED,
+        INGEST_SOURCE,
+    };
+    let pair = |source: &str, detail_type: &str| json!({ "source": [source], "detail-type": [detail_type] });
+    json!({ "$or": [
+        pair(INGEST_SOURCE, EXECUTION_COMPLETED),
+        pair(INGEST_SOURCE, APPROVAL_WAITING),
+        pair(DEPLOYMENT_SOURCE, DEPLOYMENT_COMPLETED),
+        pair(DRIFT_EVENT_SOURCE, DRIFT_DETECTED),
+    ] })
+}
+
 /// The rule that routes CodePipeline state changes to the ingest queue.
 pub fn codepipeline_event_pattern() -> Value {
     json!({ "source": ["aws.codepipeline"], "detail-type": DETAIL_TYPES })
@@ -168,6 +203,9 @@ pub struct LocalStack {
     /// The bus CodePipeline events are put on (`default` unless dedicated).
     pub source_bus_name: String,
     pub rule_name: String,
+    /// The notify function's queue (platform events and retried deliveries) and its DLQ.
+    pub notify_queue_url: String,
+    pub notify_dead_letter_queue_url: String,
     /// What pipeline stacks are deployed with (the template's PipelineStackRole,
     /// PipelineRoleBoundary and PipelineTemplateBucket).
     pub deploy: DeployTargets,
@@ -229,6 +267,8 @@ pub async fn create_local_stack(
         &queue_arn,
     )
     .await?;
+    let (notify_queue_url, notify_dead_letter_queue_url) =
+        create_notify_queues(clients, prefix, &event_bus_name).await?;
     let deploy = create_deploy_targets(clients, iam, prefix).await?;
     Ok(LocalStack {
         catalog_table,
@@ -238,8 +278,41 @@ pub async fn create_local_stack(
         event_bus_name,
         source_bus_name,
         rule_name,
+        notify_queue_url,
+        notify_dead_letter_queue_url,
         deploy,
     })
+}
+
+/// The notify queue, its DLQ, and the platform bus rule feeding it; their URLs.
+async fn create_notify_queues(
+    clients: &Clients,
+    prefix: &str,
+    event_bus_name: &str,
+) -> Result<(String, String), AwsError> {
+    let (dead_letter_url, dead_letter_arn) = create_queue(
+        &clients.sqs,
+        &format!("{prefix}-notify-dlq"),
+        &NOTIFY_DEAD_LETTER_QUEUE,
+        None,
+    )
+    .await?;
+    let (queue_url, queue_arn) = create_queue(
+        &clients.sqs,
+        &format!("{prefix}-notify"),
+        &NOTIFY_QUEUE,
+        Some(&dead_letter_arn),
+    )
+    .await?;
+    route_to_queue(
+        &clients.eventbridge,
+        &format!("{prefix}-notify-events"),
+        event_bus_name,
+        &notify_event_pattern(),
+        &queue_arn,
+    )
+    .await?;
+    Ok((queue_url, dead_letter_url))
 }
 
 /// The stack role CloudFormation assumes for pipeline stacks, the boundary their roles carry and

@@ -1,11 +1,12 @@
 //! template.yaml and the local resource definitions (used by `make dev` and every test) must
 //! describe the same tables, queues and rule; this fails as soon as they drift.
 
-use pb_aws::config::{ApiConfig, IngestConfig, LookupConfig};
+use pb_aws::config::{ApiConfig, IngestConfig, LookupConfig, NotifyConfig};
 use pb_tests::resources::{
-    codepipeline_event_pattern, stack_event_pattern, QueueDef, TableDef, CATALOG_TABLE,
-    EXECUTIONS_TABLE, INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_QUEUE,
-    INGEST_FUNCTION_TIMEOUT_SECONDS, INGEST_QUEUE,
+    codepipeline_event_pattern, notify_event_pattern, stack_event_pattern, QueueDef, TableDef,
+    CATALOG_TABLE, EXECUTIONS_TABLE, INGEST_BATCHING_WINDOW_SECONDS, INGEST_BATCH_SIZE,
+    INGEST_DEAD_LETTER_QUEUE, INGEST_FUNCTION_TIMEOUT_SECONDS, INGEST_QUEUE, NOTIFY_BATCH_SIZE,
+    NOTIFY_DEAD_LETTER_QUEUE, NOTIFY_FUNCTION_TIMEOUT_SECONDS, NOTIFY_QUEUE,
 };
 use pb_tests::samples::{sample_catalog, sample_pipelines, synthesize};
 use pb_tests::yaml::repo_yaml;
@@ -216,6 +217,12 @@ fn queues_match_the_local_definitions() {
     let template = template();
     assert_queue_matches(&template, &INGEST_QUEUE);
     assert_queue_matches(&template, &INGEST_DEAD_LETTER_QUEUE);
+    assert_queue_matches(&template, &NOTIFY_QUEUE);
+    assert_queue_matches(&template, &NOTIFY_DEAD_LETTER_QUEUE);
+    assert_eq!(
+        properties(&template, "NotifyQueue")["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"!GetAtt": "NotifyDeadLetterQueue.Arn"})
+    );
     assert_eq!(
         properties(&template, "IngestQueue")["RedrivePolicy"]["deadLetterTargetArn"],
         json!({"!GetAtt": "IngestDeadLetterQueue.Arn"})
@@ -629,6 +636,7 @@ fn every_sdk_call_times_out_well_inside_its_functions_lambda_timeout() {
         ("IngestFunction", SdkTimeouts::INGEST),
         ("PluginLookupFunction", SdkTimeouts::PLUGIN_LOOKUP),
         ("AuditFunction", SdkTimeouts::AUDIT),
+        ("NotifyFunction", SdkTimeouts::NOTIFY),
     ] {
         let lambda_seconds = properties(&template, function)["Timeout"]
             .as_u64()
@@ -840,11 +848,12 @@ fn the_audit_queries_only_gsi1() {
     assert_eq!(alarm["MetricName"], "ReadFailures");
 }
 
-const FUNCTIONS: [&str; 4] = [
+const FUNCTIONS: [&str; 5] = [
     "IngestFunction",
     "ApiFunction",
     "PluginLookupFunction",
     "AuditFunction",
+    "NotifyFunction",
 ];
 
 fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
@@ -1963,5 +1972,159 @@ fn staged_templates_are_private_encrypted_and_gone_within_a_week() {
     assert_eq!(
         tls["Condition"],
         json!({"Bool": {"aws:SecureTransport": "false"}})
+    );
+}
+
+#[test]
+fn the_notify_rule_routes_exactly_the_subscribable_platform_events_to_its_queue() {
+    let template = template();
+    let rule = properties(&template, "NotifyEventsRule");
+    assert_eq!(rule["EventPattern"], notify_event_pattern());
+    assert_eq!(rule["EventBusName"], json!({"!Ref": "PlatformEventBus"}));
+    assert_eq!(
+        rule["Targets"],
+        json!([{"Id": "NotifyQueue", "Arn": {"!GetAtt": "NotifyQueue.Arn"}}])
+    );
+    let policy = properties(&template, "NotifyQueuePolicy")["PolicyDocument"]["Statement"].clone();
+    let allowed: Vec<&Value> = policy
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect();
+    assert_eq!(
+        allowed.len(),
+        1,
+        "only the rule may send to the notify queue"
+    );
+    assert_eq!(
+        allowed[0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        json!({"!GetAtt": "NotifyEventsRule.Arn"})
+    );
+}
+
+#[test]
+fn the_notify_function_follows_its_queue_settings_and_gets_its_configuration() {
+    let template = template();
+    let function = properties(&template, "NotifyFunction");
+    assert_eq!(function["Timeout"], NOTIFY_FUNCTION_TIMEOUT_SECONDS);
+    assert_eq!(
+        template["Resources"]["NotifyFunction"]["Metadata"]["BuildMethod"],
+        "rust-cargolambda"
+    );
+    let source = &function["Events"]["NotifyQueueEvent"]["Properties"];
+    assert_eq!(source["Queue"], json!({"!GetAtt": "NotifyQueue.Arn"}));
+    assert_eq!(source["BatchSize"], NOTIFY_BATCH_SIZE);
+    assert_eq!(
+        source["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    let reserved = function["ReservedConcurrentExecutions"].as_i64().unwrap();
+    assert!((1..=10).contains(&reserved), "{reserved}");
+    assert!(
+        source["ScalingConfig"]["MaximumConcurrency"]
+            .as_i64()
+            .unwrap()
+            <= reserved
+    );
+    assert_eq!(
+        NotifyConfig::from_lookup(variables_lookup(&template, "NotifyFunction")).err(),
+        None
+    );
+    let variables = &function["Environment"]["Variables"];
+    assert_eq!(
+        variables["NOTIFY_QUEUE_URL"],
+        json!({"!Ref": "NotifyQueue"})
+    );
+    assert_eq!(
+        variables["DLQ_URL"],
+        json!({"!Ref": "NotifyDeadLetterQueue"})
+    );
+    for output in ["NotifyQueueUrl", "NotifyDeadLetterQueueUrl"] {
+        assert!(
+            template["Outputs"][output]["Export"].is_object(),
+            "{output}"
+        );
+    }
+    let dead_letters = json!({"!GetAtt": "NotifyDeadLetterQueue.QueueName"});
+    alarm_on(
+        &template,
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        &dead_letters,
+    );
+}
+
+#[test]
+fn the_notify_role_grants_only_what_notify_calls() {
+    let template = template();
+    let statements = role_statements(&template, "NotifyFunction");
+    let actions: Vec<String> = statements.iter().flat_map(|(a, _)| a.clone()).collect();
+    let mut granted: Vec<&str> = actions.iter().map(String::as_str).collect();
+    granted.sort_unstable();
+    granted.dedup();
+    assert_eq!(
+        granted,
+        [
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "secretsmanager:GetSecretValue",
+            "sns:Publish",
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+            "sqs:SendMessage",
+        ]
+    );
+    let catalog = role_statement(
+        &template,
+        "NotifyFunctionRole",
+        "ReadSubscriptionsAndPipelines",
+    );
+    assert_eq!(catalog["Resource"], json!({"!GetAtt": "CatalogTable.Arn"}));
+    assert_eq!(
+        catalog["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["ORG#*"])
+    );
+    let secrets = role_statement(&template, "NotifyFunctionRole", "ReadWebhookSecrets");
+    let pattern = secrets["Resource"]["!Sub"].as_str().unwrap().replace(
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}",
+        "STACK",
+    );
+    assert!(iam_glob_matches(
+        &pattern,
+        "STACK/acme/webhooks/sub-1-AbCdEf"
+    ));
+    assert!(!iam_glob_matches(&pattern, "STACK/acme/platform-AbCdEf"));
+    assert!(!iam_glob_matches(&pattern, "STACK/api-signing-keys-AbCdEf"));
+    let topics = role_statement(&template, "NotifyFunctionRole", "PublishToSubscribedTopics");
+    assert_eq!(
+        topics["Resource"],
+        json!({"!Sub": "arn:${AWS::Partition}:sns:*:${AWS::AccountId}:*"})
+    );
+    for (_, resource) in &statements {
+        assert_ne!(resource, "\"*\"", "a notify statement on every resource");
+    }
+}
+
+#[test]
+fn pipeline_roles_can_never_read_webhook_secrets() {
+    let template = template();
+    let denied = properties(&template, "PipelineRoleBoundary")["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "NeverThePlatformsSecrets")
+        .unwrap()
+        .clone();
+    assert_eq!(denied["Effect"], "Deny");
+    assert!(
+        denied["Resource"]
+            .to_string()
+            .contains("${AWS::StackName}/*/webhooks/*"),
+        "{denied}"
     );
 }

@@ -17,6 +17,7 @@ pub struct Clients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
 }
 
 /// Bounds on every SDK call. Without them a connection that stays silent holds the invocation
@@ -39,6 +40,9 @@ impl SdkTimeouts {
     pub const PLUGIN_LOOKUP: SdkTimeouts = SdkTimeouts::millis(5_000, 2_000, 1_000);
     /// The audit's Lambda timeout is 300 s; DescribeStacks pages wait out throttling retries.
     pub const AUDIT: SdkTimeouts = SdkTimeouts::millis(60_000, 15_000, 3_000);
+    /// The notify's Lambda timeout is 120 s for a batch of 5 records; a webhook's own request
+    /// has its own 10 s bound, so the SDK's calls stay short.
+    pub const NOTIFY: SdkTimeouts = SdkTimeouts::millis(5_000, 2_000, 1_000);
     /// An operator's command line (the dead-letter re-drive): someone waits for each call.
     pub const OPERATOR: SdkTimeouts = SdkTimeouts::millis(15_000, 5_000, 2_000);
 
@@ -89,6 +93,7 @@ impl Clients {
             cloudformation: client!(aws_sdk_cloudformation),
             secretsmanager: client!(aws_sdk_secretsmanager),
             s3: client!(aws_sdk_s3),
+            sns: client!(aws_sdk_sns),
         }
     }
 }

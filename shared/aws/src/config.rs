@@ -55,6 +55,33 @@ impl IngestConfig {
     }
 }
 
+/// Settings of the notify function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    pub catalog_table: String,
+    /// Its own queue: a delivery that failed for now is sent back here with a delay.
+    pub queue_url: String,
+    pub dead_letter_queue_url: String,
+    /// How long a warm container keeps a webhook's secret.
+    pub secret_cache_ttl: Duration,
+}
+
+impl NotifyConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        Ok(NotifyConfig {
+            catalog_table: env.required("CATALOG_TABLE")?,
+            queue_url: env.required("NOTIFY_QUEUE_URL")?,
+            dead_letter_queue_url: env.required("DLQ_URL")?,
+            secret_cache_ttl: env.seconds("SECRET_CACHE_TTL_SECONDS", 300)?,
+        })
+    }
+}
+
 /// Settings of the API function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
@@ -406,6 +433,23 @@ mod tests {
         assert_eq!(
             LookupConfig::from_lookup(|_| Some(String::new())),
             Err(ConfigError::Missing("CATALOG_TABLE"))
+        );
+    }
+
+    #[test]
+    fn notify_settings_name_both_queues_and_default_the_secret_cache() {
+        let env = |name: &str| match name {
+            "CATALOG_TABLE" => Some("c".to_string()),
+            "NOTIFY_QUEUE_URL" => Some("q".to_string()),
+            "DLQ_URL" => Some("d".to_string()),
+            _ => None,
+        };
+        let config = NotifyConfig::from_lookup(env).unwrap();
+        assert_eq!(config.secret_cache_ttl, Duration::from_secs(300));
+        assert_eq!(config.queue_url, "q");
+        assert_eq!(
+            NotifyConfig::from_lookup(|n| (n == "CATALOG_TABLE").then(|| "c".to_string())),
+            Err(ConfigError::Missing("NOTIFY_QUEUE_URL"))
         );
     }
 

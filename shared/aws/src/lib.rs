@@ -29,6 +29,7 @@ pub mod stacks;
 pub mod starters;
 pub mod tags;
 pub mod tokens;
+pub mod topics;
 pub mod transactions;
 
 pub use clients::Clients;

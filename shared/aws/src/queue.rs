@@ -45,16 +45,24 @@ impl DeadLetters {
         detail: &str,
         source_message_id: &str,
     ) -> Result<(), AwsError> {
+        self.quarantine_with(body, reason, detail, source_message_id, &[])
+            .await
+    }
+
+    /// [`DeadLetters::quarantine`] with more string attributes, for the records whose consumer
+    /// knows what an operator looks for (the notify's delivery and subscription ids).
+    pub async fn quarantine_with(
+        &self,
+        body: &str,
+        reason: &str,
+        detail: &str,
+        source_message_id: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<(), AwsError> {
         let (body, truncated) = truncate(body, MAX_QUARANTINED_BODY_BYTES);
-        let attribute = |value: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(if value.is_empty() { "-" } else { value })
-                .build()
-                .map_err(|e| AwsError::local("SendMessage", "InvalidAttribute", e))
-        };
         let detail: String = detail.chars().take(1024).collect();
-        self.client
+        let mut request = self
+            .client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(if body.is_empty() {
@@ -62,18 +70,34 @@ impl DeadLetters {
             } else {
                 body
             })
-            .message_attributes(REASON_ATTRIBUTE, attribute(reason)?)
-            .message_attributes(DETAIL_ATTRIBUTE, attribute(&detail)?)
-            .message_attributes(SOURCE_MESSAGE_ID_ATTRIBUTE, attribute(source_message_id)?)
+            .message_attributes(REASON_ATTRIBUTE, string_attribute(reason)?)
+            .message_attributes(DETAIL_ATTRIBUTE, string_attribute(&detail)?)
+            .message_attributes(
+                SOURCE_MESSAGE_ID_ATTRIBUTE,
+                string_attribute(source_message_id)?,
+            )
             .message_attributes(
                 TRUNCATED_ATTRIBUTE,
-                attribute(if truncated { "true" } else { "false" })?,
-            )
+                string_attribute(if truncated { "true" } else { "false" })?,
+            );
+        for (name, value) in extra {
+            request = request.message_attributes(*name, string_attribute(value)?);
+        }
+        request
             .send()
             .await
             .map_err(|e| AwsError::classify("SendMessage", e))?;
         Ok(())
     }
+}
+
+/// SQS refuses an empty attribute value: an absent one is written as `-`.
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, AwsError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(if value.is_empty() { "-" } else { value })
+        .build()
+        .map_err(|e| AwsError::local("SendMessage", "InvalidAttribute", e))
 }
 
 fn truncate(text: &str, max_bytes: usize) -> (&str, bool) {
@@ -238,11 +262,25 @@ impl QueueSender {
 
     /// Sends `body` as a new message; returns its message id.
     pub async fn send(&self, body: &str) -> Result<String, AwsError> {
+        self.send_with_delay(body, None).await
+    }
+
+    /// Sends `body` to be received no sooner than `delay_seconds` from now (SQS allows 0-900).
+    pub async fn send_delayed(&self, body: &str, delay_seconds: i32) -> Result<String, AwsError> {
+        self.send_with_delay(body, Some(delay_seconds)).await
+    }
+
+    async fn send_with_delay(
+        &self,
+        body: &str,
+        delay_seconds: Option<i32>,
+    ) -> Result<String, AwsError> {
         let output = self
             .client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .set_delay_seconds(delay_seconds)
             .send()
             .await
             .map_err(|e| AwsError::classify("SendMessage", e))?;

@@ -10,6 +10,15 @@ use serde_json::Value;
 
 use crate::plugin::FieldError;
 
+mod notices;
+mod payload;
+
+pub use notices::{
+    delivery_id, notices_of, APPROVAL_WAITING, DEPLOYMENT_COMPLETED, DEPLOYMENT_SOURCE,
+    EXECUTION_COMPLETED, INGEST_SOURCE, MAX_NOTICE_FINDINGS, MAX_SUMMARY_CHARS,
+};
+pub use payload::{json_payload, slack_payload, MAX_DETAIL_BYTES, MAX_SLACK_TEXT_CHARS};
+
 pub const MAX_OUTCOMES: usize = 5;
 pub const MAX_URL_CHARS: usize = 2048;
 pub const MIN_SECRET_CHARS: usize = 32;
