@@ -181,6 +181,8 @@ impl ApiBed {
             // Deployments read their stack at once: the emulator emits no stack events.
             deployment_refresh_after: Duration::ZERO,
             retention_days: 90,
+            notify_queue_url: bed.stack.notify_queue_url.clone(),
+            webhook_allowed_hosts: Vec::new(),
         };
         adjust(&mut config);
         let state = AppState::new(&bed.clients, config);

@@ -76,6 +76,7 @@ impl LocalApi {
             .env("CATALOG_TABLE", &stack.catalog_table)
             .env("EXECUTIONS_TABLE", &stack.executions_table)
             .env("EVENT_BUS_NAME", &stack.event_bus_name)
+            .env("NOTIFY_QUEUE_URL", &stack.notify_queue_url)
             .env("PIPELINE_STACK_ROLE_ARN", &stack.deploy.stack_role_arn)
             .env("PIPELINE_ROLE_BOUNDARY_ARN", &stack.deploy.boundary_arn)
             .env("PIPELINE_TEMPLATE_BUCKET", &stack.deploy.template_bucket)

@@ -503,19 +503,27 @@ fn the_api_and_lookup_functions_get_their_configuration() {
 }
 
 #[test]
-fn the_api_role_reads_its_key_set_and_writes_only_platform_token_secrets() {
+fn the_api_role_reads_its_key_set_and_writes_only_platform_token_and_webhook_secrets() {
     let template = template();
     let statements = role_statements(&template, "ApiFunction");
+    let platform_tokens = "${AWS::StackName}/*/platform-??????";
+    let webhooks = "${AWS::StackName}/*/webhooks/*";
     for (actions, resource) in &statements {
         for action in actions {
             assert!(!action.contains('*'), "ApiFunctionRole grants {action}");
-            if action.starts_with("secretsmanager:") {
-                let expected = if action == "secretsmanager:GetSecretValue" {
-                    json!({"!Ref": "ApiKeySet"}).to_string()
-                } else {
-                    "${AWS::StackName}/*/platform-??????".to_string()
-                };
-                assert!(resource.contains(&expected), "{action} on {resource}");
+            match action.as_str() {
+                "secretsmanager:GetSecretValue" => assert!(
+                    resource.contains(&json!({"!Ref": "ApiKeySet"}).to_string()),
+                    "{action} on {resource}"
+                ),
+                "secretsmanager:DeleteSecret" => {
+                    assert!(resource.contains(webhooks), "{action} on {resource}")
+                }
+                other if other.starts_with("secretsmanager:") => assert!(
+                    resource.contains(platform_tokens) || resource.contains(webhooks),
+                    "{action} on {resource}"
+                ),
+                _ => {}
             }
             if action.starts_with("dynamodb:") && resource.contains("ExecutionsTable") {
                 assert!(

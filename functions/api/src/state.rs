@@ -9,10 +9,11 @@ use pb_aws::deployer::StackDeployer;
 use pb_aws::deployments::DeploymentStore;
 use pb_aws::executions::ExecutionStore;
 use pb_aws::history::ExecutionHistory;
-use pb_aws::notifications::{DeliveryQueue, SubscriptionStore};
+use pb_aws::notifications::SubscriptionStore;
 use pb_aws::pipeline_control::PipelineControl;
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::plugins::PluginCatalog;
+use pb_aws::queue::QueueSender;
 use pb_aws::registry::Registry;
 use pb_aws::rollups::RollupStore;
 use pb_aws::rules::RuleStore;
@@ -51,7 +52,8 @@ pub struct AppState {
     pub executions: ExecutionStore,
     pub history: ExecutionHistory,
     pub subscriptions: SubscriptionStore,
-    pub deliveries: DeliveryQueue,
+    /// The notify function's queue: test deliveries go through it.
+    pub deliveries: QueueSender,
 }
 
 impl AppState {
@@ -102,7 +104,7 @@ impl AppState {
             executions: ExecutionStore::new(clients.dynamodb.clone(), &config.executions_table),
             history: ExecutionHistory::new(clients.dynamodb.clone(), &config.executions_table),
             subscriptions: SubscriptionStore::new(clients.dynamodb.clone(), &config.catalog_table),
-            deliveries: DeliveryQueue::new(clients.sqs.clone(), &config.notify_queue_url),
+            deliveries: QueueSender::new(clients.sqs.clone(), &config.notify_queue_url),
             config: Arc::new(config),
         }
     }

@@ -2,7 +2,7 @@
 //! `SK=NOTIFY#{id}`). An org holds at most `MAX_SUBSCRIPTIONS_PER_ORG`, so every event's
 //! matching reads one small partition range.
 
-use pb_domain::notify::{Delivery, Subscription};
+use pb_domain::notify::Subscription;
 
 use crate::attributes::{from_item, query_items, s, to_item, Item};
 use crate::conditional::written;
@@ -96,36 +96,5 @@ impl SubscriptionStore {
             .send()
             .await;
         written("DeleteItem", result)
-    }
-}
-
-/// The notify function's queue, for deliveries sent to it directly (samples, retries).
-#[derive(Debug, Clone)]
-pub struct DeliveryQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
-
-impl DeliveryQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        DeliveryQueue {
-            client,
-            url: url.into(),
-        }
-    }
-
-    /// Queues `delivery`, visible after `delay_seconds` (0 to 900, SQS's range).
-    pub async fn send(&self, delivery: &Delivery, delay_seconds: i32) -> Result<(), AwsError> {
-        let body = serde_json::to_string(delivery)
-            .map_err(|e| AwsError::local("SendMessage", "Serialization", e))?;
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .delay_seconds(delay_seconds.clamp(0, 900))
-            .send()
-            .await
-            .map_err(|e| AwsError::classify("SendMessage", e))?;
-        Ok(())
     }
 }

@@ -80,6 +80,7 @@ pub async fn send_sample(
         attempt: 1,
         test: true,
     };
-    state.deliveries.send(&delivery, 0).await?;
+    let body = serde_json::to_string(&delivery).map_err(|_| ApiError::Internal)?;
+    state.deliveries.send(&body).await?;
     Ok(delivery_id)
 }
