@@ -549,12 +549,22 @@ fn the_api_role_reads_its_key_set_and_writes_only_platform_token_and_webhook_sec
         "secretsmanager:PutSecretValue",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
+        "secretsmanager:DeleteSecret",
+        "sqs:SendMessage",
     ] {
         assert!(actions.contains(&needed), "ApiFunctionRole lacks {needed}");
     }
-    assert!(!actions
+    assert!(!actions.iter().any(|a| a.contains("Scan")));
+    let queue_writes: Vec<&String> = statements
         .iter()
-        .any(|a| a.contains("Scan") || a.contains("DeleteSecret")));
+        .filter(|(actions, _)| actions.iter().any(|a| a.starts_with("sqs:")))
+        .map(|(_, resource)| resource)
+        .collect();
+    assert_eq!(
+        queue_writes,
+        [&json!({"!GetAtt": "NotifyQueue.Arn"}).to_string()],
+        "the API may send only to the notify queue"
+    );
 }
 
 #[test]
