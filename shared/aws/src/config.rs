@@ -413,9 +413,21 @@ mod tests {
             "PIPELINE_STACK_ROLE_ARN" => Some("arn:aws:iam::123456789012:role/stacks".to_string()),
             "PIPELINE_ROLE_BOUNDARY_ARN" => Some("arn:aws:iam::123456789012:policy/b".to_string()),
             "PIPELINE_TEMPLATE_BUCKET" => Some("templates".to_string()),
+            "NOTIFY_QUEUE_URL" => Some("https://sqs/notify".to_string()),
             _ => None,
         };
         let api = ApiConfig::from_lookup(env).unwrap();
+        assert_eq!(api.retention_days, 90);
+        assert!(api.webhook_allowed_hosts.is_empty());
+        let listed = ApiConfig::from_lookup(|name| match name {
+            "WEBHOOK_ALLOWED_HOSTS" => Some(" Hooks.Slack.com, ,example.org".to_string()),
+            other => env(other),
+        })
+        .unwrap();
+        assert_eq!(
+            listed.webhook_allowed_hosts,
+            ["hooks.slack.com", "example.org"]
+        );
         assert_eq!(api.deployment_refresh_after, Duration::from_secs(60));
         assert_eq!(api.tokens.issuer, "pipeline-builder");
         assert_eq!(api.tokens.audience, "pipeline-builder-api");
