@@ -63,6 +63,7 @@ CHANNEL_REFUSALS = (
     "has no valid host",
     "the platform's own account",
     "not both",
+    "no topic tagged",
 )
 DUPLICATE_NAME_REFUSALS = ("duplicate stage name", "duplicate step name", "is listed twice", "is declared twice")
 STEP_RELATION_REFUSALS = (

@@ -323,6 +323,7 @@ async fn one_execution_shows_its_stages_actions_failure_plugin_and_starter() {
                 principal: "alice@acme".into(),
                 subject: "machine:ci".into(),
                 started_at: "2026-11-18T04:48:00Z".into(),
+                separation_of_duties: false,
                 expires_at: 1_900_000_000,
             },
         )

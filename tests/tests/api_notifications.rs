@@ -20,11 +20,31 @@ fn webhook(url: &str) -> Value {
     })
 }
 
-fn topic(account: &str) -> Value {
+fn topic_subscription(arn: &str) -> Value {
     json!({
         "name": "drift", "outcomes": ["drift-found"],
-        "channel": {"type": "sns", "topicArn": format!("arn:aws:sns:us-east-1:{account}:platform-alerts")}
+        "channel": {"type": "sns", "topicArn": arn}
     })
+}
+
+/// A topic in the emulator, tagged for `org` (or untagged); its ARN.
+async fn topic(api: &ApiBed, name: &str, org: Option<&str>) -> String {
+    let mut request = api
+        .bed
+        .clients
+        .sns
+        .create_topic()
+        .name(format!("{}-{name}", api.bed.prefix));
+    if let Some(org) = org {
+        request = request.tags(
+            aws_sdk_sns::types::Tag::builder()
+                .key("pipeline-builder:org")
+                .value(org)
+                .build()
+                .unwrap(),
+        );
+    }
+    request.send().await.unwrap().topic_arn.unwrap()
 }
 
 #[tokio::test]
@@ -46,7 +66,7 @@ async fn a_webhook_subscription_keeps_its_secret_in_secrets_manager_and_never_re
     assert!(!created.body.to_string().contains(SECRET));
     assert_eq!(
         created.body["channel"],
-        json!({"type": "webhook", "url": "https://hooks.example.com/services/T0", "format": "slack", "secretSet": true})
+        json!({"type": "webhook", "url": "https://hooks.example.com/…", "format": "slack", "secretSet": true})
     );
     let id = created.body["id"].as_str().unwrap().to_string();
     let path = format!("/api/notifications/{id}");
@@ -67,7 +87,12 @@ async fn a_webhook_subscription_keeps_its_secret_in_secrets_manager_and_never_re
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
 
     let replaced = api
-        .send_json(Method::PUT, &path, &admin, &topic("123456789012"))
+        .send_json(
+            Method::PUT,
+            &path,
+            &admin,
+            &topic_subscription(&topic(&api, "alerts", Some(ACME)).await),
+        )
         .await
         .unwrap();
     assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
@@ -112,10 +137,23 @@ async fn channels_the_platform_must_not_reach_are_refused() {
         assert_eq!(reply.error_fields(), ["channel.url"], "{url}");
     }
     let foreign = api
-        .post_json("/api/notifications", &admin, &topic("210987654321"))
+        .post_json(
+            "/api/notifications",
+            &admin,
+            &topic_subscription("arn:aws:sns:us-east-1:210987654321:platform-alerts"),
+        )
         .await
         .unwrap();
     assert_eq!(foreign.error_fields(), ["channel.topicArn"]);
+    // In the platform's account, but set up for another org, or for none.
+    for (name, owner) in [("globex-alerts", Some(GLOBEX)), ("untagged", None)] {
+        let arn = topic(&api, name, owner).await;
+        let reply = api
+            .post_json("/api/notifications", &admin, &topic_subscription(&arn))
+            .await
+            .unwrap();
+        assert_eq!(reply.error_fields(), ["channel.topicArn"], "{owner:?}");
+    }
     let mut weak = webhook("https://hooks.example.com/x");
     weak["channel"]["secret"] = json!("short");
     let weak = api
@@ -161,10 +199,12 @@ async fn another_org_sees_none_of_it_and_each_route_checks_its_permission() {
         .token(ACME, &["notifications:write", "notifications:read"])
         .await
         .unwrap();
+    let acme_topic = topic_subscription(&topic(&api, "acme-alerts", Some(ACME)).await);
     let created = api
-        .post_json("/api/notifications", &admin, &topic("123456789012"))
+        .post_json("/api/notifications", &admin, &acme_topic)
         .await
         .unwrap();
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let path = format!(
         "/api/notifications/{}",
         created.body["id"].as_str().unwrap()
@@ -185,7 +225,7 @@ async fn another_org_sees_none_of_it_and_each_route_checks_its_permission() {
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {route}");
     }
     let replaced = api
-        .send_json(Method::PUT, &path, &globex, &topic("123456789012"))
+        .send_json(Method::PUT, &path, &globex, &acme_topic)
         .await
         .unwrap();
     assert_eq!(replaced.status, StatusCode::NOT_FOUND);
@@ -194,7 +234,7 @@ async fn another_org_sees_none_of_it_and_each_route_checks_its_permission() {
 
     let reader = api.token(ACME, &["notifications:read"]).await.unwrap();
     let write = api
-        .post_json("/api/notifications", &reader, &topic("123456789012"))
+        .post_json("/api/notifications", &reader, &acme_topic)
         .await
         .unwrap();
     assert_eq!(write.status, StatusCode::FORBIDDEN);

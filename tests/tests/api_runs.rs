@@ -420,6 +420,34 @@ async fn under_separation_of_duties_the_starter_cannot_approve_even_through_a_ma
         );
     }
     assert!(bed.calls("PutApprovalResult").is_empty());
+
+    // Lifting the rule in the definition does not lift it for a run already under way.
+    let current = bed
+        .api
+        .get(&format!("/api/pipelines/{}", bed.id), Some(&bed.admin))
+        .await
+        .unwrap();
+    let etag = current.headers["etag"].to_str().unwrap().to_string();
+    let mut lifted = current.body["spec"].clone();
+    lifted["metadata"]["separationOfDuties"] = json!("false");
+    let request = axum::http::Request::builder()
+        .method(Method::PUT)
+        .uri(format!("/api/pipelines/{}", bed.id))
+        .header("authorization", format!("Bearer {}", bed.admin))
+        .header("content-type", "application/json")
+        .header("if-match", etag)
+        .body(axum::body::Body::from(lifted.to_string()))
+        .unwrap();
+    let updated = bed.api.request(request).await.unwrap();
+    assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.body);
+    let after_lifting = bed.approve(&alice, &execution, &approved("mine")).await;
+    assert_eq!(
+        after_lifting.code(),
+        "self_approval",
+        "{:?}",
+        after_lifting.body
+    );
+
     let other = bed.approve(&bob, &execution, &approved("reviewed")).await;
     assert_eq!(other.status, StatusCode::OK, "{:?}", other.body);
 

@@ -20,6 +20,7 @@ use pb_aws::rules::RuleStore;
 use pb_aws::secrets::Secrets;
 use pb_aws::starters::StarterStore;
 use pb_aws::tokens::TokenStore;
+use pb_aws::topics::TopicPublisher;
 use pb_aws::Clients;
 
 use crate::keys::KeyStore;
@@ -52,6 +53,7 @@ pub struct AppState {
     pub executions: ExecutionStore,
     pub history: ExecutionHistory,
     pub subscriptions: SubscriptionStore,
+    pub topics: TopicPublisher,
     /// The notify function's queue: test deliveries go through it.
     pub deliveries: QueueSender,
 }
@@ -104,6 +106,7 @@ impl AppState {
             executions: ExecutionStore::new(clients.dynamodb.clone(), &config.executions_table),
             history: ExecutionHistory::new(clients.dynamodb.clone(), &config.executions_table),
             subscriptions: SubscriptionStore::new(clients.dynamodb.clone(), &config.catalog_table),
+            topics: TopicPublisher::new(clients.sns.clone()),
             deliveries: QueueSender::new(clients.sqs.clone(), &config.notify_queue_url),
             config: Arc::new(config),
         }

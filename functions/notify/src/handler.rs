@@ -250,7 +250,8 @@ impl Notify {
         Ok(record.map(|r| r.spec.project))
     }
 
-    /// A delivery tried again goes to the subscription as it is now; a deleted one is dropped.
+    /// A delivery tried again goes to the subscription as it is now, and only if it still wants
+    /// it (its channel, outcomes or filter may have changed since); a deleted one is dropped.
     async fn retry(
         &self,
         delivery: Delivery,
@@ -261,7 +262,15 @@ impl Notify {
             .get(&delivery.notice.org, &delivery.subscription_id)
             .await?
         {
-            Some(subscription) => self.deliver(delivery, &subscription, deadline).await,
+            Some(subscription) => {
+                let project = self
+                    .project_of(&delivery.notice, std::slice::from_ref(&subscription))
+                    .await?;
+                if !delivery.test && !subscription.wants(&delivery.notice, project.as_deref()) {
+                    return Ok(DeliveryOutcome::Dropped);
+                }
+                self.deliver(delivery, &subscription, deadline).await
+            }
             None => Ok(DeliveryOutcome::Dropped),
         }
     }
@@ -277,7 +286,7 @@ impl Notify {
         if Instant::now() + DELIVERY_RESERVE > deadline {
             return self.defer(&delivery).await;
         }
-        let Err(error) = self.send(&delivery, &subscription.channel).await else {
+        let Err(error) = self.send(&delivery, subscription).await else {
             tracing::info!(delivery_id = %delivery.delivery_id, subscription_id = %delivery.subscription_id, attempt = delivery.attempt, "delivered");
             return Ok(DeliveryOutcome::Delivered);
         };
@@ -293,8 +302,12 @@ impl Notify {
         self.retry_later(delivery).await
     }
 
-    async fn send(&self, delivery: &Delivery, channel: &Channel) -> Result<(), DeliveryError> {
-        match channel {
+    async fn send(
+        &self,
+        delivery: &Delivery,
+        subscription: &Subscription,
+    ) -> Result<(), DeliveryError> {
+        match &subscription.channel {
             Channel::Sns { topic_arn } => {
                 let message = json_payload(delivery).to_string();
                 self.topics
@@ -316,7 +329,7 @@ impl Notify {
             } => {
                 let secret = self
                     .secrets
-                    .read(secret_id)
+                    .read(secret_id, &subscription.updated_at)
                     .await
                     .map_err(DeliveryError::Secret)?;
                 let body = match format {

@@ -21,12 +21,15 @@ impl SecretCache {
         }
     }
 
-    pub async fn read(&self, secret_id: &str) -> Result<String, AwsError> {
-        if let Some(Some(secret)) = self.cache.get(secret_id) {
+    /// The secret as of `version` (its subscription's `updatedAt`): a subscription replaced with
+    /// a new secret is signed with that one at once, not after the cache expires.
+    pub async fn read(&self, secret_id: &str, version: &str) -> Result<String, AwsError> {
+        let key = format!("{secret_id}@{version}");
+        if let Some(Some(secret)) = self.cache.get(&key) {
             return Ok(secret);
         }
         let secret = self.secrets.read(secret_id).await?;
-        self.cache.put(secret_id, Some(secret.clone()));
+        self.cache.put(&key, Some(secret.clone()));
         Ok(secret)
     }
 }

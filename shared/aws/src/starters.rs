@@ -19,6 +19,10 @@ pub struct Starter {
     /// The token's own subject (a machine's, when one started it).
     pub subject: String,
     pub started_at: String,
+    /// Whether the pipeline asked for separation of duties when the run started: a later edit
+    /// of the definition cannot lift it from a run already under way.
+    #[serde(default)]
+    pub separation_of_duties: bool,
     /// Kept as long as the run's own items (DynamoDB TTL, epoch seconds).
     pub expires_at: i64,
 }

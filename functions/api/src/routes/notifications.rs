@@ -8,10 +8,12 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use pb_aws::stacks::ORG_TAG;
 use pb_domain::notify::{
     check_subscription, Channel, ChannelRequest, Format, Outcome, Subscription,
     SubscriptionRequest, MAX_SUBSCRIPTIONS_PER_ORG,
 };
+use pb_domain::plugin::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -36,6 +38,7 @@ pub enum ChannelView {
         url: String,
         format: Format,
         /// Always true: the secret is kept in Secrets Manager and never returned.
+        /// (The URL shows its host only: a chat webhook's path is a credential too.)
         secret_set: bool,
     },
 }
@@ -81,7 +84,7 @@ fn view(subscription: Subscription) -> SubscriptionView {
         channel: match subscription.channel {
             Channel::Sns { topic_arn } => ChannelView::Sns { topic_arn },
             Channel::Webhook { url, format, .. } => ChannelView::Webhook {
-                url,
+                url: masked(&url),
                 format,
                 secret_set: true,
             },
@@ -90,6 +93,33 @@ fn view(subscription: Subscription) -> SubscriptionView {
         created_by: subscription.created_by,
         updated_at: subscription.updated_at,
     }
+}
+
+/// A webhook URL as answers show it: scheme and host, the rest elided.
+fn masked(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return "…".into();
+    };
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    if path.is_empty() {
+        format!("https://{authority}")
+    } else {
+        format!("https://{authority}/…")
+    }
+}
+
+/// An SNS topic must be tagged for the org (`pipeline-builder:org`) by whoever runs the platform:
+/// within the platform's account, that tag is what makes a topic one org's and not another's.
+async fn check_topic_owner(state: &AppState, org: &str, topic_arn: &str) -> Result<(), ApiError> {
+    if state.topics.owner_org(topic_arn).await?.as_deref() == Some(org) {
+        return Ok(());
+    }
+    Err(ApiError::Validation(vec![FieldError {
+        field: "channel.topicArn".into(),
+        message: format!(
+            "no topic tagged {ORG_TAG}={org}: the platform's operator sets the tag on the org's topics"
+        ),
+    }]))
 }
 
 /// The subscription `request` describes, its webhook secret (if any) already stored.
@@ -102,7 +132,10 @@ async fn subscription(
 ) -> Result<Subscription, ApiError> {
     check_subscription(&request, &channel_policy(state)).map_err(ApiError::Validation)?;
     let channel = match request.channel {
-        ChannelRequest::Sns { topic_arn } => Channel::Sns { topic_arn },
+        ChannelRequest::Sns { topic_arn } => {
+            check_topic_owner(state, caller.org(), &topic_arn).await?;
+            Channel::Sns { topic_arn }
+        }
         ChannelRequest::Webhook {
             url,
             secret,

@@ -76,6 +76,7 @@ pub async fn start(
         principal: caller.principal().to_string(),
         subject: caller.claims.sub.clone(),
         started_at: now_rfc3339(),
+        separation_of_duties: separation_of_duties(&deployed.spec),
         expires_at: Utc::now().timestamp() + state.config.retention_days * 86_400,
     };
     if let Err(error) = state
@@ -167,12 +168,13 @@ pub async fn decide_approval(
     request: &ApprovalRequest,
 ) -> Result<(), ApiError> {
     check_approval(request).map_err(ApiError::Validation)?;
-    if separation_of_duties(&deployed.spec) {
-        let starter = state
-            .starters
-            .get(caller.org(), &deployed.pipeline.id, execution_id)
-            .await?;
-        if starter.is_some_and(|s| s.principal == caller.principal()) {
+    let starter = state
+        .starters
+        .get(caller.org(), &deployed.pipeline.id, execution_id)
+        .await?;
+    if let Some(starter) = starter {
+        let asked = starter.separation_of_duties || separation_of_duties(&deployed.spec);
+        if asked && starter.principal == caller.principal() {
             return Err(ApiError::SelfApproval(
                 "the pipeline asks for separation of duties: whoever started a run cannot approve it",
             ));
