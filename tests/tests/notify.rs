@@ -850,3 +850,33 @@ fn the_receiver_refuses_stale_or_forged_requests() {
         Some("bad-signature")
     );
 }
+
+#[tokio::test]
+async fn a_pending_retry_is_dropped_once_its_subscription_no_longer_wants_it() {
+    let setup = setup("notify-unwanted", loopback_policy()).await;
+    setup
+        .subscribe_webhook("down", ORG, &[Outcome::ExecutionFailed], "/fail")
+        .await;
+    setup.handle(&[failed_run(ORG)]).await;
+    let (pending, _) = setup.retried()[0].clone();
+    // The subscription now asks for successes only (and points elsewhere).
+    let changed = subscription(
+        "down",
+        ORG,
+        &[Outcome::ExecutionSucceeded],
+        setup.webhook("/ok", Format::Json),
+    );
+    assert!(setup.store.put(&changed, false).await.unwrap());
+
+    let (failures, summary) = setup
+        .handle(&[serde_json::to_value(&pending).unwrap()])
+        .await;
+
+    assert!(failures.is_empty());
+    assert_eq!(summary.dropped, 1, "{summary:?}");
+    assert_eq!(
+        setup.receiver.received().len(),
+        1,
+        "only the first attempt was sent"
+    );
+}
