@@ -254,6 +254,11 @@ const SECRET: &str = "a-webhook-secret-of-at-least-32-characters";
 
 /// A test bed, a receiver, its secret stored, and the handler with `policy`.
 async fn setup(label: &str, policy: AddressPolicy) -> Setup {
+    setup_allowing(label, policy, &[]).await
+}
+
+/// As [`setup`], with the platform's webhook allowlist.
+async fn setup_allowing(label: &str, policy: AddressPolicy, allowed_hosts: &[String]) -> Setup {
     let retries = DelayedSends::default();
     let bed = TestBed::with_interceptors(
         label,
@@ -278,6 +283,7 @@ async fn setup(label: &str, policy: AddressPolicy) -> Setup {
         queue_url: bed.stack.notify_queue_url.clone(),
         dead_letter_queue_url: bed.stack.notify_dead_letter_queue_url.clone(),
         secret_cache_ttl: Duration::from_secs(300),
+        webhook_allowed_hosts: allowed_hosts.to_vec(),
     };
     Setup {
         notify: Notify::new(&bed.clients, &config, webhooks),
@@ -879,4 +885,21 @@ async fn a_pending_retry_is_dropped_once_its_subscription_no_longer_wants_it() {
         1,
         "only the first attempt was sent"
     );
+}
+
+#[tokio::test]
+async fn a_host_taken_off_the_allowlist_is_dead_lettered_not_called() {
+    let allowed = ["hooks.example.com".to_string()];
+    let setup = setup_allowing("notify-allowlist", loopback_policy(), &allowed).await;
+    setup
+        .subscribe_webhook("written-before", ORG, &[Outcome::ExecutionFailed], "/ok")
+        .await;
+
+    let (failures, summary) = setup.handle(&[failed_run(ORG)]).await;
+
+    assert!(failures.is_empty());
+    assert_eq!(summary.dead_lettered, 1, "{summary:?}");
+    assert!(setup.receiver.received().is_empty());
+    let dead = setup.dead_letters().await;
+    assert_eq!(dead[0].message_attributes["reason"], "host-not-allowed");
 }

@@ -13,8 +13,8 @@ use pb_aws::secrets::Secrets;
 use pb_aws::topics::TopicPublisher;
 use pb_aws::{AwsError, Clients};
 use pb_domain::notify::{
-    delivery_id, json_payload, notices_of, slack_payload, Channel, Delivery, Format, Notice,
-    Subscription,
+    delivery_id, is_allowed_host, json_payload, notices_of, slack_payload, Channel, Delivery,
+    Format, Notice, Subscription,
 };
 use pb_domain::scrub::scrub_message;
 use serde::Deserialize;
@@ -78,6 +78,8 @@ enum DeliveryError {
     Secret(AwsError),
     #[error("{0}")]
     Topic(AwsError),
+    #[error("the webhook's host is not on the platform's allowlist")]
+    NotAllowed,
 }
 
 impl DeliveryError {
@@ -85,6 +87,7 @@ impl DeliveryError {
         match self {
             DeliveryError::Webhook(error) => error.is_retryable(),
             DeliveryError::Secret(error) | DeliveryError::Topic(error) => is_transient(error),
+            DeliveryError::NotAllowed => false,
         }
     }
 
@@ -99,6 +102,7 @@ impl DeliveryError {
             }
             DeliveryError::Secret(_) => "secret-unreadable",
             DeliveryError::Topic(_) => "topic-rejected",
+            DeliveryError::NotAllowed => "host-not-allowed",
         }
     }
 }
@@ -121,6 +125,7 @@ pub struct Notify {
     topics: TopicPublisher,
     retries: QueueSender,
     dead_letters: DeadLetters,
+    allowed_hosts: Vec<String>,
 }
 
 impl Notify {
@@ -136,6 +141,7 @@ impl Notify {
             topics: TopicPublisher::new(clients.sns.clone()),
             retries: QueueSender::new(clients.sqs.clone(), &config.queue_url),
             dead_letters: DeadLetters::new(clients.sqs.clone(), &config.dead_letter_queue_url),
+            allowed_hosts: config.webhook_allowed_hosts.clone(),
         }
     }
 
@@ -327,6 +333,9 @@ impl Notify {
                 format,
                 secret_id,
             } => {
+                if !is_allowed_host(url, &self.allowed_hosts) {
+                    return Err(DeliveryError::NotAllowed);
+                }
                 let secret = self
                     .secrets
                     .read(secret_id, &subscription.updated_at)

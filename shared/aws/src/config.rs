@@ -64,6 +64,9 @@ pub struct NotifyConfig {
     pub dead_letter_queue_url: String,
     /// How long a warm container keeps a webhook's secret.
     pub secret_cache_ttl: Duration,
+    /// When not empty, the only hosts webhooks may call, checked again at every delivery (a
+    /// narrowed list also stops subscriptions written before it).
+    pub webhook_allowed_hosts: Vec<String>,
 }
 
 impl NotifyConfig {
@@ -78,6 +81,7 @@ impl NotifyConfig {
             queue_url: env.required("NOTIFY_QUEUE_URL")?,
             dead_letter_queue_url: env.required("DLQ_URL")?,
             secret_cache_ttl: env.seconds("SECRET_CACHE_TTL_SECONDS", 300)?,
+            webhook_allowed_hosts: env.hosts("WEBHOOK_ALLOWED_HOSTS"),
         })
     }
 }

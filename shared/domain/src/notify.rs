@@ -316,12 +316,22 @@ pub fn check_webhook_url(url: &str, allowed_hosts: &[String]) -> Result<(), Stri
     } else if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal") {
         return Err("must not name a local host".into());
     }
-    if !allowed_hosts.is_empty() && !allowed_hosts.iter().any(|h| h == &host) {
+    if !is_allowed_host(url, allowed_hosts) {
         return Err(format!(
             "host {host} is not on the platform's webhook allowlist"
         ));
     }
     Ok(())
+}
+
+/// Whether `url`'s host is on `allowed_hosts`; every host is when the list is empty.
+pub fn is_allowed_host(url: &str, allowed_hosts: &[String]) -> bool {
+    if allowed_hosts.is_empty() {
+        return true;
+    }
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    host_of(authority).is_some_and(|host| allowed_hosts.contains(&host))
 }
 
 /// The lower-cased host of an authority (`host`, `host:port`, `[v6]:port`); `None` when it is
@@ -378,10 +388,19 @@ fn is_forbidden_v6(v6: Ipv6Addr) -> bool {
         return is_forbidden_v4(v4);
     }
     let segments = v6.segments();
-    // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits, 6to4 (2002::/16) in its
+    // second and third segments.
     if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [.., hi, lo] = segments;
-        return is_forbidden_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+        return is_forbidden_v4(v4(segments[6], segments[7]));
+    }
+    if segments[0] == 0x2002 {
+        return is_forbidden_v4(v4(segments[1], segments[2]));
+    }
+    // Teredo (2001::/32) and local-use NAT64 (64:ff9b:1::/48) tunnel to addresses this check
+    // cannot see: never a webhook's.
+    if segments[..2] == [0x2001, 0] || segments[..3] == [0x64, 0xff9b, 1] {
+        return true;
     }
     v6.is_loopback()
         || v6.is_unspecified()

@@ -96,6 +96,10 @@ fn forbidden_addresses_cover_every_internal_range_and_embedded_ipv4() {
         "::ffff:10.0.0.1",
         "64:ff9b::a9fe:a9fe",
         "::127.0.0.1",
+        "2002:7f00:1::",
+        "2002:a9fe:a9fe::1",
+        "2001:0:4136:e378::1",
+        "64:ff9b:1::a00:1",
     ] {
         assert!(is_forbidden_address(address.parse().unwrap()), "{address}");
     }
@@ -103,6 +107,7 @@ fn forbidden_addresses_cover_every_internal_range_and_embedded_ipv4() {
         "93.184.216.34",
         "2606:4700::6810:84e5",
         "64:ff9b::5db8:d822",
+        "2002:5db8:d822::1",
     ] {
         assert!(!is_forbidden_address(address.parse().unwrap()), "{address}");
     }
