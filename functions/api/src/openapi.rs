@@ -706,7 +706,7 @@ fn subscription_limits(request: &mut Value) {
     properties["name"]["minLength"] = 1.into();
     properties["name"]["maxLength"] = MAX_SUBSCRIPTION_NAME_CHARS.into();
     properties["name"]["pattern"] =
-        "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$".into();
+        "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$".into();
     for field in ["pipelineId", "project"] {
         properties[field]["pattern"] = "^[A-Za-z0-9._-]{1,128}$".into();
     }

@@ -43,15 +43,22 @@ pub enum ChannelView {
     },
 }
 
+/// Which pipelines' events a subscription hears about; neither set: all of the org's.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionView {
     pub id: String,
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pipeline_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
+    pub filter: FilterView,
     pub outcomes: BTreeSet<Outcome>,
     pub channel: ChannelView,
     pub created_at: String,
@@ -78,8 +85,10 @@ fn view(subscription: Subscription) -> SubscriptionView {
     SubscriptionView {
         id: subscription.id,
         name: subscription.name,
-        pipeline_id: subscription.pipeline_id,
-        project: subscription.project,
+        filter: FilterView {
+            pipeline_id: subscription.pipeline_id,
+            project: subscription.project,
+        },
         outcomes: subscription.outcomes,
         channel: match subscription.channel {
             Channel::Sns { topic_arn } => ChannelView::Sns { topic_arn },
