@@ -47,8 +47,9 @@ pub enum ChannelView {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FilterView {
+    /// The pipeline's id (`pipelineId` in the request).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pipeline_id: Option<String>,
+    pub pipeline: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
 }
@@ -86,7 +87,7 @@ fn view(subscription: Subscription) -> SubscriptionView {
         id: subscription.id,
         name: subscription.name,
         filter: FilterView {
-            pipeline_id: subscription.pipeline_id,
+            pipeline: subscription.pipeline_id,
             project: subscription.project,
         },
         outcomes: subscription.outcomes,
