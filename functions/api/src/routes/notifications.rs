@@ -183,7 +183,7 @@ async fn owned(state: &AppState, caller: &Caller, id: &str) -> Result<Subscripti
 /// Subscribes a channel to outcomes of the org's pipelines (all of them, one pipeline, or one
 /// project's). A webhook's `secret` signs every delivery; it is stored in Secrets Manager and
 /// never returned.
-#[utoipa::path(post, path = "/api/notifications", tag = "notifications",
+#[utoipa::path(post, path = "/api/notifications", tag = "notifications", operation_id = "create_subscription",
     request_body = SubscriptionRequest,
     responses(
         (status = 201, body = SubscriptionView, headers(("Location" = String))),
@@ -213,7 +213,7 @@ pub async fn create(
 }
 
 /// The org's subscriptions, by id.
-#[utoipa::path(get, path = "/api/notifications", tag = "notifications",
+#[utoipa::path(get, path = "/api/notifications", tag = "notifications", operation_id = "list_subscriptions",
     params(PageParams),
     responses((status = 200, body = SubscriptionList), (status = 400, body = Problem)),
     security(("bearer" = ["notifications:read"])))]
@@ -236,7 +236,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/api/notifications/{id}", tag = "notifications",
+#[utoipa::path(get, path = "/api/notifications/{id}", tag = "notifications", operation_id = "get_subscription",
     params(("id" = String, Path)),
     responses((status = 200, body = SubscriptionView), (status = 404, body = Problem)),
     security(("bearer" = ["notifications:read"])))]
@@ -249,7 +249,7 @@ pub async fn get(
 }
 
 /// Replaces a subscription (a webhook's secret is given again, and replaces the stored one).
-#[utoipa::path(put, path = "/api/notifications/{id}", tag = "notifications",
+#[utoipa::path(put, path = "/api/notifications/{id}", tag = "notifications", operation_id = "replace_subscription",
     params(("id" = String, Path)),
     request_body = SubscriptionRequest,
     responses((status = 200, body = SubscriptionView), (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -273,7 +273,7 @@ pub async fn replace(
 }
 
 /// Deletes a subscription and its webhook secret.
-#[utoipa::path(delete, path = "/api/notifications/{id}", tag = "notifications",
+#[utoipa::path(delete, path = "/api/notifications/{id}", tag = "notifications", operation_id = "delete_subscription",
     params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem)),
     security(("bearer" = ["notifications:write"])))]
@@ -292,7 +292,7 @@ pub async fn delete(
 
 /// Sends the subscription a sample notice (`test: true`) through the notify function, as a
 /// real one would go: 202 once it is queued.
-#[utoipa::path(post, path = "/api/notifications/{id}/test", tag = "notifications",
+#[utoipa::path(post, path = "/api/notifications/{id}/test", tag = "notifications", operation_id = "test_subscription",
     params(("id" = String, Path)),
     responses((status = 202, body = SampleQueued), (status = 404, body = Problem)),
     security(("bearer" = ["notifications:write"])))]
