@@ -259,8 +259,13 @@ pub fn stack_pk(region: &str, stack_name: &str) -> String {
 
 pub const STACK_SK: &str = "STACK";
 
-pub fn rule_pk(org_id: &str) -> String {
+/// The org's own partition: its rules, exemptions and notification subscriptions.
+pub fn org_pk(org_id: &str) -> String {
     format!("ORG#{org_id}")
+}
+
+pub fn rule_pk(org_id: &str) -> String {
+    org_pk(org_id)
 }
 
 /// Notification subscriptions, in the org's partition like its rules.

@@ -6,7 +6,7 @@ use pb_domain::notify::Subscription;
 
 use crate::attributes::{from_item, query_items, s, to_item, Item};
 use crate::conditional::written;
-use crate::keys::{notification_sk, rule_pk as org_pk, NOTIFICATION_SK_PREFIX};
+use crate::keys::{notification_sk, org_pk, NOTIFICATION_SK_PREFIX};
 use crate::AwsError;
 
 #[derive(Debug, Clone)]

@@ -178,7 +178,8 @@ pub async fn get(
     Ok(Json(view(record, change_set)))
 }
 
-async fn own_pipeline(state: &AppState, org: &str, id: &str) -> Result<(), ApiError> {
+/// The caller's own pipeline exists (another org's, public or not, is not found).
+pub async fn own_pipeline(state: &AppState, org: &str, id: &str) -> Result<(), ApiError> {
     state
         .pipelines
         .get(org, id)

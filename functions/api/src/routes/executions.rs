@@ -18,6 +18,7 @@ use crate::auth::{Authorized, PipelinesRead};
 use crate::paging::{ListRequest, PageParams};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
+use crate::routes::deployments::own_pipeline;
 use crate::routes::runs::check_execution_id;
 use crate::state::AppState;
 
@@ -351,13 +352,6 @@ fn history_filter(list: &ListRequest) -> Result<HistoryFilter, ApiError> {
         from_ms,
         to_ms,
     })
-}
-
-async fn own_pipeline(state: &AppState, org: &str, id: &str) -> Result<(), ApiError> {
-    match state.pipelines.get(org, id).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::NotFound(format!("pipeline {id}"))),
-    }
 }
 
 /// The pipeline's executions, newest first (by start), as the ingest stored them: every page is
