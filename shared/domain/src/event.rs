@@ -103,6 +103,10 @@ pub struct Trigger {
     pub branch: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tag: Option<String>,
+    /// When the commit was authored (epoch ms), if the event says: CodePipeline's own events do
+    /// not, a forwarder that enriches them may (`execution-trigger.author-date`, RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub author_time_ms: Option<i64>,
 }
 
 /// The `execution-result` block of an action event.
@@ -183,6 +187,7 @@ struct RawTrigger {
     commit_id: Option<String>,
     branch_name: Option<String>,
     tag_name: Option<String>,
+    author_date: Option<String>,
 }
 
 impl From<RawTrigger> for Trigger {
@@ -194,6 +199,12 @@ impl From<RawTrigger> for Trigger {
             commit_id: raw.commit_id,
             branch: raw.branch_name,
             tag: raw.tag_name,
+            // An enrichment, not CodePipeline's own field: unreadable means unknown, and the
+            // lead time falls back to the execution start rather than losing the event.
+            author_time_ms: raw
+                .author_date
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.timestamp_millis()),
         }
     }
 }
@@ -402,6 +413,30 @@ mod tests {
         assert_eq!(trigger.commit_id.as_deref(), Some("abc123"));
         assert_eq!(trigger.tag.as_deref(), Some("v1.2.0"));
         assert_eq!(trigger.branch, None);
+    }
+
+    #[test]
+    fn an_author_date_is_read_when_present_and_ignored_when_unreadable() {
+        let body = |author_date: &str| {
+            serde_json::json!({
+                "id": "ev-3", "detail-type": PIPELINE_DETAIL_TYPE, "source": "aws.codepipeline",
+                "account": "123456789012", "time": "2026-11-20T10:15:03Z", "region": "us-east-1",
+                "detail": {"pipeline": "payments", "execution-id": "e-1", "state": "STARTED",
+                    "execution-trigger": {"commit-id": "abc123", "author-date": author_date}}
+            })
+            .to_string()
+        };
+        let author_time = |text: &str| {
+            parse_event(&body(text))
+                .unwrap()
+                .trigger
+                .and_then(|t| t.author_time_ms)
+        };
+        assert_eq!(
+            author_time("2026-11-20T09:00:00.500+01:00"),
+            Some(1_795_161_600_500)
+        );
+        assert_eq!(author_time("yesterday"), None);
     }
 
     #[test]

@@ -7,8 +7,13 @@
 
 use std::cmp::Reverse;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use crate::dora::{
+    deployment_contribution, mark_production, timeline_change, DeploymentTimeline, ProductionMark,
+};
 use crate::errors::{categorize, ErrorCategory};
 use crate::event::{ExecutionEvent, Scope, Trigger};
 use crate::histogram::bucket_of;
@@ -66,6 +71,9 @@ pub struct Context<'a> {
     /// For an action event: the plugin version its step is pinned to in the stored pipeline
     /// definition, when known (see [`attribute`]).
     pub plugin: Option<&'a PluginRef>,
+    /// For a stage event: whether the stage deploys to one of the org's production
+    /// environments (see [`crate::dora`]).
+    pub production_stage: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +170,9 @@ pub struct ItemState {
     /// [`Completion::fingerprint`] of the last completion that reached the event bus.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub published: Option<String>,
+    /// On an execution: its production stages' latest states, by stage.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub production: BTreeMap<String, ProductionMark>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub expires_at: Option<i64>,
     /// Optimistic-concurrency revision: every write is conditioned on the revision it read.
@@ -295,39 +306,48 @@ pub struct Plan {
     pub level: Option<ItemState>,
     pub rollups: Vec<RollupChange>,
     pub completion: Option<Completion>,
+    /// The pipeline's deployment timeline, when a production deployment changed it.
+    pub timeline: Option<DeploymentTimeline>,
 }
 
 impl Plan {
     pub fn writes_anything(&self) -> bool {
-        self.execution.is_some() || self.level.is_some() || !self.rollups.is_empty()
+        self.execution.is_some()
+            || self.level.is_some()
+            || !self.rollups.is_empty()
+            || self.timeline.is_some()
     }
 }
 
-/// Decides what an event changes, given the items as currently stored.
+/// Decides what an event changes, given the items as currently stored (`timeline`: the
+/// pipeline's deployment timeline, read for production stage events only).
 pub fn plan(
     ctx: Context<'_>,
     event: &ExecutionEvent,
     execution: Option<&ItemState>,
     level: Option<&ItemState>,
+    timeline: Option<&DeploymentTimeline>,
 ) -> Plan {
     let old_execution = execution
         .cloned()
         .unwrap_or_else(|| new_item(ctx, event, None));
-    let new_execution = merge_into_execution(old_execution.clone(), event);
+    let new_execution = merge_into_execution(old_execution.clone(), event, ctx.production_stage);
     let mut rollups = difference(
-        contribution(&old_execution).as_ref(),
-        contribution(&new_execution).as_ref(),
+        &contributions(&old_execution),
+        &contributions(&new_execution),
     );
+    let timeline =
+        timeline_change(timeline, &old_execution, &new_execution).map(|(timeline, restores)| {
+            rollups.extend(restores);
+            timeline
+        });
     let mut changed_level = None;
     if let Some(item) = level_item(event) {
         let old_level = level
             .cloned()
             .unwrap_or_else(|| new_item(ctx, event, Some(&item)));
         let new_level = merge_into_level(old_level.clone(), event, ctx.plugin);
-        let mut level_rollups = difference(
-            contribution(&old_level).as_ref(),
-            contribution(&new_level).as_ref(),
-        );
+        let mut level_rollups = difference(&contributions(&old_level), &contributions(&new_level));
         annotate(&mut level_rollups, &new_level);
         rollups.extend(level_rollups);
         changed_level = finish_if_changed(ctx, &old_level, new_level, event);
@@ -338,6 +358,7 @@ pub fn plan(
         level: changed_level,
         rollups: combine_by_day(rollups),
         completion,
+        timeline,
     }
 }
 
@@ -391,8 +412,15 @@ fn apply_state(item: &mut ItemState, event: &ExecutionEvent) -> bool {
     true
 }
 
-fn merge_into_execution(mut item: ItemState, event: &ExecutionEvent) -> ItemState {
+fn merge_into_execution(
+    mut item: ItemState,
+    event: &ExecutionEvent,
+    production_stage: bool,
+) -> ItemState {
     item.execution_started_at = earliest(item.execution_started_at, event.execution_start_ms);
+    if production_stage {
+        mark_production(&mut item.production, event);
+    }
     match &event.scope {
         Scope::Pipeline => {
             apply_state(&mut item, event);
@@ -545,7 +573,16 @@ pub fn filed_at(item: &ItemState) -> Option<i64> {
     item.execution_started_at.or(item.completed_at)
 }
 
-/// What an item adds to the rollups in its current state.
+/// Everything an item adds to the rollups in its current state: an execution also counts its
+/// production deployment, on the day that deployment ended.
+fn contributions(item: &ItemState) -> Vec<Contribution> {
+    contribution(item)
+        .into_iter()
+        .chain(deployment_contribution(item))
+        .collect()
+}
+
+/// What an item adds to the rollups in its current state, on the day it is filed under.
 fn contribution(item: &ItemState) -> Option<Contribution> {
     let status = item.status.as_deref().filter(|s| is_outcome(s))?;
     let filed_at = filed_at(item)?;

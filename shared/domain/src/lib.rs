@@ -3,6 +3,7 @@
 pub mod compliance;
 pub mod control;
 pub mod deployment;
+pub mod dora;
 pub mod drift;
 pub mod errors;
 pub mod event;

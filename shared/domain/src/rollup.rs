@@ -14,7 +14,11 @@
 //! - `ec#{category}` failed actions by error category;
 //! - per plugin version `{plugin}` = `{name}@{version}` an action attempt ran (attributed at
 //!   ingest): `pt#`, `ps#`, `pf#{plugin}` attempts finished / succeeded / failed, `pdn#`, `pds#`,
-//!   `pd#{bucket}#{plugin}` their durations, `pec#{category}#{plugin}` failures by category.
+//!   `pd#{bucket}#{plugin}` their durations, `pec#{category}#{plugin}` failures by category;
+//! - production deployments (DORA, see [`crate::dora`]), filed on the UTC day the deployment
+//!   ended: `dep#{SUCCEEDED|FAILED}` deployments by outcome; `ltn`, `lts`, `lt#{bucket}` the lead
+//!   time of successful ones and `ltb#{commit|start}` what it was measured from; `rtn`, `rts`,
+//!   `rt#{bucket}` the time to restore, filed on the day of the restoring deployment.
 //!
 //! Besides the counters (always `ADD`), a change `SET`s two kinds of notes, where the last write
 //! wins: `es#{category}` a recent failure's scrubbed message, `ac#{stage}/{action}` the action's
@@ -59,10 +63,12 @@ pub enum Facet {
     Plugins,
     /// `pdn#`, `pds#`, `pd#`.
     PluginDurations,
+    /// `dep#`, `ltn`, `lts`, `lt#`, `ltb#`, `rtn`, `rts`, `rt#`.
+    Deployments,
 }
 
 impl Facet {
-    pub const ALL: [Facet; 9] = [
+    pub const ALL: [Facet; 10] = [
         Facet::Executions,
         Facet::ExecutionDurations,
         Facet::StartMinutes,
@@ -72,6 +78,7 @@ impl Facet {
         Facet::ActionDurations,
         Facet::Plugins,
         Facet::PluginDurations,
+        Facet::Deployments,
     ];
 
     /// No prefix starts another, so `begins_with(SK, prefix)` selects exactly one facet. The
@@ -87,6 +94,7 @@ impl Facet {
             Facet::ActionDurations => "ADUR#",
             Facet::Plugins => "PLUGIN#",
             Facet::PluginDurations => "PDUR#",
+            Facet::Deployments => "DORA#",
         }
     }
 
@@ -172,6 +180,24 @@ pub enum Counter<'a> {
         category: &'a str,
         plugin: &'a str,
     },
+    /// Production deployments by outcome (`SUCCEEDED` or `FAILED`).
+    Deployments {
+        outcome: &'a str,
+    },
+    LeadTimeCount,
+    LeadTimeSum,
+    LeadTimeBucket {
+        bucket: u32,
+    },
+    /// What a lead time was measured from: `commit` (author time) or `start` (execution start).
+    LeadTimeBasis {
+        basis: &'a str,
+    },
+    RestoreCount,
+    RestoreSum,
+    RestoreBucket {
+        bucket: u32,
+    },
 }
 
 impl<'a> Counter<'a> {
@@ -202,6 +228,14 @@ impl<'a> Counter<'a> {
             Counter::PluginErrorCategory { category, plugin } => {
                 format!("pec#{category}#{plugin}")
             }
+            Counter::Deployments { outcome } => format!("dep#{outcome}"),
+            Counter::LeadTimeCount => "ltn".to_string(),
+            Counter::LeadTimeSum => "lts".to_string(),
+            Counter::LeadTimeBucket { bucket } => format!("lt#{bucket}"),
+            Counter::LeadTimeBasis { basis } => format!("ltb#{basis}"),
+            Counter::RestoreCount => "rtn".to_string(),
+            Counter::RestoreSum => "rts".to_string(),
+            Counter::RestoreBucket { bucket } => format!("rt#{bucket}"),
         }
     }
 
@@ -229,6 +263,14 @@ impl<'a> Counter<'a> {
             Counter::PluginDurationCount { .. }
             | Counter::PluginDurationSum { .. }
             | Counter::PluginDurationBucket { .. } => Facet::PluginDurations,
+            Counter::Deployments { .. }
+            | Counter::LeadTimeCount
+            | Counter::LeadTimeSum
+            | Counter::LeadTimeBucket { .. }
+            | Counter::LeadTimeBasis { .. }
+            | Counter::RestoreCount
+            | Counter::RestoreSum
+            | Counter::RestoreBucket { .. } => Facet::Deployments,
         }
     }
 
@@ -238,6 +280,10 @@ impl<'a> Counter<'a> {
         match name {
             "dn" => return Some(Counter::DurationCount),
             "ds" => return Some(Counter::DurationSum),
+            "ltn" => return Some(Counter::LeadTimeCount),
+            "lts" => return Some(Counter::LeadTimeSum),
+            "rtn" => return Some(Counter::RestoreCount),
+            "rts" => return Some(Counter::RestoreSum),
             _ => {}
         }
         let (kind, rest) = name.split_once('#')?;
@@ -283,6 +329,14 @@ impl<'a> Counter<'a> {
                 let (category, plugin) = rest.split_once('#')?;
                 Counter::PluginErrorCategory { category, plugin }
             }
+            "dep" => Counter::Deployments { outcome: rest },
+            "lt" => Counter::LeadTimeBucket {
+                bucket: rest.parse().ok()?,
+            },
+            "ltb" => Counter::LeadTimeBasis { basis: rest },
+            "rt" => Counter::RestoreBucket {
+                bucket: rest.parse().ok()?,
+            },
             _ => return None,
         };
         Some(counter)
@@ -355,10 +409,10 @@ pub fn utc_minute(epoch_ms: i64) -> u32 {
 }
 
 /// The rollup changes that turn `old` into `new`; unchanged counters and days are left out.
-pub fn difference(old: Option<&Contribution>, new: Option<&Contribution>) -> Vec<RollupChange> {
+pub fn difference(old: &[Contribution], new: &[Contribution]) -> Vec<RollupChange> {
     let mut by_day: BTreeMap<&str, Counters> = BTreeMap::new();
-    for (contribution, sign) in [(new, 1), (old, -1)] {
-        if let Some(c) = contribution {
+    for (contributions, sign) in [(new, 1), (old, -1)] {
+        for c in contributions {
             let counters = by_day.entry(c.day.as_str()).or_default();
             for (name, value) in &c.counters {
                 *counters.entry(name.clone()).or_default() += sign * value;
@@ -395,7 +449,7 @@ mod tests {
         let failed = contribution("2026-11-20", &[("n#FAILED", 1), ("dn", 1), ("ds", 100)]);
         let succeeded = contribution("2026-11-20", &[("n#SUCCEEDED", 1), ("dn", 1), ("ds", 250)]);
         assert_eq!(
-            difference(Some(&failed), Some(&succeeded)),
+            difference(&[failed.clone()], &[succeeded.clone()]),
             vec![RollupChange {
                 day: "2026-11-20".into(),
                 counters: [
@@ -413,9 +467,9 @@ mod tests {
     #[test]
     fn identical_contributions_change_nothing_and_days_move_separately() {
         let a = contribution("2026-11-20", &[("n#FAILED", 1)]);
-        assert!(difference(Some(&a), Some(&a)).is_empty());
+        assert!(difference(&[a.clone()], &[a.clone()]).is_empty());
         let b = contribution("2026-11-21", &[("n#FAILED", 1)]);
-        let changes = difference(Some(&a), Some(&b));
+        let changes = difference(&[a.clone()], &[b.clone()]);
         assert_eq!(changes.len(), 2);
         assert_eq!(changes[0].counters["n#FAILED"], -1);
         assert_eq!(changes[1].counters["n#FAILED"], 1);
@@ -475,6 +529,16 @@ mod tests {
                 category: "build",
                 plugin: "a@1.0.0",
             },
+            Counter::Deployments {
+                outcome: "SUCCEEDED",
+            },
+            Counter::LeadTimeCount,
+            Counter::LeadTimeSum,
+            Counter::LeadTimeBucket { bucket: 401 },
+            Counter::LeadTimeBasis { basis: "commit" },
+            Counter::RestoreCount,
+            Counter::RestoreSum,
+            Counter::RestoreBucket { bucket: 350 },
         ];
         for counter in counters {
             let name = counter.name();
@@ -495,6 +559,9 @@ mod tests {
         assert_eq!(Facet::of("ad#3#Build/X"), Facet::ActionDurations);
         assert_eq!(Facet::of("pec#test#a@1.0.0"), Facet::Plugins);
         assert_eq!(Facet::of("pdn#a@1.0.0"), Facet::PluginDurations);
+        assert_eq!(Facet::of("dep#FAILED"), Facet::Deployments);
+        assert_eq!(Facet::of("rt#350"), Facet::Deployments);
+        assert_eq!(Facet::of("ltb#start"), Facet::Deployments);
         assert_eq!(Facet::of("future#x"), Facet::Executions);
         for a in Facet::ALL {
             for b in Facet::ALL.into_iter().filter(|b| *b != a) {

@@ -10,6 +10,7 @@ const CTX: Context<'static> = Context {
     pipeline_id: "pl-1",
     retention_days: 90,
     plugin: None,
+    production_stage: false,
 };
 
 macro_rules! retry_event {
@@ -80,7 +81,7 @@ impl Store {
             plugin: self.plugin.as_ref(),
             ..CTX
         };
-        let plan = plan(ctx, event, execution.as_ref(), level.as_ref());
+        let plan = plan(ctx, event, execution.as_ref(), level.as_ref(), None);
         for item in plan.execution.iter().chain(&plan.level) {
             let mut stored = item.clone();
             stored.expires_at = None;

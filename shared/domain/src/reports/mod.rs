@@ -10,6 +10,7 @@
 //!   value. Averages are exact (sum ÷ count).
 //! - A rollup counts an execution on the UTC day it started (else the day of its outcome).
 
+mod dora;
 mod executions;
 mod plugins;
 mod query;
@@ -20,6 +21,10 @@ mod tests;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat};
 
+pub use dora::{
+    dora, ChangeFailureRate, DeploymentFrequency, DoraBucket, DoraReport, LeadTime, Tier,
+    TimeToRestore,
+};
 pub use executions::{
     action_failures, error_categories, execution_counts, execution_durations, stage_bottlenecks,
     stage_failures, success_series, ActionFailureReport, ActionFailureRow, DurationReport,
