@@ -199,10 +199,22 @@ impl TestBed {
         pipeline_name: &str,
         org: &str,
     ) -> anyhow::Result<()> {
+        self.store_definition_deploying_to(pipeline_id, pipeline_name, org, None)
+            .await
+    }
+
+    /// The same definition, its Deploy stage naming `environment`.
+    pub async fn store_definition_deploying_to(
+        &self,
+        pipeline_id: &str,
+        pipeline_name: &str,
+        org: &str,
+        environment: Option<&str>,
+    ) -> anyhow::Result<()> {
         let spec = serde_json::from_value(serde_json::json!({
             "name": pipeline_name, "project": "payments",
             "source": {"type": "codecommit", "repository": "payments", "branch": "main"},
-            "stages": [{"name": "Deploy", "steps": [
+            "stages": [{"name": "Deploy", "environment": environment, "steps": [
                 {"name": "Deploy", "plugin": {"name": "cfn-deploy", "version": "^1"}}
             ]}]
         }))?;

@@ -128,13 +128,15 @@ async fn seed(api: &ApiBed, pipeline_id: &str) {
                 pipeline_id,
                 retention_days: 90,
                 plugin: is_test.then_some(&plugin),
+                production_stage: false,
             };
-            let read = store.load(pipeline_id, &event).await.unwrap();
+            let read = store.load(pipeline_id, &event, false).await.unwrap();
             let planned = plan(
                 context,
                 &event,
                 read.execution.as_ref(),
                 read.level.as_ref(),
+                None,
             );
             store.commit(&planned, &read).await.unwrap();
         }

@@ -29,6 +29,7 @@ fn context(pipeline_id: &str) -> Context<'_> {
         pipeline_id,
         retention_days: 90,
         plugin: None,
+        production_stage: false,
     }
 }
 
@@ -109,12 +110,13 @@ impl Script {
 
 /// Loads, plans and commits one event, as the ingest does.
 async fn apply(store: &ExecutionStore, pipeline_id: &str, event: &ExecutionEvent) {
-    let read = store.load(pipeline_id, event).await.unwrap();
+    let read = store.load(pipeline_id, event, false).await.unwrap();
     let planned = plan(
         context(pipeline_id),
         event,
         read.execution.as_ref(),
         read.level.as_ref(),
+        None,
     );
     store.commit(&planned, &read).await.unwrap();
 }

@@ -55,6 +55,7 @@ permissions! {
     RegistryWrite => "registry:write",
     AuditRead => "audit:read",
     ReportsRead => "reports:read",
+    ReportsConfigure => "reports:configure",
     NotificationsRead => "notifications:read",
     NotificationsWrite => "notifications:write",
 }

@@ -77,6 +77,11 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::build_success_rate))
         .routes(routes!(reports::build_duration))
         .routes(routes!(reports::build_failures))
+        .routes(routes!(reports::dora))
+        .routes(routes!(
+            reports::dora_settings,
+            reports::replace_dora_settings
+        ))
 }
 
 /// The document `/openapi.json` serves: the routes' annotations (see [`api`]), then

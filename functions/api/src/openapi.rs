@@ -214,6 +214,11 @@ fn limit_parameter(parameter: &mut Parameter) {
             schema.max_length = Some(MAX_BRANCH_CHARS);
             schema.pattern = Some("^[^\\u0000-\\u001f\\u007f-\\u009f]+$".into());
         }
+        (ParameterIn::Query, "project") => {
+            schema.min_length = Some(1);
+            schema.max_length = Some(PIPELINE_PROJECT_CHARS);
+            schema.pattern = Some("^[A-Za-z0-9.@_-]+$".into());
+        }
         (ParameterIn::Query, "limit") => {
             schema.minimum = Some(1.into());
             schema.maximum = Some(MAX_PAGE_SIZE.into());

@@ -7,6 +7,7 @@ use pb_aws::audit_runs::AuditRunStore;
 use pb_aws::config::ApiConfig;
 use pb_aws::deployer::StackDeployer;
 use pb_aws::deployments::DeploymentStore;
+use pb_aws::dora_settings::DoraSettingsStore;
 use pb_aws::executions::ExecutionStore;
 use pb_aws::history::ExecutionHistory;
 use pb_aws::notifications::SubscriptionStore;
@@ -53,6 +54,7 @@ pub struct AppState {
     pub executions: ExecutionStore,
     pub history: ExecutionHistory,
     pub subscriptions: SubscriptionStore,
+    pub dora_settings: DoraSettingsStore,
     pub topics: TopicPublisher,
     /// The notify function's queue: test deliveries go through it.
     pub deliveries: QueueSender,
@@ -73,6 +75,7 @@ impl AppState {
             catalog: PluginCatalog::new(clients.dynamodb.clone(), &config.catalog_table),
             pipelines: PipelineStore::new(clients.dynamodb.clone(), &config.catalog_table),
             rollups: RollupStore::new(clients.dynamodb.clone(), &config.executions_table),
+            dora_settings: DoraSettingsStore::new(clients.dynamodb.clone(), &config.catalog_table),
             rules: RuleStore::new(clients.dynamodb.clone(), &config.catalog_table),
             rule_cache: Arc::new(RuleCache::default()),
             // Registry answers must be current: an entry written a moment ago decides a delete.

@@ -7,6 +7,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use pb_aws::config::IngestConfig;
 use pb_aws::deploy_tracking::DeploymentTracker;
 use pb_aws::deployments::DeploymentStore;
+use pb_aws::dora_settings::DoraSettingsStore;
 use pb_aws::executions::{CommitError, ExecutionStore};
 use pb_aws::pipelines::PipelineStore;
 use pb_aws::publisher::Publisher;
@@ -98,6 +99,7 @@ impl Ingest {
             ),
             steps: StepPlugins::new(
                 PipelineStore::new(clients.dynamodb.clone(), &config.catalog_table),
+                DoraSettingsStore::new(clients.dynamodb.clone(), &config.catalog_table),
                 config.tag_cache_ttl,
                 config.negative_cache_ttl,
             ),
@@ -198,11 +200,16 @@ impl Ingest {
         }
         let org_id = registration.org_id;
         let attribution = self.steps.attribute(&org_id, &pipeline_id, &event).await?;
+        let production_stage = self
+            .steps
+            .is_production_stage(&org_id, &pipeline_id, &event)
+            .await?;
         let ctx = Context {
             org_id: &org_id,
             pipeline_id: &pipeline_id,
             retention_days: self.retention_days,
             plugin: attribution.plugin(),
+            production_stage,
         };
         let span = tracing::info_span!("record", org = %org_id, pipeline_id = %pipeline_id);
         let outcome = self.apply(ctx, &event).instrument(span).await?;
@@ -285,12 +292,16 @@ impl Ingest {
             if attempt > 0 {
                 tokio::time::sleep(conflict_backoff(attempt)).await;
             }
-            let snapshot = self.store.load(ctx.pipeline_id, event).await?;
+            let snapshot = self
+                .store
+                .load(ctx.pipeline_id, event, ctx.production_stage)
+                .await?;
             let plan = plan(
                 ctx,
                 event,
                 snapshot.execution.as_ref(),
                 snapshot.level.as_ref(),
+                snapshot.timeline.as_ref(),
             );
             // Announced before the write: a failed announcement leaves the change unstored, so
             // the redelivered event announces it again (receivers dedupe on the approval id).

@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use crate::conditional::written;
 use crate::keys::{
-    action_sk, execution_pk, execution_sk, history_attributes, rollup_facet_sk, rollup_pk, stage_sk,
+    action_sk, execution_pk, execution_sk, history_attributes, rollup_facet_sk, rollup_pk,
+    stage_sk, TIMELINE_SK,
 };
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use pb_domain::dora::DeploymentTimeline;
 use pb_domain::event::ExecutionEvent;
 use pb_domain::execution::{level_item, Completion, ItemState, LevelItem, Plan};
 use pb_domain::rollup::Counters;
@@ -32,6 +34,8 @@ pub enum CommitError {
 pub struct Snapshot {
     pub execution: Option<ItemState>,
     pub level: Option<ItemState>,
+    /// Read for production stage events only.
+    pub timeline: Option<DeploymentTimeline>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,7 +66,10 @@ fn level_key(pipeline_id: &str, execution_id: &str, level: &LevelItem) -> (Strin
     (execution_pk(pipeline_id), sk)
 }
 
-fn decode(item: Option<Item>, operation: &'static str) -> Result<Option<ItemState>, AwsError> {
+fn decode<T: serde::de::DeserializeOwned>(
+    item: Option<Item>,
+    operation: &'static str,
+) -> Result<Option<T>, AwsError> {
     item.map(|item| from_item(&item).map_err(|e| AwsError::local(operation, "CorruptItem", e)))
         .transpose()
 }
@@ -79,12 +86,13 @@ impl ExecutionStore {
         }
     }
 
-    /// Reads the execution item and, for stage and action events, that level's item — in one
-    /// consistent request.
+    /// Reads the execution item and, for stage and action events, that level's item (and for a
+    /// production stage's, the pipeline's deployment timeline) — in one consistent request.
     pub async fn load(
         &self,
         pipeline_id: &str,
         event: &ExecutionEvent,
+        with_timeline: bool,
     ) -> Result<Snapshot, AwsError> {
         let execution_key = (execution_pk(pipeline_id), execution_sk(&event.execution_id));
         let Some(level) = level_item(event) else {
@@ -100,15 +108,20 @@ impl ExecutionStore {
                 .map_err(|e| AwsError::classify("GetItem", e))?;
             return Ok(Snapshot {
                 execution: decode(output.item, "GetItem")?,
-                level: None,
+                ..Snapshot::default()
             });
         };
         let level_key = level_key(pipeline_id, &event.execution_id, &level);
-        let keys = [execution_key.clone(), level_key.clone()];
+        let timeline_key = (execution_pk(pipeline_id), TIMELINE_SK.to_string());
+        let mut keys = vec![execution_key.clone(), level_key.clone()];
+        if with_timeline {
+            keys.push(timeline_key.clone());
+        }
         let mut found = batch_get_consistent(&self.client, &self.table, &keys).await?;
         Ok(Snapshot {
             execution: decode(found.remove(&execution_key), "BatchGetItem")?,
             level: decode(found.remove(&level_key), "BatchGetItem")?,
+            timeline: decode(found.remove(&timeline_key), "BatchGetItem")?,
         })
     }
 
@@ -127,6 +140,13 @@ impl ExecutionStore {
         let Some(org_pipeline) = plan.execution.as_ref().or(plan.level.as_ref()) else {
             return Ok(());
         };
+        if let Some(timeline) = &plan.timeline {
+            writes.push(self.timeline_put(
+                &org_pipeline.pipeline_id,
+                timeline,
+                read.timeline.as_ref(),
+            )?);
+        }
         for change in &plan.rollups {
             for update in facet_updates(change)? {
                 writes.push(self.rollup_update(
@@ -185,16 +205,39 @@ impl ExecutionStore {
         for (name, value) in history_attributes(new) {
             item.insert(name.into(), s(value));
         }
+        self.put_if_unchanged(item, old.map(|old| old.rev))
+    }
+
+    /// A put of an item that must still be at the revision read (`None`: must not exist yet).
+    fn put_if_unchanged(
+        &self,
+        item: Item,
+        read_rev: Option<u64>,
+    ) -> Result<TransactWriteItem, AwsError> {
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
-        let put = match old {
+        let put = match read_rev {
             None => put.condition_expression("attribute_not_exists(PK)"),
-            Some(old) => put
+            Some(rev) => put
                 .condition_expression("#rev = :rev")
                 .expression_attribute_names("#rev", "rev")
-                .expression_attribute_values(":rev", n(old.rev)),
+                .expression_attribute_values(":rev", n(rev)),
         };
         let put = put.build().map_err(invalid_transaction)?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Conditioned on the revision read, like the execution items: two executions of one
+    /// pipeline ending at once both read, one writes, the other re-reads and plans again.
+    fn timeline_put(
+        &self,
+        pipeline_id: &str,
+        new: &DeploymentTimeline,
+        old: Option<&DeploymentTimeline>,
+    ) -> Result<TransactWriteItem, AwsError> {
+        let mut item = to_item(new).map_err(serialization_error)?;
+        item.insert("PK".into(), s(execution_pk(pipeline_id)));
+        item.insert("SK".into(), s(TIMELINE_SK));
+        self.put_if_unchanged(item, old.map(|old| old.rev))
     }
 
     /// Counters are `ADD`ed (so concurrent executions never lose counts); notes are `SET`, the

@@ -17,6 +17,9 @@ pub fn execution_sk(execution_id: &str) -> String {
     format!("EXEC#{execution_id}")
 }
 
+/// A pipeline's deployment timeline (DORA's time to restore), beside its executions.
+pub const TIMELINE_SK: &str = "DORA#TIMELINE";
+
 pub fn stage_sk(execution_id: &str, stage: &str, attempt: u32) -> String {
     format!("EXEC#{execution_id}#STAGE#{stage}#{attempt:05}")
 }
@@ -274,6 +277,9 @@ pub fn notification_sk(subscription_id: &str) -> String {
 }
 
 pub const NOTIFICATION_SK_PREFIX: &str = "NOTIFY#";
+
+/// The org's DORA settings, in its partition.
+pub const DORA_SETTINGS_SK: &str = "SETTINGS#DORA";
 
 pub fn rule_sk(rule_id: &str) -> String {
     format!("RULE#{rule_id}")

@@ -9,6 +9,7 @@ pub mod config;
 pub mod deploy_tracking;
 pub mod deployer;
 pub mod deployments;
+pub mod dora_settings;
 pub mod emf;
 pub mod error;
 pub mod executions;

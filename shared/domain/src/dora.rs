@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::event::{ExecutionEvent, Scope};
+use crate::event::{is_codepipeline_name, ExecutionEvent, Scope};
 use crate::execution::{is_outcome, order_key, ItemState};
 use crate::histogram::bucket_of;
 use crate::rollup::{utc_day, Contribution, Counter, Counters, RollupChange};
@@ -28,8 +28,8 @@ use crate::rollup::{utc_day, Contribution, Counter, Counters, RollupChange};
 pub const DEFAULT_PRODUCTION_ENVIRONMENTS: [&str; 2] = ["production", "prod"];
 pub const MAX_PRODUCTION_ENVIRONMENTS: usize = 20;
 pub const MAX_ENVIRONMENT_LENGTH: usize = 64;
-/// The same charset a stage's `environment` may use in a definition.
-pub const ENVIRONMENT_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+/// What a stage's `environment` may be in a definition.
+pub const ENVIRONMENT_PATTERN: &str = "^[A-Za-z0-9.@_-]{1,64}$";
 /// How many deployments a pipeline's timeline keeps: time to restore is exact while the events
 /// of a deployment arrive before this many later deployments of the same pipeline have ended.
 pub const MAX_TIMELINE_DEPLOYMENTS: usize = 1_000;
@@ -38,7 +38,9 @@ pub const MAX_TIMELINE_DEPLOYMENTS: usize = 1_000;
 pub enum EnvironmentsError {
     #[error("productionEnvironments needs 1 to {MAX_PRODUCTION_ENVIRONMENTS} entries, not {0}")]
     Count(usize),
-    #[error("productionEnvironments[{index}] must be 1-{MAX_ENVIRONMENT_LENGTH} of A-Z a-z 0-9 . _ - and start with a letter or digit")]
+    #[error(
+        "productionEnvironments[{index}] must be 1-{MAX_ENVIRONMENT_LENGTH} of A-Z a-z 0-9 . @ _ -"
+    )]
     Name { index: usize },
 }
 
@@ -94,10 +96,7 @@ impl ProductionEnvironments {
 }
 
 fn is_environment_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.len() <= MAX_ENVIRONMENT_LENGTH
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    name.len() <= MAX_ENVIRONMENT_LENGTH && is_codepipeline_name(name)
 }
 
 /// A production stage's latest state within one execution, merged like the stage items: the

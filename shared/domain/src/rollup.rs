@@ -449,7 +449,10 @@ mod tests {
         let failed = contribution("2026-11-20", &[("n#FAILED", 1), ("dn", 1), ("ds", 100)]);
         let succeeded = contribution("2026-11-20", &[("n#SUCCEEDED", 1), ("dn", 1), ("ds", 250)]);
         assert_eq!(
-            difference(&[failed.clone()], &[succeeded.clone()]),
+            difference(
+                std::slice::from_ref(&failed),
+                std::slice::from_ref(&succeeded)
+            ),
             vec![RollupChange {
                 day: "2026-11-20".into(),
                 counters: [
@@ -467,9 +470,9 @@ mod tests {
     #[test]
     fn identical_contributions_change_nothing_and_days_move_separately() {
         let a = contribution("2026-11-20", &[("n#FAILED", 1)]);
-        assert!(difference(&[a.clone()], &[a.clone()]).is_empty());
+        assert!(difference(std::slice::from_ref(&a), std::slice::from_ref(&a)).is_empty());
         let b = contribution("2026-11-21", &[("n#FAILED", 1)]);
-        let changes = difference(&[a.clone()], &[b.clone()]);
+        let changes = difference(std::slice::from_ref(&a), std::slice::from_ref(&b));
         assert_eq!(changes.len(), 2);
         assert_eq!(changes[0].counters["n#FAILED"], -1);
         assert_eq!(changes[1].counters["n#FAILED"], 1);

@@ -1,9 +1,10 @@
-//! Reports benchmark: the 30-day success-rate, duration and stage-failures reports after 1,000 and
-//! after 100,000 executions. Figures, not assertions.
+//! Reports benchmark: the 30-day success-rate, duration, stage-failures and DORA reports after
+//! 1,000 and after 100,000 executions. Figures, not assertions.
 //!
 //! The executions are synthetic (20 pipelines, three stages with one action each whose duration
 //! varies ±20 % around a per-pipeline typical value, 85 % succeeded, 10 % failed, 3 % canceled,
-//! 2 % superseded, at random instants of the 30 days) and go through the same
+//! 2 % superseded, at random instants of the 30 days; the Deploy stage deploys to production) and
+//! go through the same
 //! domain code the ingest runs: every event is planned with `pb_domain::execution::plan`, and
 //! the rollup changes add up in memory instead of in 1.4 million `TransactWriteItems`. The summed
 //! rollup items are then written with BatchWriteItem, and each report is timed twice: reading
@@ -19,6 +20,7 @@ use axum::http::StatusCode;
 use chrono::{NaiveDate, TimeZone, Utc};
 use pb_aws::rollups::RollupStore;
 use pb_aws::Clients;
+use pb_domain::dora::DeploymentTimeline;
 use pb_domain::event::{ActionType, ExecutionEvent, ExecutionResult, Scope};
 use pb_domain::execution::{level_item, plan, Context, ItemState, PluginRef};
 use pb_domain::reports::{self, Interval, ReportRange};
@@ -33,7 +35,9 @@ const FIRST_DAY: (i32, u32, u32) = (2026, 11, 1);
 const RANGE: &str = "from=2026-11-01&to=2026-11-30";
 const RUNS: usize = 5;
 const CASES: [(&str, usize); 2] = [("bench-1k", 1_000), ("bench-100k", 100_000)];
-const REPORTS: [&str; 3] = ["success-rate", "duration", "stage-failures"];
+const REPORTS: [&str; 4] = ["success-rate", "duration", "stage-failures", "dora"];
+/// The stage whose `environment` is production in every synthetic pipeline.
+const PRODUCTION_STAGE: &str = "Deploy";
 
 /// One stage of every synthetic pipeline: its single action and the plugin version its step is
 /// pinned to (the source action is the platform's own, attributed to no plugin).
@@ -155,6 +159,7 @@ fn simulate(org: &str, executions: usize) -> Vec<Rollup> {
         })
         .collect();
     let mut rollups: BTreeMap<(String, String), Rollup> = BTreeMap::new();
+    let mut timelines: HashMap<String, DeploymentTimeline> = HashMap::new();
     for index in 0..executions {
         let pipeline = format!("pl-bench-{:02}", index % PIPELINES);
         let mut items: HashMap<String, ItemState> = HashMap::new();
@@ -167,15 +172,22 @@ fn simulate(org: &str, executions: usize) -> Vec<Rollup> {
                     .and_then(|i| plugins[i].as_ref()),
                 _ => None,
             };
+            let production_stage =
+                matches!(&event.scope, Scope::Stage { stage } if stage == PRODUCTION_STAGE);
             let ctx = Context {
                 org_id: org,
                 pipeline_id: &pipeline,
                 retention_days: 90,
                 plugin,
+                production_stage,
             };
             let execution = items.get("execution");
             let level = level_key.as_ref().and_then(|key| items.get(key));
-            let planned = plan(ctx, &event, execution, level);
+            let timeline = timelines.get(&pipeline).filter(|_| production_stage);
+            let planned = plan(ctx, &event, execution, level, timeline);
+            if let Some(timeline) = planned.timeline {
+                timelines.insert(pipeline.clone(), timeline);
+            }
             for change in planned.rollups {
                 let rollup = rollups
                     .entry((change.day.clone(), pipeline.clone()))
@@ -223,6 +235,7 @@ async fn compute(
     let facet = match report {
         "success-rate" => Facet::Executions,
         "duration" => Facet::ExecutionDurations,
+        "dora" => Facet::Deployments,
         _ => Facet::Stages,
     };
     let rollups = store.read(org, &days, &[facet]).await?;
@@ -231,6 +244,7 @@ async fn compute(
             serde_json::to_string(&reports::success_series(&rollups, range, Interval::Week))?
         }
         "duration" => serde_json::to_string(&reports::execution_durations(&rollups, range, 20))?,
+        "dora" => serde_json::to_string(&reports::dora(&rollups, range, Interval::Week))?,
         _ => serde_json::to_string(&reports::stage_failures(
             &rollups,
             range,
@@ -289,7 +303,10 @@ async fn measure(
     let token = api.token(org, &["reports:read"]).await?;
     let mut figures = Vec::new();
     for report in REPORTS {
-        let path = format!("/api/reports/execution/{report}?{RANGE}");
+        let path = match report {
+            "dora" => format!("/api/reports/dora?{RANGE}"),
+            _ => format!("/api/reports/execution/{report}?{RANGE}"),
+        };
         let (mut compute_times, mut http_times) = (Vec::new(), Vec::new());
         let mut read = Read {
             rollups: 0,

@@ -2,24 +2,35 @@
 //! and the plugin catalog, never by scanning raw executions. Every route needs
 //! `reports:read` and sees only the caller's org.
 
+use std::collections::HashSet;
 use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::Json;
-use pb_domain::plugin::PluginSpec;
+use pb_aws::dora_settings::DoraSettingsRecord;
+use pb_domain::dora::{
+    EnvironmentsError, ProductionEnvironments, ENVIRONMENT_PATTERN, MAX_ENVIRONMENT_LENGTH,
+    MAX_PRODUCTION_ENVIRONMENTS,
+};
+use pb_domain::event::is_codepipeline_name;
+use pb_domain::pipeline::MAX_PROJECT_CHARS;
+use pb_domain::plugin::{FieldError, PluginSpec};
 use pb_domain::reports::{
     self, ActionFailureReport, BuildDurationReport, BuildFailureReport, BuildSuccessReport,
-    DurationReport, ErrorReport, ExecutionCountReport, Interval, ParamError,
+    DoraReport, DurationReport, ErrorReport, ExecutionCountReport, Interval, ParamError,
     PluginDistributionReport, PluginSummaryReport, PluginVersionsReport, ReportRange,
     StageBottleneckReport, StageFailureReport, SuccessRateReport,
 };
 use pb_domain::rollup::{Facet, Rollup};
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{Array, ArrayBuilder, ObjectBuilder};
 use utoipa::openapi::Type;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Authorized, Caller, ReportsRead};
+use crate::auth::{Authorized, Caller, ReportsConfigure, ReportsRead};
+use crate::body::JsonBody;
 use crate::params::{optional_query_parameter, QueryParams};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -42,6 +53,8 @@ macro_rules! shapes {
 }
 
 shapes! {
+    /// The DORA report: one series, narrowed to a pipeline or a project.
+    Dora => ["from", "to", "interval", "pipelineId", "project"];
     /// Rows per pipeline, stage, action or error category.
     List => ["from", "to", "limit", "pipelineId"];
     /// One series of interval buckets.
@@ -96,6 +109,10 @@ fn report_parameter(name: &str) -> Parameter {
         "limit" => (
             "Rows, 1-100, default 20; the route says which come first",
             Type::Integer,
+        ),
+        "project" => (
+            "Only the pipelines whose definition names this project",
+            Type::String,
         ),
         _ => ("Only this pipeline", Type::String),
     };
@@ -398,4 +415,153 @@ pub async fn build_failures(
     let (range, limit) = (range(&params)?, limit(&params)?);
     let rollups = rollups(&state, &caller, &params, &range, &[Facet::Plugins]).await?;
     Ok(Json(reports::build_failures(&rollups, &range, limit)))
+}
+
+/// DORA's four keys over the org's production deployments: deployment frequency, change failure
+/// rate, lead time for changes and time to restore (p50/p90), each with its performance tier, and
+/// a series per interval bucket. Counted at ingest from executions of pipelines with a stored
+/// definition; what counts as production is the org's setting (`/api/reports/dora/settings`).
+#[utoipa::path(get, path = "/api/reports/dora", tag = "reports", operation_id = "dora_report",
+    params(ReportQuery<Dora>),
+    responses((status = 200, body = DoraReport), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = ["reports:read"])))]
+pub async fn dora(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+    ReportQuery(params, _): ReportQuery<Dora>,
+) -> Result<Json<DoraReport>, ApiError> {
+    let (range, interval) = (range(&params)?, interval(&params)?);
+    let mut rollups = rollups(&state, &caller, &params, &range, &[Facet::Deployments]).await?;
+    if let Some(project) = project(&params)? {
+        let members = project_pipelines(&state, &caller, project).await?;
+        rollups.retain(|rollup| members.contains(&rollup.pipeline_id));
+    }
+    Ok(Json(reports::dora(&rollups, &range, interval)))
+}
+
+/// A project is named like a pipeline's (`project` in its definition).
+fn project(params: &QueryParams) -> Result<Option<&str>, ApiError> {
+    let Some(project) = params.text("project") else {
+        return Ok(None);
+    };
+    if project.chars().count() > MAX_PROJECT_CHARS || !is_codepipeline_name(project) {
+        return Err(ApiError::InvalidParameter {
+            name: "project".into(),
+            message: format!("1-{MAX_PROJECT_CHARS} characters of letters, digits and '.@-_'"),
+        });
+    }
+    Ok(Some(project))
+}
+
+/// The ids of the org's pipelines whose definition names `project`.
+async fn project_pipelines(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+) -> Result<HashSet<String>, ApiError> {
+    Ok(state
+        .pipelines
+        .org_pipelines(caller.org())
+        .await?
+        .into_iter()
+        .filter(|record| record.spec.project == project)
+        .map(|record| record.id)
+        .collect())
+}
+
+/// The environments an org counts as production, and who set them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DoraSettingsView {
+    pub production_environments: Vec<String>,
+    /// `false` while the org uses the defaults (`production`, `prod`).
+    pub customized: bool,
+    pub updated_at: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+/// The org's production environments; names compare without regard to case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DoraSettingsRequest {
+    #[schema(schema_with = environment_names)]
+    pub production_environments: Vec<String>,
+}
+
+fn environment_names() -> Array {
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_ENVIRONMENT_LENGTH))
+        .pattern(Some(ENVIRONMENT_PATTERN));
+    ArrayBuilder::new()
+        .items(name)
+        .min_items(Some(1))
+        .max_items(Some(MAX_PRODUCTION_ENVIRONMENTS))
+        .build()
+}
+
+/// Which stage environments count as production for the DORA report.
+#[utoipa::path(get, path = "/api/reports/dora/settings", tag = "reports", operation_id = "get_dora_settings",
+    responses((status = 200, body = DoraSettingsView), (status = 403, body = Problem)),
+    security(("bearer" = ["reports:read"])))]
+pub async fn dora_settings(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsRead>,
+) -> Result<Json<DoraSettingsView>, ApiError> {
+    let view = match state.dora_settings.get(caller.org()).await? {
+        Some(record) => DoraSettingsView::from(record),
+        None => DoraSettingsView {
+            production_environments: ProductionEnvironments::default().names().to_vec(),
+            customized: false,
+            updated_at: None,
+            updated_by: None,
+        },
+    };
+    Ok(Json(view))
+}
+
+/// Replaces the environments counted as production. The ingest applies them to events it
+/// receives afterwards (within its cache lifetime, 5 minutes by default): deployments already
+/// counted keep the environments they were counted with.
+#[utoipa::path(put, path = "/api/reports/dora/settings", tag = "reports", operation_id = "replace_dora_settings",
+    request_body = DoraSettingsRequest,
+    responses((status = 200, body = DoraSettingsView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = ["reports:configure"])))]
+pub async fn replace_dora_settings(
+    State(state): State<AppState>,
+    Authorized(caller, _): Authorized<ReportsConfigure>,
+    JsonBody(request): JsonBody<DoraSettingsRequest>,
+) -> Result<Json<DoraSettingsView>, ApiError> {
+    let environments = ProductionEnvironments::new(request.production_environments)
+        .map_err(invalid_environments)?;
+    let record = DoraSettingsRecord {
+        production_environments: environments.names().to_vec(),
+        updated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        updated_by: caller.claims.sub.clone(),
+    };
+    state.dora_settings.put(caller.org(), &record).await?;
+    Ok(Json(DoraSettingsView::from(record)))
+}
+
+fn invalid_environments(error: EnvironmentsError) -> ApiError {
+    let field = match error {
+        EnvironmentsError::Count(_) => "productionEnvironments".to_string(),
+        EnvironmentsError::Name { index } => format!("productionEnvironments[{index}]"),
+    };
+    ApiError::Validation(vec![FieldError {
+        field,
+        message: error.to_string(),
+    }])
+}
+
+impl From<DoraSettingsRecord> for DoraSettingsView {
+    fn from(record: DoraSettingsRecord) -> Self {
+        DoraSettingsView {
+            production_environments: record.production_environments,
+            customized: true,
+            updated_at: Some(record.updated_at),
+            updated_by: Some(record.updated_by),
+        }
+    }
 }
