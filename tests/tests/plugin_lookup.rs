@@ -13,7 +13,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::Router;
 use http::{HeaderMap, Method, StatusCode, Uri};
-use pb_aws::plugins::{PluginCatalog, PluginRecord};
+use pb_aws::plugins::{PluginCatalog, PluginRecord, StatusChange};
+use pb_aws::public_versions::PublicVersionCache;
 use pb_domain::plugin::{
     AccessModifier, LookupOutcome, PluginSpec, ResolvedFrom, MAX_LOOKUP_REFERENCES,
 };
@@ -25,6 +26,7 @@ use pb_plugin_lookup::{
 use pb_tests::emulator::TestBed;
 use pb_tests::events::sample;
 use pb_tests::faults::{Fault, FaultInjector};
+use pb_tests::request_counter::RequestCounter;
 use pb_tests::resources::SourceBus;
 use serde_json::{json, Value};
 
@@ -138,8 +140,12 @@ async fn seeded_bed(label: &str) -> TestBed {
 }
 
 fn lookup_on(bed: &TestBed, table: &str) -> PluginLookup {
+    lookup_in(PluginCatalog::new(bed.clients.dynamodb.clone(), table))
+}
+
+fn lookup_in(catalog: PluginCatalog) -> PluginLookup {
     PluginLookup::new(
-        PluginCatalog::new(bed.clients.dynamodb.clone(), table),
+        catalog,
         ResponseSender::new(
             https_client().unwrap(),
             RetryPolicy::default(),
@@ -355,6 +361,199 @@ async fn bad_direct_payloads_are_typed_errors_before_any_catalog_read() {
             "invalid lookup request: no plugin reference given"
         )
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests per lookup, and the warm container's cache of public versions
+
+const PUBLIC_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// A clock the test moves by hand, so expiry is tested without waiting.
+#[derive(Clone)]
+struct ManualClock(Arc<Mutex<Instant>>);
+
+impl ManualClock {
+    fn new() -> Self {
+        ManualClock(Arc::new(Mutex::new(Instant::now())))
+    }
+
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+
+    fn cache(&self) -> PublicVersionCache {
+        let time = self.0.clone();
+        PublicVersionCache::with_clock(PUBLIC_CACHE_TTL, Arc::new(move || *time.lock().unwrap()))
+    }
+}
+
+/// A seeded catalog whose every request is counted, and a lookup caching public versions as the
+/// function does.
+async fn counted_bed(label: &str) -> (TestBed, RequestCounter) {
+    let counter = RequestCounter::default();
+    let bed = TestBed::with_interceptors(
+        label,
+        &[SharedInterceptor::new(counter.clone())],
+        SourceBus::Dedicated,
+    )
+    .await
+    .unwrap();
+    seed_catalog(&bed).await;
+    counter.reset();
+    (bed, counter)
+}
+
+fn caching_lookup(bed: &TestBed, clock: &ManualClock) -> PluginLookup {
+    lookup_in(catalog(bed).with_public_version_cache(clock.cache()))
+}
+
+fn direct_for(org: &str, references: &[(&str, &str)]) -> Value {
+    let mut payload = direct(references);
+    payload["orgId"] = json!(org);
+    payload
+}
+
+/// The requests sent since the last call, by operation.
+fn requests_since_last(counter: &RequestCounter) -> Vec<(String, u64)> {
+    let sent = counter.snapshot().into_iter().collect();
+    counter.reset();
+    sent
+}
+
+fn queries(count: u64) -> Vec<(String, u64)> {
+    vec![("DynamoDB.Query".to_string(), count)]
+}
+
+#[tokio::test]
+async fn a_lookup_reads_each_distinct_name_once_and_a_warm_one_only_the_callers_own_versions() {
+    let (bed, counter) = counted_bed("lookup-requests").await;
+    let lookup = caching_lookup(&bed, &ManualClock::new());
+    // Seven references to three distinct names.
+    let references = [
+        ("build", "^1.2"),
+        ("build", "2.0.0"),
+        ("build", "latest"),
+        ("lint", "^3"),
+        ("lint", "~3.1"),
+        ("lint", "*"),
+        ("approve", "1.0.0"),
+    ];
+
+    let cold = outcome_of(&lookup, direct(&references)).await;
+    // Per name: the org's own versions and the public ones, read together.
+    assert_eq!(requests_since_last(&counter), queries(2 * 3));
+    let warm = outcome_of(&lookup, direct(&references)).await;
+    // Per name: only the org's own versions; the public ones come from the cache.
+    assert_eq!(requests_since_last(&counter), queries(3));
+
+    assert_eq!(warm, cold);
+    assert_eq!(
+        pins(&warm)
+            .iter()
+            .map(|(_, name, _, version, _)| format!("{name}@{version}"))
+            .collect::<Vec<_>>(),
+        [
+            "build@1.4.1",
+            "build@2.0.0",
+            "build@2.0.0",
+            "lint@3.2.0",
+            "lint@3.1.0",
+            "lint@3.2.0",
+            "approve@1.0.0"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn public_versions_are_reused_within_the_ttl_and_read_again_after_it() {
+    let (bed, counter) = counted_bed("lookup-cache-ttl").await;
+    let clock = ManualClock::new();
+    let lookup = caching_lookup(&bed, &clock);
+    let latest_lint = direct(&[("lint", "latest")]);
+    let resolved_lint = |outcome: &LookupOutcome| outcome.resolved[0].version.clone();
+    assert_eq!(
+        resolved_lint(&outcome_of(&lookup, latest_lint.clone()).await),
+        "3.2.0"
+    );
+    publish(
+        &catalog(&bed),
+        OTHER_ORG,
+        public(build_step(OTHER_ORG, "lint", "3.3.0")),
+    )
+    .await;
+    counter.reset();
+
+    clock.advance(PUBLIC_CACHE_TTL - Duration::from_secs(1));
+    assert_eq!(
+        resolved_lint(&outcome_of(&lookup, latest_lint.clone()).await),
+        "3.2.0"
+    );
+    assert_eq!(requests_since_last(&counter), queries(1));
+
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        resolved_lint(&outcome_of(&lookup, latest_lint).await),
+        "3.3.0"
+    );
+    assert_eq!(requests_since_last(&counter), queries(2));
+}
+
+#[tokio::test]
+async fn one_orgs_private_versions_never_reach_another_org_through_the_cache() {
+    let (bed, _) = counted_bed("lookup-cache-tenancy").await;
+    let lookup = caching_lookup(&bed, &ManualClock::new());
+    // globex owns the public name `lint` and keeps a newer version of it private.
+    publish(
+        &catalog(&bed),
+        OTHER_ORG,
+        build_step(OTHER_ORG, "lint", "4.0.0"),
+    )
+    .await;
+    let references = [("lint", "latest"), ("lint", "^4"), ("secret-scan", "1.0.0")];
+
+    let globex = outcome_of(&lookup, direct_for(OTHER_ORG, &references)).await;
+    let acme = outcome_of(&lookup, direct_for(ORG, &references)).await;
+
+    use ResolvedFrom::{CallerOrg, PublicCatalog};
+    assert_eq!(
+        pins(&globex),
+        vec![
+            (0, "lint", "latest", "4.0.0", CallerOrg),
+            (1, "lint", "^4", "4.0.0", CallerOrg),
+            (2, "secret-scan", "1.0.0", "1.0.0", CallerOrg),
+        ]
+    );
+    assert_eq!(
+        pins(&acme),
+        vec![(0, "lint", "latest", "3.2.0", PublicCatalog)]
+    );
+    let unresolved: Vec<usize> = acme.unresolved.iter().map(|u| u.index).collect();
+    assert_eq!(unresolved, [1, 2]);
+}
+
+#[tokio::test]
+async fn the_owner_of_a_public_name_always_resolves_its_own_current_versions() {
+    let (bed, _) = counted_bed("lookup-cache-owner").await;
+    let lookup = caching_lookup(&bed, &ManualClock::new());
+    let latest_lint = [("lint", "latest")];
+    outcome_of(&lookup, direct_for(OTHER_ORG, &latest_lint)).await;
+    let deactivate = StatusChange {
+        active: Some(false),
+        ..StatusChange::default()
+    };
+    catalog(&bed)
+        .set_status(OTHER_ORG, "lint", &"3.2.0".parse().unwrap(), &deactivate)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let owner = outcome_of(&lookup, direct_for(OTHER_ORG, &latest_lint)).await;
+    let other = outcome_of(&lookup, direct_for(ORG, &latest_lint)).await;
+
+    // The owner's versions are read from its partition, never from the cached public copy.
+    assert_eq!(owner.resolved[0].version, "3.1.0");
+    // Other orgs see the change once the cached copy expires.
+    assert_eq!(other.resolved[0].version, "3.2.0");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use pb_aws::clients::{load_sdk_config, SdkTimeouts};
 use pb_aws::config::{sdk_timeouts_from_env, LookupConfig};
 use pb_aws::plugins::PluginCatalog;
+use pb_aws::public_versions::PublicVersionCache;
 use pb_aws::runtime::{self, LogStartupError as _};
 use pb_aws::Clients;
 use pb_plugin_lookup::{
@@ -27,7 +28,8 @@ async fn main() -> Result<(), Error> {
     };
     let clients = Clients::new(&sdk_config, &[]);
     let lookup = PluginLookup::new(
-        PluginCatalog::new(clients.dynamodb.clone(), config.catalog_table),
+        PluginCatalog::new(clients.dynamodb.clone(), config.catalog_table)
+            .with_public_version_cache(PublicVersionCache::new(config.public_cache_ttl)),
         ResponseSender::new(
             https,
             RetryPolicy::default(),

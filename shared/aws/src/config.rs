@@ -183,6 +183,9 @@ impl TokenConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LookupConfig {
     pub catalog_table: String,
+    /// How long a warm container reuses the public versions it read for a name; zero reads them
+    /// every time.
+    pub public_cache_ttl: Duration,
 }
 
 impl LookupConfig {
@@ -191,8 +194,10 @@ impl LookupConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
         Ok(LookupConfig {
-            catalog_table: Env(&lookup).required("CATALOG_TABLE")?,
+            catalog_table: env.required("CATALOG_TABLE")?,
+            public_cache_ttl: env.seconds("PUBLIC_PLUGIN_CACHE_TTL_SECONDS", 30)?,
         })
     }
 }
@@ -440,7 +445,15 @@ mod tests {
         assert_eq!(api.tokens.revocation_cache_ttl, Duration::from_secs(30));
         assert_eq!(api.max_body_bytes, 262_144);
         assert_eq!(api.max_yaml_body_bytes, 65_536);
-        assert_eq!(LookupConfig::from_lookup(env).unwrap().catalog_table, "c");
+        let lookup = LookupConfig::from_lookup(env).unwrap();
+        assert_eq!(lookup.catalog_table, "c");
+        assert_eq!(lookup.public_cache_ttl, Duration::from_secs(30));
+        let uncached = LookupConfig::from_lookup(|name| match name {
+            "PUBLIC_PLUGIN_CACHE_TTL_SECONDS" => Some("0".to_string()),
+            other => env(other),
+        })
+        .unwrap();
+        assert_eq!(uncached.public_cache_ttl, Duration::ZERO);
         assert_eq!(api.executions_table, "e");
         assert_eq!(
             ApiConfig::from_lookup(|n| (n == "CATALOG_TABLE").then(|| "c".to_string())),

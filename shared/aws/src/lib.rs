@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod pipeline_control;
 pub mod pipelines;
 pub mod plugins;
+pub mod public_versions;
 pub mod publisher;
 pub mod queue;
 pub mod registry;

@@ -5,8 +5,10 @@
 //! every org, with the owners of their names, from GSI1 and an org's whole catalog from GSI2, both
 //! eventually consistent (a version published a moment ago may take a second to appear there).
 //! Other orgs only ever see a public name's owner's versions (`pb_domain::plugin::public_name_owner`).
+//! A lookup may take public versions from a warm container's [`PublicVersionCache`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::conditional::written;
 use crate::keys::{
@@ -26,6 +28,7 @@ use tokio::task::JoinSet;
 
 use crate::attributes::{parse_item, query_items, s, to_item, Item};
 use crate::conditional::updated_unless_condition_failed;
+use crate::public_versions::PublicVersionCache;
 use crate::transactions::{failed_conditions, invalid_transaction};
 use crate::AwsError;
 
@@ -96,6 +99,7 @@ pub enum PublishError {
 pub struct PluginCatalog {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    public_cache: Option<Arc<PublicVersionCache>>,
 }
 
 impl PluginCatalog {
@@ -103,7 +107,15 @@ impl PluginCatalog {
         PluginCatalog {
             client,
             table: table.into(),
+            public_cache: None,
         }
+    }
+
+    /// Lookups ([`Self::candidates`]) take public versions from `cache` while they are fresh
+    /// there; the org's own versions are still read every time.
+    pub fn with_public_version_cache(mut self, cache: PublicVersionCache) -> Self {
+        self.public_cache = Some(Arc::new(cache));
+        self
     }
 
     /// Stores a new version; an existing `(org, name, version)` is never overwritten. A public
@@ -337,7 +349,8 @@ impl PluginCatalog {
     }
 
     /// The catalog entries a lookup of `names` by `org` can choose from: the org's own versions
-    /// and the public ones. Names are read concurrently.
+    /// and the other orgs' public ones. Names are read concurrently, and both reads of a name
+    /// together.
     pub async fn candidates(
         &self,
         org: &str,
@@ -350,18 +363,44 @@ impl PluginCatalog {
             for name in chunk {
                 let catalog = self.clone();
                 let (org, name) = (org.to_string(), name.clone());
-                reads.spawn(async move {
-                    let mut found = catalog.own_versions(&org, &name).await?;
-                    found.extend(catalog.public_versions(&name).await?);
-                    Ok::<_, AwsError>(found)
-                });
+                reads.spawn(async move { catalog.candidates_named(&org, &name).await });
             }
             while let Some(joined) = reads.join_next().await {
-                let found = joined.map_err(|e| AwsError::local("Query", "TaskFailed", e))??;
-                entries.extend(found.iter().map(PluginRecord::entry));
+                entries.extend(joined.map_err(|e| AwsError::local("Query", "TaskFailed", e))??);
             }
         }
         Ok(entries)
+    }
+
+    /// The org's own versions come only from its partition's consistent read: the public
+    /// listing's copy of them may be older (an eventually consistent index, or the cache), and a
+    /// version the org deactivated a moment ago must not resolve for it from there.
+    async fn candidates_named(&self, org: &str, name: &str) -> Result<Vec<CatalogEntry>, AwsError> {
+        let (own, public) = tokio::try_join!(
+            self.own_versions(org, name),
+            self.public_versions_for_lookup(name)
+        )?;
+        let other_orgs_public = public.iter().filter(|record| record.org != org);
+        Ok(own
+            .iter()
+            .chain(other_orgs_public)
+            .map(PluginRecord::entry)
+            .collect())
+    }
+
+    async fn public_versions_for_lookup(
+        &self,
+        name: &str,
+    ) -> Result<Arc<[PluginRecord]>, AwsError> {
+        let Some(cache) = &self.public_cache else {
+            return Ok(self.public_versions(name).await?.into());
+        };
+        if let Some(versions) = cache.fresh(name) {
+            return Ok(versions);
+        }
+        let versions: Arc<[PluginRecord]> = self.public_versions(name).await?.into();
+        cache.keep(name, versions.clone());
+        Ok(versions)
     }
 
     /// Applies `change` to one of the org's own versions; `None` when it does not exist.

@@ -10,14 +10,17 @@
 //!    `GET …/invocation/next`. The binaries must be built in this profile first (`make bench`
 //!    does).
 //! 3. Lookup: resolves one batch of 50 plugin references (exact, `^`, `~`, `latest`, `*`) against a
-//!    published catalog the way the functions do, and prints latency and DynamoDB requests.
+//!    published catalog the way the functions do, and prints latency and DynamoDB requests, for a
+//!    cold container and for a warm one that cached the public versions.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use pb_aws::plugins::{PluginCatalog, PluginRecord};
+use pb_aws::public_versions::PublicVersionCache;
 use pb_aws::secrets::Secrets;
 use pb_domain::event::{ACTION_DETAIL_TYPE, PIPELINE_DETAIL_TYPE, STAGE_DETAIL_TYPE};
 use pb_domain::plugin::{
@@ -427,6 +430,8 @@ async fn init_bench(dir: &Path) -> anyhow::Result<()> {
 
 const LOOKUP_NAMES: usize = 50;
 const LOOKUP_RUNS: usize = 20;
+/// The function's default (`PUBLIC_PLUGIN_CACHE_TTL_SECONDS`); the warm runs take far less.
+const LOOKUP_CACHE_TTL: Duration = Duration::from_secs(30);
 const LOOKUP_VERSIONS: [&str; 5] = ["1.0.0", "1.1.0", "1.2.3", "2.0.0", "2.1.0"];
 /// Cycled over the references: exact, caret, tilde, `latest`, `*`.
 const LOOKUP_RANGES: [&str; 5] = ["1.2.3", "^1", "~2.0", "latest", "*"];
@@ -532,29 +537,60 @@ async fn lookup_bench() -> anyhow::Result<()> {
     let catalog = PluginCatalog::new(bed.clients.dynamodb.clone(), &bed.stack.catalog_table);
     let published = publish_catalog(&catalog).await?;
     let requests = lookup_requests();
-    // Not timed: opens the connections, and checks that the batch resolves as intended.
+    // Not measured: opens the connections, and checks that the batch resolves as intended.
     let (outcome, _) = lookup(&catalog, &requests).await?;
     ensure!(
         outcome.unresolved.is_empty(),
         "bench references did not resolve: {:?}",
         outcome.unresolved
     );
+    println!(
+        "lookup benchmark: {LOOKUP_NAMES} references to {LOOKUP_NAMES} distinct names in one lookup ({}), catalog of {published} versions; {LOOKUP_RUNS} runs each after one untimed",
+        LOOKUP_RANGES.join(", ")
+    );
+    print_outcome(&outcome);
+    let cold = lookup_runs(&counter, &requests, || caching(&catalog)).await?;
+    print_lookup_figures("cold container (nothing cached)", &cold);
+    let warm_catalog = caching(&catalog);
+    lookup(&warm_catalog, &requests).await?;
+    let warm = lookup_runs(&counter, &requests, || warm_catalog.clone()).await?;
+    print_lookup_figures("warm container (public versions cached)", &warm);
+    Ok(())
+}
+
+/// The catalog as the plugin-lookup function builds it, with an empty cache.
+fn caching(catalog: &PluginCatalog) -> PluginCatalog {
+    catalog
+        .clone()
+        .with_public_version_cache(PublicVersionCache::new(LOOKUP_CACHE_TTL))
+}
+
+/// What `LOOKUP_RUNS` lookups took and sent.
+struct LookupRuns {
+    timings: Vec<LookupTiming>,
+    cpu_per_lookup: f64,
+    requests: BTreeMap<String, u64>,
+}
+
+/// Each run looks up in the catalog `catalog_for_run` gives it.
+async fn lookup_runs(
+    counter: &RequestCounter,
+    requests: &[RequestedPlugin],
+    catalog_for_run: impl Fn() -> PluginCatalog,
+) -> anyhow::Result<LookupRuns> {
     counter.reset();
     let cpu_before = cpu_ms();
     let mut timings = Vec::with_capacity(LOOKUP_RUNS);
     for _ in 0..LOOKUP_RUNS {
-        let (outcome, timing) = lookup(&catalog, &requests).await?;
+        let (outcome, timing) = lookup(&catalog_for_run(), requests).await?;
         std::hint::black_box(outcome);
         timings.push(timing);
     }
-    let cpu_per_lookup = (cpu_ms() - cpu_before) / LOOKUP_RUNS as f64;
-    println!(
-        "lookup benchmark: {LOOKUP_NAMES} references in one lookup ({}), catalog of {published} versions; {LOOKUP_RUNS} runs after one untimed",
-        LOOKUP_RANGES.join(", ")
-    );
-    print_outcome(&outcome);
-    print_lookup_figures(&timings, cpu_per_lookup, &counter);
-    Ok(())
+    Ok(LookupRuns {
+        timings,
+        cpu_per_lookup: (cpu_ms() - cpu_before) / LOOKUP_RUNS as f64,
+        requests: counter.snapshot(),
+    })
 }
 
 fn print_outcome(outcome: &LookupOutcome) {
@@ -571,35 +607,40 @@ fn print_outcome(outcome: &LookupOutcome) {
     );
 }
 
-fn print_lookup_figures(timings: &[LookupTiming], cpu_per_lookup: f64, counter: &RequestCounter) {
+fn print_lookup_figures(label: &str, runs: &LookupRuns) {
+    let timings = &runs.timings;
     let total = Spread::of(&timings.iter().map(|t| t.total).collect::<Vec<_>>());
     let resolve = Spread::of(&timings.iter().map(|t| t.resolve).collect::<Vec<_>>());
+    println!("  {label}:");
     println!(
-        "  latency (candidates + resolve_batch): min {:.1} ms | median {:.1} ms | p90 {:.1} ms  (emulator included)",
+        "    latency (candidates + resolve_batch): min {:.1} ms | median {:.1} ms | p90 {:.1} ms  (emulator included)",
         ms(total.min),
         ms(total.median),
         ms(total.p90)
     );
     println!(
-        "    of which resolve_batch:            min {:.3} ms | median {:.3} ms | p90 {:.3} ms",
+        "      of which resolve_batch:            min {:.3} ms | median {:.3} ms | p90 {:.3} ms",
         ms(resolve.min),
         ms(resolve.median),
         ms(resolve.p90)
     );
-    println!("  client CPU per lookup: {cpu_per_lookup:.1} ms (SDK + resolution; 10 ms clock ticks summed over the runs)");
-    let requests = counter.snapshot();
-    let dynamodb: u64 = requests
+    println!(
+        "    client CPU per lookup: {:.1} ms (SDK + resolution; 10 ms clock ticks summed over the runs)",
+        runs.cpu_per_lookup
+    );
+    let dynamodb: u64 = runs
+        .requests
         .iter()
         .filter(|(operation, _)| operation.starts_with("DynamoDB."))
         .map(|(_, count)| count)
         .sum();
     println!(
-        "  DynamoDB requests per lookup: {:.1}",
+        "    DynamoDB requests per lookup: {:.1}",
         dynamodb as f64 / LOOKUP_RUNS as f64
     );
-    for (operation, count) in &requests {
+    for (operation, count) in &runs.requests {
         println!(
-            "    {operation:<34} {:>7.1}/lookup",
+            "      {operation:<32} {:>7.1}/lookup",
             *count as f64 / LOOKUP_RUNS as f64
         );
     }
