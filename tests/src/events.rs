@@ -8,8 +8,11 @@ use anyhow::Context as _;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use pb_aws::executions::ExecutionStore;
 use pb_aws::queue::QueueConsumer;
 use pb_aws::Clients;
+use pb_domain::event::ExecutionEvent;
+use pb_domain::execution::{plan, Context as ExecutionContext};
 use serde_json::{json, Value};
 
 use crate::emulator::{ACCOUNT_ID, REGION};
@@ -155,4 +158,23 @@ impl EventCapture {
             }
         }
     }
+}
+
+/// Loads, plans and commits one parsed event as the ingest does, without its tag, registry and
+/// definition lookups (the caller's `context` stands for them).
+pub async fn store_as_ingested(
+    store: &ExecutionStore,
+    context: ExecutionContext<'_>,
+    event: &ExecutionEvent,
+) -> anyhow::Result<()> {
+    let read = store.load(context.pipeline_id, event, false).await?;
+    let planned = plan(
+        context,
+        event,
+        read.execution.as_ref(),
+        read.level.as_ref(),
+        None,
+    );
+    store.commit(&planned, &read).await?;
+    Ok(())
 }

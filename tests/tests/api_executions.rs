@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use pb_aws::executions::ExecutionStore;
 use pb_aws::starters::Starter;
 use pb_domain::event::{ActionType, ExecutionEvent, ExecutionResult, Scope, Trigger};
-use pb_domain::execution::{plan, Context, PluginRef};
+use pb_domain::execution::{Context, PluginRef};
 use pb_tests::api::{ApiBed, Reply};
+use pb_tests::events::store_as_ingested;
 use serde_json::{json, Value};
 
 const ACME: &str = "acme";
@@ -130,15 +131,7 @@ async fn seed(api: &ApiBed, pipeline_id: &str) {
                 plugin: is_test.then_some(&plugin),
                 production_stage: false,
             };
-            let read = store.load(pipeline_id, &event, false).await.unwrap();
-            let planned = plan(
-                context,
-                &event,
-                read.execution.as_ref(),
-                read.level.as_ref(),
-                None,
-            );
-            store.commit(&planned, &read).await.unwrap();
+            store_as_ingested(&store, context, &event).await.unwrap();
         }
     }
 }

@@ -9,9 +9,10 @@ use pb_aws::executions::ExecutionStore;
 use pb_aws::history::{ExecutionHistory, HistoryError, HistoryFilter};
 use pb_aws::keys::{execution_pk, execution_sk, HISTORY_INDEXES, HISTORY_START};
 use pb_domain::event::{ExecutionEvent, Scope, Trigger};
-use pb_domain::execution::{plan, Context, ItemState};
+use pb_domain::execution::{Context, ItemState};
 use pb_ingest::backfill::{Backfill, BackfillReport, Reindexed};
 use pb_tests::emulator::TestBed;
+use pb_tests::events::store_as_ingested;
 use pb_tests::{describe, output_of, workspace_binary};
 use tokio::task::JoinSet;
 
@@ -110,15 +111,9 @@ impl Script {
 
 /// Loads, plans and commits one event, as the ingest does.
 async fn apply(store: &ExecutionStore, pipeline_id: &str, event: &ExecutionEvent) {
-    let read = store.load(pipeline_id, event, false).await.unwrap();
-    let planned = plan(
-        context(pipeline_id),
-        event,
-        read.execution.as_ref(),
-        read.level.as_ref(),
-        None,
-    );
-    store.commit(&planned, &read).await.unwrap();
+    store_as_ingested(store, context(pipeline_id), event)
+        .await
+        .unwrap();
 }
 
 fn store(bed: &TestBed) -> ExecutionStore {
