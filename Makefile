@@ -44,7 +44,7 @@ help:
 	@echo "make deploy-guided  the same with sam deploy --guided (first deployment)"
 	@echo "make token ORG=acme  mint an admin token from the deployed key set (PERMS, SUBJECT, DAYS)"
 	@echo "make fuzz      schemathesis against the local API (FUZZ_EXAMPLES, FUZZ_SEED)"
-	@echo "make bench     benchmarks: ingest, Lambda init, lookup, audit, reports, compliance (figures for the README)"
+	@echo "make bench     benchmarks: ingest, Lambda init, lookup, audit, reports, API latency, compliance (figures for the README)"
 	@echo "make redrive   re-drive the ingest dead-letter queue (STACK or QUEUE_URL+DLQ_URL; REASON, MAX, DRY_RUN=1, PROFILE)"
 	@echo "make backfill-history  index executions stored before the history indexes (STACK or TABLE; DRY_RUN=1, PROFILE)"
 
@@ -141,6 +141,7 @@ bench: $(DEV_STAMP)
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_audit
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_reports
+	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_api
 	cargo run --quiet --profile bench -p pb-tests --bin bench_compliance
 	cargo run --quiet --profile bench -p pb-tests --bin bench_synth
 
