@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use pb_aws::executions::ExecutionStore;
 use pb_aws::starters::Starter;
 use pb_domain::event::{ActionType, ExecutionEvent, ExecutionResult, Scope, Trigger};
-use pb_domain::execution::{plan, Context, PluginRef};
+use pb_domain::execution::{level_item, plan_group, Context, PluginRef};
 use pb_tests::api::{ApiBed, Reply};
 use serde_json::{json, Value};
 
@@ -130,14 +130,11 @@ async fn seed(api: &ApiBed, pipeline_id: &str) {
                 plugin: is_test.then_some(&plugin),
                 production_stage: false,
             };
-            let read = store.load(pipeline_id, &event, false).await.unwrap();
-            let planned = plan(
-                context,
-                &event,
-                read.execution.as_ref(),
-                read.level.as_ref(),
-                None,
-            );
+            let read = store
+                .load(pipeline_id, &event.execution_id, level_item(&event), false)
+                .await
+                .unwrap();
+            let planned = plan_group(&[(context, &event)], &read);
             store.commit(&planned, &read).await.unwrap();
         }
     }

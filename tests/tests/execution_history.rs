@@ -9,7 +9,7 @@ use pb_aws::executions::ExecutionStore;
 use pb_aws::history::{ExecutionHistory, HistoryError, HistoryFilter};
 use pb_aws::keys::{execution_pk, execution_sk, HISTORY_INDEXES, HISTORY_START};
 use pb_domain::event::{ExecutionEvent, Scope, Trigger};
-use pb_domain::execution::{plan, Context, ItemState};
+use pb_domain::execution::{level_item, plan_group, Context, ItemState};
 use pb_ingest::backfill::{Backfill, BackfillReport, Reindexed};
 use pb_tests::emulator::TestBed;
 use pb_tests::{describe, output_of, workspace_binary};
@@ -110,14 +110,11 @@ impl Script {
 
 /// Loads, plans and commits one event, as the ingest does.
 async fn apply(store: &ExecutionStore, pipeline_id: &str, event: &ExecutionEvent) {
-    let read = store.load(pipeline_id, event, false).await.unwrap();
-    let planned = plan(
-        context(pipeline_id),
-        event,
-        read.execution.as_ref(),
-        read.level.as_ref(),
-        None,
-    );
+    let read = store
+        .load(pipeline_id, &event.execution_id, level_item(event), false)
+        .await
+        .unwrap();
+    let planned = plan_group(&[(context(pipeline_id), event)], &read);
     store.commit(&planned, &read).await.unwrap();
 }
 
