@@ -17,4 +17,5 @@ pub mod rollup;
 pub mod scrub;
 pub mod synth;
 pub mod whole_number;
+pub mod wire;
 pub mod yaml;
