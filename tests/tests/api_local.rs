@@ -44,7 +44,11 @@ async fn the_binary_serves_the_router_and_mints_tokens() {
         .await
         .unwrap();
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--perms is required"));
+    assert_eq!(refused.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--perms <PERMS>"));
+    let help = run_api(&["--help"], &secret).await.unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("mint-token"));
     let no_secret = run_api(
         &["mint-token", "--org", "acme", "--perms", "*"],
         "no-such-secret",
