@@ -40,9 +40,12 @@ pub fn read_document(path: &Path) -> Result<Document, CliError> {
 /// The document as `T`, naming the field that does not fit.
 pub fn typed<T: DeserializeOwned>(document: &Document) -> Result<T, CliError> {
     serde_path_to_error::deserialize(&document.value).map_err(|error| {
-        let path = error.path().to_string();
+        let path = match error.path().to_string().as_str() {
+            "." => String::new(),
+            field => format!("{field}: "),
+        };
         CliError::Usage(format!(
-            "{}: {path}: {}",
+            "{}: {path}{}",
             document.path.display(),
             error.inner()
         ))

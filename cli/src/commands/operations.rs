@@ -12,7 +12,12 @@ pub async fn registry(context: &Context, command: RegistryCommand) -> Result<u8,
     let items: Vec<Value> = match command {
         RegistryCommand::List => api.list_all(&["api", "registry"], &[]).await?,
         RegistryCommand::Show { pipeline_id } => {
-            vec![api.get(&["api", "registry", &pipeline_id], &[]).await?]
+            let entry: Value = api.get(&["api", "registry", &pipeline_id], &[]).await?;
+            if context.json {
+                context.print_json(&entry)?;
+                return Ok(0);
+            }
+            vec![entry]
         }
     };
     if context.json {
