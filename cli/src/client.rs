@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use pb_domain::causes::with_causes;
 use pb_domain::wire::problem::Problem;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_MATCH};
 use reqwest::{Method, RequestBuilder, Response, Url};
@@ -174,7 +175,7 @@ impl Api {
     async fn send(&self, request: RequestBuilder) -> Result<Response, CliError> {
         let response = request.send().await.map_err(|error| CliError::Network {
             url: self.base.to_string(),
-            reason: error_chain(&error),
+            reason: with_causes(&error),
         })?;
         if response.status().is_success() {
             return Ok(response);
@@ -230,16 +231,4 @@ fn unexpected(url: &Url, error: impl std::fmt::Display) -> CliError {
         url: url.to_string(),
         reason: error.to_string(),
     }
-}
-
-/// reqwest's own message is "error sending request"; the cause says what went wrong.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -12,7 +12,7 @@ use pb_api::keys::KeySet;
 use pb_api::tokens::mint;
 use pb_aws::audit_runs::AuditRunStore;
 use pb_domain::drift::{AuditRun, DriftReport, Finding, FindingType, RunScope};
-use pb_tests::api::{audience, key_set_json, person_grant};
+use pb_tests::api::{audience, person_grant};
 use pb_tests::emulator::TestBed;
 use pb_tests::local_api::LocalApi;
 use pb_tests::{describe, workspace_binary};
@@ -44,15 +44,7 @@ struct Bed {
 impl Bed {
     async fn new(label: &str) -> Bed {
         let bed = TestBed::new(label).await.unwrap();
-        let secret = format!("{}/api-signing-keys", bed.prefix);
-        let (keys, _) = key_set_json(&["k1"]).unwrap();
-        pb_aws::secrets::Secrets::new(bed.clients.secretsmanager.clone())
-            .write(&secret, &keys.to_string())
-            .await
-            .unwrap();
-        let api = LocalApi::start(&bed.stack, &secret, free_port())
-            .await
-            .unwrap();
+        let (api, keys) = LocalApi::start_with_fresh_keys(&bed).await.unwrap();
         let home = std::env::temp_dir().join(format!("pb-cli-{}", bed.prefix));
         std::fs::create_dir_all(&home).unwrap();
         Bed {

@@ -1,5 +1,6 @@
 //! Pure domain logic of pipeline-builder: no AWS types, no I/O, no async runtime.
 
+pub mod causes;
 pub mod compliance;
 pub mod control;
 pub mod deployment;
