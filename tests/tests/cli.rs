@@ -276,6 +276,47 @@ async fn a_developer_publishes_applies_validates_and_reads_reports_with_pb() {
     let compliant = bed.pb(&["pipelines", "validate", "-f", sample]).await;
     assert_eq!(code(&compliant), Some(0), "{}", describe(&compliant));
 
+    let rule = applied
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Tag the cost center")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let until = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let requested = bed
+        .pb_json(&[
+            "exemptions",
+            "request",
+            "--rule",
+            &rule,
+            "--entity",
+            &id,
+            "--reason",
+            "migrating",
+            "--expires-at",
+            &until,
+        ])
+        .await;
+    assert_eq!(requested["status"], "pending", "{requested}");
+    let listed = bed.pb(&["exemptions", "list"]).await;
+    assert!(
+        text(&listed.stdout).contains(" pending "),
+        "{}",
+        describe(&listed)
+    );
+    let own = bed
+        .pb(&["exemptions", "approve", requested["id"].as_str().unwrap()])
+        .await;
+    assert_eq!(
+        code(&own),
+        Some(3),
+        "no approving one's own request: {}",
+        describe(&own)
+    );
+
     let deployed = bed.pb_json(&["pipelines", "deploy", &id, "--wait"]).await;
     assert_eq!(deployed["status"], "SUCCEEDED", "{deployed}");
     assert_eq!(deployed["stackName"], "pb-acme-payments-service");

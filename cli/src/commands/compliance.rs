@@ -3,14 +3,14 @@
 use std::path::Path;
 
 use pb_domain::compliance::{ExemptionRequest, RuleSpec};
-use pb_domain::wire::compliance::RuleView;
-use serde_json::{json, Value};
+use pb_domain::wire::compliance::{ExemptionView, RuleView};
+use serde_json::json;
 
 use super::Context;
 use crate::args::{ExemptionsCommand, RulesCommand};
 use crate::error::CliError;
 use crate::files::{expand, read_document, typed};
-use crate::render::{cells, object_table, table};
+use crate::render::{cells, table};
 
 pub async fn rules(context: &Context, command: RulesCommand) -> Result<u8, CliError> {
     match command {
@@ -100,7 +100,8 @@ async fn list_rules(context: &Context) -> Result<u8, CliError> {
 
 pub async fn exemptions(context: &Context, command: ExemptionsCommand) -> Result<u8, CliError> {
     let api = context.api()?;
-    let answer: Value = match command {
+    let listing = matches!(command, ExemptionsCommand::List);
+    let exemptions: Vec<ExemptionView> = match command {
         ExemptionsCommand::Request {
             rule,
             entity,
@@ -113,29 +114,67 @@ pub async fn exemptions(context: &Context, command: ExemptionsCommand) -> Result
                 reason,
                 expires_at,
             };
-            api.post(&["api", "compliance", "exemptions"], &request)
-                .await?
+            vec![
+                api.post(&["api", "compliance", "exemptions"], &request)
+                    .await?,
+            ]
         }
-        ExemptionsCommand::Approve { id } => {
+        ExemptionsCommand::Approve { id } => vec![
             api.post(
                 &["api", "compliance", "exemptions", &id, "approve"],
                 &json!({}),
             )
-            .await?
-        }
-        ExemptionsCommand::List => Value::Array(
+            .await?,
+        ],
+        ExemptionsCommand::List => {
             api.list_all(&["api", "compliance", "exemptions"], &[])
-                .await?,
-        ),
+                .await?
+        }
     };
     if context.json {
-        context.print_json(&answer)?;
-    } else {
-        let items = match answer {
-            Value::Array(items) => items,
-            one => vec![one],
-        };
-        print!("{}", object_table(&items));
+        match exemptions.as_slice() {
+            [one] if !listing => context.print_json(one)?,
+            all => context.print_json(all)?,
+        }
+        return Ok(0);
     }
+    let rows: Vec<Vec<String>> = exemptions
+        .iter()
+        .map(|e| {
+            let mut row = cells(
+                &json!(e),
+                &[
+                    "id",
+                    "ruleId",
+                    "entity",
+                    "status",
+                    "expiresAt",
+                    "requestedBy",
+                ],
+            );
+            row.push(
+                e.exemption
+                    .approved_by
+                    .clone()
+                    .unwrap_or_else(|| "-".into()),
+            );
+            row
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "id",
+                "rule",
+                "entity",
+                "status",
+                "expires",
+                "requested by",
+                "approved by"
+            ],
+            &rows
+        )
+    );
     Ok(0)
 }

@@ -1,18 +1,21 @@
 //! `pb registry …`, `pb audit latest` and `pb executions …`.
 
-use serde_json::Value;
+use pb_domain::drift::RunStatus;
+use pb_domain::wire::audit::OrgAuditRun;
+use pb_domain::wire::registry::RegistryView;
+use serde_json::{json, Value};
 
 use super::Context;
 use crate::args::{AuditCommand, ExecutionsCommand, RegistryCommand};
-use crate::error::{CliError, EXIT_REFUSED};
+use crate::error::{CliError, EXIT_REFUSED, EXIT_SERVER};
 use crate::render::{cell, cells, object_table, table};
 
 pub async fn registry(context: &Context, command: RegistryCommand) -> Result<u8, CliError> {
     let api = context.api()?;
-    let items: Vec<Value> = match command {
+    let entries: Vec<RegistryView> = match command {
         RegistryCommand::List => api.list_all(&["api", "registry"], &[]).await?,
         RegistryCommand::Show { pipeline_id } => {
-            let entry: Value = api.get(&["api", "registry", &pipeline_id], &[]).await?;
+            let entry: RegistryView = api.get(&["api", "registry", &pipeline_id], &[]).await?;
             if context.json {
                 context.print_json(&entry)?;
                 return Ok(0);
@@ -21,18 +24,23 @@ pub async fn registry(context: &Context, command: RegistryCommand) -> Result<u8,
         }
     };
     if context.json {
-        context.print_json(&items)?;
+        context.print_json(&entries)?;
         return Ok(0);
     }
-    let columns = [
-        "pipelineId",
-        "pipelineName",
-        "stackName",
-        "region",
-        "definitionVersion",
-        "lastDeployed",
-    ];
-    let rows: Vec<Vec<String>> = items.iter().map(|i| cells(i, &columns)).collect();
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.pipeline_id.clone(),
+                e.pipeline_name.clone(),
+                e.stack_name.clone(),
+                e.region.clone(),
+                e.definition_version
+                    .map_or_else(|| "-".to_string(), |v| v.to_string()),
+                e.last_deployed.clone(),
+            ]
+        })
+        .collect();
     print!(
         "{}",
         table(
@@ -47,51 +55,63 @@ pub async fn registry(context: &Context, command: RegistryCommand) -> Result<u8,
 /// not read everything is a server-side failure (5), whatever it found.
 pub async fn audit(context: &Context, command: AuditCommand) -> Result<u8, CliError> {
     let AuditCommand::Latest = command;
-    let run: Value = context
+    let run: OrgAuditRun = context
         .api()?
         .get(&["api", "audit", "runs", "latest"], &[])
         .await?;
-    let findings = run["findings"].as_array().cloned().unwrap_or_default();
     if context.json {
         context.print_json(&run)?;
     } else {
-        println!(
-            "audit {} ({}), status {}",
-            cell(&run["startedAt"]),
-            cell(&run["trigger"]),
-            cell(&run["status"])
-        );
-        let columns = [
-            "type",
-            "region",
-            "stackName",
-            "status",
-            "pipelineId",
-            "remediation",
-        ];
-        let rows: Vec<Vec<String>> = findings.iter().map(|f| cells(f, &columns)).collect();
-        if !rows.is_empty() {
-            print!(
-                "{}",
-                table(
-                    &["finding", "region", "stack", "status", "pipeline", "fix"],
-                    &rows
-                )
-            );
-        }
-        for unscanned in run["unscanned"].as_array().into_iter().flatten() {
-            println!(
-                "not scanned: {} ({})",
-                cell(&unscanned["region"]),
-                cell(&unscanned["kind"])
-            );
-        }
+        print!("{}", render_audit(&run));
     }
-    Ok(match run["status"].as_str() {
-        Some("clean") => 0,
-        Some("drift") => EXIT_REFUSED,
-        _ => crate::error::EXIT_SERVER,
+    Ok(match run.status {
+        RunStatus::Clean => 0,
+        RunStatus::Drift => EXIT_REFUSED,
+        RunStatus::Partial | RunStatus::Failed => EXIT_SERVER,
     })
+}
+
+fn render_audit(run: &OrgAuditRun) -> String {
+    let mut out = format!(
+        "audit {} ({}), status {}\n",
+        run.started_at,
+        run.trigger,
+        cell(&json!(run.status))
+    );
+    let rows: Vec<Vec<String>> = run
+        .findings
+        .iter()
+        .map(|f| {
+            vec![
+                f.kind.as_str().to_string(),
+                f.region.clone(),
+                f.stack_name.clone(),
+                f.status.clone().unwrap_or_else(|| "-".into()),
+                f.pipeline_id.clone().unwrap_or_else(|| "-".into()),
+                f.remediation.clone(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        out.push_str(&table(
+            &["finding", "region", "stack", "status", "pipeline", "fix"],
+            &rows,
+        ));
+    }
+    for unscanned in &run.unscanned {
+        out.push_str(&format!(
+            "not scanned: {} ({})\n",
+            unscanned.region.as_deref().unwrap_or("the registry"),
+            unscanned.kind
+        ));
+    }
+    for token in &run.expiring_tokens {
+        out.push_str(&format!(
+            "stored platform token {} expires {}: store a new one (pb tokens create --store)\n",
+            token.jti, token.expires_at
+        ));
+    }
+    out
 }
 
 pub async fn executions(context: &Context, command: ExecutionsCommand) -> Result<u8, CliError> {

@@ -4,12 +4,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pb_domain::compliance::Violation;
+use pb_domain::deployment::DeploymentStatus;
 use pb_domain::pipeline::PipelineSpec;
 use pb_domain::wire::compliance::{ValidateRequest, ValidateResponse};
+use pb_domain::wire::deployments::DeploymentView;
 use pb_domain::wire::pipelines::{PipelineSummary, PipelineView};
 use pb_domain::wire::plugins::Source;
 use pb_domain::yaml::to_yaml;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{end_progress, progress, Context};
 use crate::args::PipelinesCommand;
@@ -84,13 +86,6 @@ async fn apply(context: &Context, file: &Path, if_match: Option<u64>) -> Result<
         print_violations("warning", &view.compliance_warnings);
     }
     Ok(0)
-}
-
-fn is_settling(deployment: &Value) -> bool {
-    matches!(
-        deployment["status"].as_str(),
-        Some("PENDING" | "IN_PROGRESS")
-    )
 }
 
 fn stale_refusal(error: CliError, name: &str) -> CliError {
@@ -251,30 +246,29 @@ async fn deploy(
     timeout: Duration,
 ) -> Result<u8, CliError> {
     let api = context.api()?;
-    let mut deployment: Value = api
+    let mut deployment: DeploymentView = api
         .post(&["api", "pipelines", id, "deployments"], &json!({}))
         .await?;
     let started = Instant::now();
-    while wait && is_settling(&deployment) {
+    while wait && !deployment.status.is_terminal() {
         if started.elapsed() >= timeout {
             end_progress();
             return Err(CliError::Refused(format!(
                 "deployment {} still {} after {}s",
-                deployment["id"].as_str().unwrap_or_default(),
-                deployment["status"].as_str().unwrap_or_default(),
+                deployment.id,
+                status_name(deployment.status),
                 timeout.as_secs()
             )));
         }
         progress(&format!(
             "deploying {id}: {} {}",
-            deployment["status"].as_str().unwrap_or_default(),
-            deployment["stackStatus"].as_str().unwrap_or_default()
+            status_name(deployment.status),
+            deployment.stack_status.as_deref().unwrap_or_default()
         ));
         tokio::time::sleep(POLL_INTERVAL).await;
-        let deployment_id = deployment["id"].as_str().unwrap_or_default().to_string();
         deployment = api
             .get(
-                &["api", "pipelines", id, "deployments", &deployment_id],
+                &["api", "pipelines", id, "deployments", &deployment.id],
                 &[],
             )
             .await?;
@@ -284,20 +278,25 @@ async fn deploy(
         context.print_json(&deployment)?;
     } else {
         println!(
-            "{}",
-            cells(
-                &deployment,
-                &["id", "status", "action", "stackName", "stackStatus"]
-            )
-            .join("  ")
+            "{}  {}  {}  {}  {}",
+            deployment.id,
+            status_name(deployment.status),
+            deployment.action,
+            deployment.stack_name,
+            deployment.stack_status.as_deref().unwrap_or("-")
         );
-        if let Some(reason) = deployment["reason"].as_str() {
+        if let Some(reason) = &deployment.reason {
             println!("reason: {reason}");
         }
     }
-    Ok(if deployment["status"] == "FAILED" {
+    Ok(if deployment.status == DeploymentStatus::Failed {
         EXIT_REFUSED
     } else {
         0
     })
+}
+
+/// The status as the API spells it.
+fn status_name(status: DeploymentStatus) -> String {
+    crate::render::cell(&json!(status))
 }

@@ -11,9 +11,9 @@ use pb_domain::compliance::{
     RuleSpec, Target, MAX_ACTIVE_RULES_PER_ORG, MAX_COMPILED_BYTES_PER_REQUEST, MAX_INLINE_RULES,
 };
 use pb_domain::plugin::FieldError;
-use pb_domain::wire::compliance::{RuleList, RuleView, ValidateRequest, ValidateResponse};
-use serde::Serialize;
-use utoipa::ToSchema;
+use pb_domain::wire::compliance::{
+    ExemptionList, ExemptionView, RuleList, RuleView, ValidateRequest, ValidateResponse,
+};
 
 use crate::auth::{Authorized, Caller, ComplianceApprove, ComplianceRead, ComplianceWrite};
 use crate::body::JsonBody;
@@ -26,23 +26,6 @@ use crate::services::compliance::evaluate_stored;
 use crate::services::definitions::{check_pipeline, check_plugin};
 use crate::state::AppState;
 use crate::tokens::random_id;
-
-/// An exemption and where it stands now.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExemptionView {
-    #[serde(flatten)]
-    pub exemption: Exemption,
-    pub status: ExemptionStatus,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExemptionList {
-    pub items: Vec<ExemptionView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
 
 /// Creates a rule. Its fields must be attributes of its target, its values fit its operators.
 #[utoipa::path(post, path = "/api/compliance/rules", tag = "compliance",

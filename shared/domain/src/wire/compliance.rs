@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::compliance::{Exempted, RuleSpec, Target, Violation};
+use crate::compliance::{Exempted, Exemption, ExemptionStatus, RuleSpec, Target, Violation};
 use crate::pipeline::PipelineSpec;
 use crate::plugin::PluginSpec;
 
@@ -61,4 +61,23 @@ pub struct ValidateResponse {
     pub warnings: Vec<Violation>,
     pub violations: Vec<Violation>,
     pub exempted: Vec<Exempted>,
+}
+
+/// An exemption and where it stands now.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemptionView {
+    #[serde(flatten)]
+    pub exemption: Exemption,
+    pub status: ExemptionStatus,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemptionList {
+    pub items: Vec<ExemptionView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
