@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod compliance;
 pub mod deployments;
+pub mod executions;
 pub mod me;
 pub mod pipelines;
 pub mod plugins;
