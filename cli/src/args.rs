@@ -153,10 +153,13 @@ pub enum RulesCommand {
 pub enum ExemptionsCommand {
     /// Ask for an exemption from a rule for one pipeline id or plugin name.
     Request {
+        /// The rule's id (pb rules list).
         #[arg(long)]
         rule: String,
+        /// The pipeline id or plugin name it is for.
         #[arg(long)]
         entity: String,
+        /// Why the rule cannot be met yet.
         #[arg(long)]
         reason: String,
         /// When it ends (RFC 3339), at most a year away.
@@ -164,7 +167,10 @@ pub enum ExemptionsCommand {
         expires_at: String,
     },
     /// Approve someone else's request.
-    Approve { id: String },
+    Approve {
+        /// The exemption's id.
+        id: String,
+    },
     /// The org's exemptions.
     List,
 }
@@ -232,10 +238,13 @@ pub enum Interval {
 pub enum TokensCommand {
     /// Mint a machine token; with --store, the platform token, written to Secrets Manager.
     Create {
+        /// What the token is for, e.g. deploy:ci.
         #[arg(long, required_unless_present = "store")]
         scope: Option<String>,
+        /// Its permissions, each one you hold yourself, e.g. plugins:read pipelines:deploy.
         #[arg(long, num_args = 1.., required_unless_present = "store")]
         perms: Vec<String>,
+        /// Lifetime in days, 1-365 (default 30), never past your own token's expiry.
         #[arg(long)]
         days: Option<u32>,
         /// Store the platform token where pipeline stacks read it; the token is not printed.
