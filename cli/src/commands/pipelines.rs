@@ -59,7 +59,7 @@ async fn apply(context: &Context, file: &Path, if_match: Option<u64>) -> Result<
                 Some(version) => format!("\"{version}\""),
                 None => current
                     .etag
-                    .unwrap_or_else(|| format!("\"{}\"", found.version)),
+                    .unwrap_or_else(|| format!("\"{}\"", current.value.version)),
             };
             if if_match.is_none() && current.value.spec == spec {
                 (current.value, "unchanged")
