@@ -110,4 +110,3 @@ pub fn execution_events(
     emit(&mut events, PIPELINE_DETAIL_TYPE, time, base(outcome));
     events
 }
-

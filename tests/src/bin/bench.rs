@@ -28,8 +28,8 @@ use pb_tests::events::sqs_batch;
 use pb_tests::request_counter::RequestCounter;
 use pb_tests::resources::SourceBus;
 use pb_tests::rng::Rng;
-use pb_tests::synthetic::execution_events;
 use pb_tests::runtime_stub::{time_init, LambdaBinary};
+use pb_tests::synthetic::execution_events;
 use serde_json::{json, Value};
 
 const PIPELINES: usize = 200;
