@@ -142,6 +142,7 @@ bench: $(DEV_STAMP)
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_audit
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_reports
 	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_api
+	PB_MOTO_SERVER=bench scripts/with-moto.sh cargo run --quiet --profile bench -p pb-tests --bin bench_batches
 	cargo run --quiet --profile bench -p pb-tests --bin bench_compliance
 	cargo run --quiet --profile bench -p pb-tests --bin bench_synth
 

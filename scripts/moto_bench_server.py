@@ -2,10 +2,17 @@
 touches instead of deep-copying every target table. moto's whole-table copy makes each transaction
 cost O(table size), so a 10,000-event replay becomes quadratic in the emulator (not in our code).
 Rollback semantics are unchanged: on any failure the touched items are restored exactly.
+
+And one addition: a request carrying `x-pb-latency-ms: N` (0-1000) is answered N ms late, in the
+request's own server thread, so concurrent requests wait side by side as they would for a real
+round trip. The ingest batch benchmark's SDK interceptor sets it on every call.
 Tests use scripts/moto_server.py; only the benchmark uses this one."""
 
 import copy
 import sys
+import time
+
+import moto.server as moto_server
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
@@ -71,6 +78,25 @@ def transact_write_items(self, transact_items):
         raise
 
 
+MAX_LATENCY_MS = 1000
+_run_simple = moto_server.run_simple
+
+
+def _with_requested_latency(application):
+    def delayed(environ, start_response):
+        requested = environ.get("HTTP_X_PB_LATENCY_MS", "")
+        if requested.isdigit():
+            time.sleep(min(int(requested), MAX_LATENCY_MS) / 1000)
+        return application(environ, start_response)
+
+    return delayed
+
+
+def run_simple(hostname, port, application, *args, **kwargs):
+    return _run_simple(hostname, port, _with_requested_latency(application), *args, **kwargs)
+
+
+moto_server.run_simple = run_simple
 Table.__deepcopy__ = _table_copy_is_the_table
 DynamoDBBackend.transact_write_items = transact_write_items
 

@@ -12,7 +12,7 @@ use pb_aws::executions::ExecutionStore;
 use pb_aws::queue::QueueConsumer;
 use pb_aws::Clients;
 use pb_domain::event::ExecutionEvent;
-use pb_domain::execution::{plan, Context as ExecutionContext};
+use pb_domain::execution::{level_item, plan_group, Context as ExecutionContext};
 use serde_json::{json, Value};
 
 use crate::emulator::{ACCOUNT_ID, REGION};
@@ -167,14 +167,15 @@ pub async fn store_as_ingested(
     context: ExecutionContext<'_>,
     event: &ExecutionEvent,
 ) -> anyhow::Result<()> {
-    let read = store.load(context.pipeline_id, event, false).await?;
-    let planned = plan(
-        context,
-        event,
-        read.execution.as_ref(),
-        read.level.as_ref(),
-        None,
-    );
+    let read = store
+        .load(
+            context.pipeline_id,
+            &event.execution_id,
+            level_item(event),
+            false,
+        )
+        .await?;
+    let planned = plan_group(&[(context, event)], &read);
     store.commit(&planned, &read).await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod deployed;
 pub mod emulator;
 pub mod events;
 pub mod faults;
+pub mod latency;
 pub mod local_api;
 pub mod poller;
 pub mod request_counter;
@@ -14,6 +15,7 @@ pub mod resources;
 pub mod rng;
 pub mod runtime_stub;
 pub mod samples;
+pub mod synthetic;
 pub mod timing;
 pub mod yaml;
 

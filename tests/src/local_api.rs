@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
+use crate::api::key_set_json;
+use crate::emulator::TestBed;
 use crate::resources::LocalStack;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use pb_aws::secrets::Secrets;
+use serde_json::Value;
 
 pub struct LocalApi {
     child: Child,
@@ -100,6 +104,24 @@ impl LocalApi {
         };
         api.wait_until_healthy().await?;
         Ok(api)
+    }
+
+    /// A key set of one fresh key written to the bed's own secret, and `api serve` with it on a
+    /// free port; the key set is returned for signing tokens the way the API checks them.
+    pub async fn start_with_fresh_keys(bed: &TestBed) -> anyhow::Result<(Self, Value)> {
+        let secret = format!("{}/api-signing-keys", bed.prefix);
+        let (keys, _) = key_set_json(&["k1"])?;
+        Secrets::new(bed.clients.secretsmanager.clone())
+            .write(&secret, &keys.to_string())
+            .await?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        Ok((Self::start(&bed.stack, &secret, port).await?, keys))
+    }
+
+    pub fn key_set_secret(&self) -> &str {
+        &self.key_set_secret
     }
 
     pub fn url(&self) -> String {

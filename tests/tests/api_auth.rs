@@ -210,8 +210,8 @@ async fn every_route_checks_its_permission() {
     let checked: Vec<_> = routes.iter().filter(|r| r.permission.is_some()).collect();
     assert_eq!(
         checked.len(),
-        routes.len() - 2,
-        "only /health and /openapi.json are open"
+        routes.len() - 3,
+        "only /health and /openapi.json are open, and /api/me takes any valid token"
     );
     for route in checked {
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
@@ -233,6 +233,26 @@ async fn every_route_checks_its_permission() {
             .unwrap()
             .contains(route.permission.as_deref().unwrap()));
     }
+}
+
+#[tokio::test]
+async fn me_describes_any_valid_token_and_refuses_none() {
+    let api = ApiBed::new("me").await.unwrap();
+    let powerless = api.token(ORG, &["nothing:none"]).await.unwrap();
+    let me = api.get("/api/me", Some(&powerless)).await.unwrap();
+    assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
+    assert_eq!(me.body["org"], ORG);
+    assert_eq!(me.body["subject"], "user@acme");
+    assert_eq!(me.body["principal"], "user@acme");
+    assert_eq!(me.body["permissions"], json!(["nothing:none"]));
+    assert!(me.body.get("scope").is_none());
+    let expires = chrono::DateTime::parse_from_rfc3339(me.body["expiresAt"].as_str().unwrap());
+    assert!(expires.unwrap().timestamp() > now());
+    let anonymous = api.get("/api/me", None).await.unwrap();
+    assert_eq!(
+        (anonymous.status, anonymous.code()),
+        (StatusCode::UNAUTHORIZED, "missing_token")
+    );
 }
 
 #[tokio::test]

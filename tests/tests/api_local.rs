@@ -1,30 +1,14 @@
 //! The `api` binary outside Lambda: `api serve` on a local port and `api mint-token`, as real
 //! processes against the emulator.
 
-use pb_tests::api::key_set_json;
 use pb_tests::emulator::TestBed;
 use pb_tests::local_api::{run_api, LocalApi};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn the_binary_serves_the_router_and_mints_tokens() {
     let bed = TestBed::new("local-api").await.unwrap();
-    let secret = format!("{}/api-signing-keys", bed.prefix);
-    let (keys, _) = key_set_json(&["k1"]).unwrap();
-    pb_aws::secrets::Secrets::new(bed.clients.secretsmanager.clone())
-        .write(&secret, &keys.to_string())
-        .await
-        .unwrap();
-    let api = LocalApi::start(&bed.stack, &secret, free_port())
-        .await
-        .unwrap();
+    let (api, _) = LocalApi::start_with_fresh_keys(&bed).await.unwrap();
+    let secret = api.key_set_secret().to_string();
 
     let admin = api.mint_token("acme", "plugins:read").await.unwrap();
     assert_eq!(admin.split('.').count(), 3);
@@ -44,7 +28,11 @@ async fn the_binary_serves_the_router_and_mints_tokens() {
         .await
         .unwrap();
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--perms is required"));
+    assert_eq!(refused.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--perms <PERMS>"));
+    let help = run_api(&["--help"], &secret).await.unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("mint-token"));
     let no_secret = run_api(
         &["mint-token", "--org", "acme", "--perms", "*"],
         "no-such-secret",

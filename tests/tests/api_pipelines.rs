@@ -271,6 +271,12 @@ async fn lists_filter_and_page_and_other_orgs_see_only_public_pipelines() {
         .await
         .unwrap();
     assert_eq!(names(&payments), ["alpha", "beta"]);
+    let named = api
+        .get("/api/pipelines?name=gamma", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(names(&named), ["gamma"]);
+    assert_eq!(named.body["items"][0]["id"], ids[2].as_str());
     let production = api
         .get("/api/pipelines?environment=production", Some(&admin))
         .await
@@ -299,6 +305,11 @@ async fn lists_filter_and_page_and_other_orgs_see_only_public_pipelines() {
     let globex = api.token(GLOBEX, &["*"]).await.unwrap();
     let seen = api.get("/api/pipelines", Some(&globex)).await.unwrap();
     assert_eq!(names(&seen), ["beta"]);
+    let not_theirs = api
+        .get("/api/pipelines?name=alpha", Some(&globex))
+        .await
+        .unwrap();
+    assert_eq!(names(&not_theirs), Vec::<String>::new());
     assert_eq!(seen.body["items"][0]["source"], "public");
     let private = api
         .get(&format!("/api/pipelines/{}", ids[0]), Some(&globex))

@@ -871,8 +871,14 @@ async fn the_cli_exits_2_on_bad_usage_and_prints_nothing_on_stdout() {
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--region needs a value"), "{stderr}");
-    assert!(stderr.contains("usage: audit"), "{stderr}");
+    assert!(
+        stderr.contains("a value is required for '--region <REGION>'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("try '--help'"), "{stderr}");
+    let help = bed.run_cli(&["--help"]).await;
+    assert_eq!(help.status.code(), Some(0), "{}", describe(&help));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("exit status: 0 no drift"));
 }
 
 #[test]

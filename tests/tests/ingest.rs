@@ -474,6 +474,38 @@ async fn a_dynamodb_5xx_fails_only_its_record_and_the_redelivery_stores_it() {
 }
 
 #[tokio::test]
+async fn a_failed_write_of_one_executions_events_gives_back_every_record_it_carried() {
+    let faults = FaultInjector::new(
+        "TransactWriteItems",
+        FAILED_EXECUTION,
+        Fault::ServiceUnavailable,
+        None,
+    );
+    let bed = bed_with_faults("coalesced", &faults).await;
+    let pipeline = registered_pipeline(&bed, "payments").await;
+    let ingest = Ingest::new(&bed.clients, &bed.config);
+    let failed = failed_execution_events(&pipeline.name);
+    let records = vec![
+        record("retry-started", &retry_events(&pipeline.name)[0]),
+        record("action-failed", &failed[0]),
+        record("stage-failed", &failed[1]),
+        record("pipeline-failed", &failed[2]),
+    ];
+    let (failures, summary) = deliver(&ingest, &records).await;
+    assert_eq!(
+        failures,
+        ["action-failed", "stage-failed", "pipeline-failed"].map(String::from)
+    );
+    assert_eq!((summary.stored, summary.retried), (1, 3));
+    assert!(items(&bed, &pipeline.id, FAILED_EXECUTION).await.is_empty());
+    assert_eq!(
+        faults.injected(),
+        3,
+        "one write for the three events, tried three times by the SDK, not one write per event"
+    );
+}
+
+#[tokio::test]
 async fn untagged_and_unregistered_pipelines_are_acknowledged_and_counted() {
     let mut bed = TestBed::new("strangers").await.unwrap();
     let untagged = format!("{}-untagged", bed.prefix);

@@ -118,6 +118,18 @@ impl<P: Permission + Send> FromRequestParts<AppState> for Authorized<P> {
     }
 }
 
+/// A caller with any valid token, whatever it may do: for routes that only describe the caller.
+#[derive(Debug)]
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Authenticated(authenticate(parts, state).await?))
+    }
+}
+
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let token = bearer_token(parts)?;
     let kid = key_id(token).map_err(ApiError::InvalidToken)?;

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use clap::{Args, Parser, Subcommand};
 use pb_aws::config::TokenConfig;
 use pb_aws::plugins::{OwnershipRepairReport, PluginCatalog};
 use pb_aws::secrets::Secrets;
@@ -15,82 +16,84 @@ use crate::auth::is_valid_org_id;
 use crate::keys::{KeySet, KeySetError};
 use crate::tokens::{mint, Audience, Grant, Minted, TokenError};
 
-pub const MINT_USAGE: &str = "usage: api mint-token --org ORG --perms PERM[,PERM…] \
-[--subject SUB] [--days 1-365] [--scope SCOPE]";
+/// The `api` command line. Without a command it serves, as Lambda starts it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "api",
+    version,
+    about = "The pipeline-builder API: in Lambda, or on a local port"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Serve the router on 127.0.0.1:$PORT (default 3000) until Ctrl-C; in Lambda, serve API
+    /// Gateway.
+    Serve,
+    /// Sign a token with the active key of the key set in Secrets Manager (KEY_SET_SECRET_ID)
+    /// and print it.
+    MintToken(MintArgs),
+    /// Give public plugin names published before names had owners their earliest publisher
+    /// (CATALOG_TABLE); prints what changed as JSON.
+    MigratePublicNames,
+}
 
 #[derive(Debug, Error)]
 pub enum CliError {
-    #[error("{0}\n{MINT_USAGE}")]
-    Usage(String),
     #[error(transparent)]
     KeySet(#[from] KeySetError),
     #[error(transparent)]
     Token(#[from] TokenError),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct MintArgs {
+    /// The org the token is for.
+    #[arg(long, value_parser = org_id)]
     pub org: String,
+    /// Comma-separated permissions, e.g. `plugins:*,tokens:create`, or `*`.
+    #[arg(long, required = true, value_delimiter = ',', value_parser = permission)]
     pub perms: Vec<String>,
+    #[arg(long, default_value = "admin", value_parser = subject)]
     pub subject: String,
+    /// Lifetime in days, 1-365.
+    #[arg(long, default_value_t = 1)]
     pub days: u32,
+    /// What a machine token is for; absent for a person's token.
+    #[arg(long)]
     pub scope: Option<String>,
 }
 
-pub fn parse_mint_args(args: &[String]) -> Result<MintArgs, CliError> {
-    let mut org = None;
-    let mut perms = None;
-    let mut subject = "admin".to_string();
-    let mut days = 1;
-    let mut scope = None;
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        let value = rest
-            .next()
-            .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))?;
-        match flag.as_str() {
-            "--org" => org = Some(value.clone()),
-            "--perms" => {
-                perms = Some(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(str::to_string)
-                        .collect::<Vec<_>>(),
-                )
-            }
-            "--subject" => subject = value.clone(),
-            "--days" => {
-                days = value
-                    .parse()
-                    .map_err(|_| CliError::Usage(format!("--days {value} is not a number")))?
-            }
-            "--scope" => scope = Some(value.clone()),
-            other => return Err(CliError::Usage(format!("unknown option {other}"))),
-        }
-    }
-    let org = org.ok_or_else(|| CliError::Usage("--org is required".into()))?;
-    if !is_valid_org_id(&org) {
-        return Err(CliError::Usage(format!(
-            "--org {org:?} must be 1-64 letters, digits, '-' or '_', and not a reserved id ({})",
+fn org_id(org: &str) -> Result<String, String> {
+    if is_valid_org_id(org) {
+        Ok(org.to_string())
+    } else {
+        Err(format!(
+            "must be 1-64 letters, digits, '-' or '_', and not a reserved id ({})",
             crate::auth::RESERVED_ORG_IDS.join(", ")
-        )));
+        ))
     }
-    let perms = perms
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| CliError::Usage("--perms is required".into()))?;
+}
+
+fn permission(permission: &str) -> Result<String, String> {
+    let permission = permission.trim();
+    if permission.is_empty() {
+        Err("an empty permission is not one".into())
+    } else {
+        Ok(permission.to_string())
+    }
+}
+
+/// The API refuses a blank subject; minting one would only hand out a dead token.
+fn subject(subject: &str) -> Result<String, String> {
     if subject.trim().is_empty() {
-        // The API refuses a blank subject; minting one would only hand out a dead token.
-        return Err(CliError::Usage("--subject must not be blank".into()));
+        Err("must not be blank".into())
+    } else {
+        Ok(subject.to_string())
     }
-    Ok(MintArgs {
-        org,
-        perms,
-        subject,
-        days,
-        scope,
-    })
 }
 
 /// Signs a token with the active key of the deployed key set.
@@ -151,42 +154,58 @@ pub async fn serve_local(address: SocketAddr, router: Router) -> std::io::Result
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory as _;
+
     use super::*;
 
-    fn args(text: &str) -> Vec<String> {
-        text.split_whitespace().map(str::to_string).collect()
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("api").chain(line.split_whitespace()))
     }
 
     #[test]
-    fn parses_mint_options_with_defaults() {
-        let parsed = parse_mint_args(&args("--org acme --perms plugins:*,tokens:create")).unwrap();
+    fn serves_without_a_command_and_parses_mint_options_with_defaults() {
+        Cli::command().debug_assert();
+        assert_eq!(parse("").unwrap().command, None);
+        assert_eq!(parse("serve").unwrap().command, Some(Command::Serve));
         assert_eq!(
-            parsed,
-            MintArgs {
+            parse("mint-token --org acme --perms plugins:*,tokens:create")
+                .unwrap()
+                .command,
+            Some(Command::MintToken(MintArgs {
                 org: "acme".into(),
                 perms: vec!["plugins:*".into(), "tokens:create".into()],
                 subject: "admin".into(),
                 days: 1,
                 scope: None,
-            }
+            }))
         );
     }
 
     #[test]
     fn explains_bad_options() {
         for (bad, says) in [
-            ("--perms *", "--org is required"),
-            ("--org acme", "--perms is required"),
-            ("--org a/b --perms *", "must be 1-64"),
-            ("--org acme --perms * --days x", "not a number"),
-            ("--org acme --perms * --color red", "unknown option"),
-            ("--org", "needs a value"),
+            ("mint-token --perms *", "--org <ORG>"),
+            ("mint-token --org acme", "--perms <PERMS>"),
+            ("mint-token --org a/b --perms *", "must be 1-64"),
+            ("mint-token --org acme --perms * --days x", "invalid digit"),
+            ("mint-token --org acme --perms * --color red", "--color"),
+            ("mint-token --org", "a value is required"),
+            ("unknown", "unrecognized subcommand"),
         ] {
-            let error = parse_mint_args(&args(bad)).unwrap_err().to_string();
+            let error = parse(bad).unwrap_err().to_string();
             assert!(error.contains(says), "{bad}: {error}");
         }
-        let blank_subject = ["--org", "acme", "--perms", "*", "--subject", " "].map(String::from);
-        let error = parse_mint_args(&blank_subject).unwrap_err().to_string();
-        assert!(error.contains("--subject must not be blank"), "{error}");
+        let blank_subject = [
+            "api",
+            "mint-token",
+            "--org",
+            "acme",
+            "--perms",
+            "*",
+            "--subject",
+            " ",
+        ];
+        let error = Cli::try_parse_from(blank_subject).unwrap_err().to_string();
+        assert!(error.contains("must not be blank"), "{error}");
     }
 }

@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use crate::openapi::{ApiDoc, BearerAuth, BodyLimits, ParameterLimits, ProblemResponses};
 use crate::routes::{
-    audit, compliance, deployments, executions, meta, notifications, pipelines, plugins, registry,
-    reports, runs, templates, tokens,
+    audit, compliance, deployments, executions, me, meta, notifications, pipelines, plugins,
+    registry, reports, runs, templates, tokens,
 };
 use crate::state::AppState;
 
@@ -19,6 +19,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .routes(routes!(meta::health))
         .routes(routes!(openapi))
+        .routes(routes!(me::whoami))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(plugins::list, plugins::publish))

@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use pb_api::cli::{migrate_public_names, mint_token, parse_mint_args, serve_local};
+use clap::Parser as _;
+use pb_api::cli::{migrate_public_names, mint_token, serve_local, Cli, Command, MintArgs};
 use pb_api::{router, AppState};
 use pb_aws::clients::{load_sdk_config, SdkTimeouts};
 use pb_aws::config::{sdk_timeouts_from_env, ApiConfig, TokenConfig};
@@ -16,14 +17,10 @@ use pb_aws::Clients;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     runtime::init_lambda_logging();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("mint-token") => mint(&args[1..]).await,
-        Some("migrate-public-names") => migrate().await,
-        Some("serve") | None => serve().await,
-        Some(other) => anyhow::bail!(
-            "unknown command {other:?}; use `serve`, `mint-token` or `migrate-public-names`"
-        ),
+    match Cli::parse().command {
+        Some(Command::MintToken(args)) => mint(args).await,
+        Some(Command::MigratePublicNames) => migrate().await,
+        Some(Command::Serve) | None => serve().await,
     }
 }
 
@@ -50,8 +47,7 @@ async fn serve() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn mint(args: &[String]) -> anyhow::Result<()> {
-    let parsed = parse_mint_args(args)?;
+async fn mint(parsed: MintArgs) -> anyhow::Result<()> {
     let config = TokenConfig::from_env().context("token configuration")?;
     let timeouts = sdk_timeouts_from_env(SdkTimeouts::API).context("token configuration")?;
     let clients = Clients::new(&load_sdk_config(timeouts).await, &[]);

@@ -7,9 +7,8 @@ use pb_aws::pipeline_control::ControlError;
 use pb_aws::AwsError;
 use pb_domain::compliance::Violation;
 use pb_domain::plugin::FieldError;
-use serde::Serialize;
+pub use pb_domain::wire::problem::Problem;
 use thiserror::Error;
-use utoipa::ToSchema;
 
 use crate::keys::KeySetError;
 use crate::request_id;
@@ -86,27 +85,6 @@ pub enum ApiError {
     KeySet(#[from] KeySetError),
     #[error("the request could not be completed")]
     Internal,
-}
-
-/// The problem document (RFC 9457) plus the members clients rely on.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Problem {
-    /// `urn:pipeline-builder:problem:{code}`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// Stable machine-readable code.
-    pub code: String,
-    pub request_id: String,
-    /// The offending fields, for validation problems.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-    /// Every failed `error`/`critical` rule condition, for `compliance_violation`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub violations: Vec<Violation>,
 }
 
 impl ApiError {

@@ -4,35 +4,36 @@
 
 use std::fmt::Write as _;
 
+use clap::Parser;
 use pb_aws::config::is_region_name;
-use pb_aws::runtime::set_once;
 use pb_domain::drift::{AuditRun, ExpiringToken, Finding, RunStatus, TOKEN_EXPIRY_WARNING_DAYS};
-use thiserror::Error;
 
 use crate::audit::AuditRequest;
-
-pub const USAGE: &str = "\
-usage: audit [--region REGION]... [--org ORG] [--json] [--profile PROFILE]
-
-Compares the deployment registry (CATALOG_TABLE) with the CloudFormation stacks that carry the
-stack-level pipeline-builder tag. Every region the registry names is scanned, plus AUDIT_REGIONS
-and each --region.
-
-  --region REGION    also scan REGION (repeatable)
-  --org ORG          only ORG's registry entries and stacks
-  --json             print the run as one JSON document
-  --profile PROFILE  AWS shared-config profile to use
-
-exit status: 0 no drift, 1 findings, 2 AWS or scan error, or bad usage";
 
 /// Exit status when the arguments or the configuration are unusable.
 pub const EXIT_USAGE: u8 = 2;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Compares the deployment registry (CATALOG_TABLE) with the CloudFormation stacks that carry
+/// the stack-level pipeline-builder tag. Every region the registry names is scanned, plus
+/// AUDIT_REGIONS and each --region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Parser)]
+#[command(
+    name = "audit",
+    version,
+    after_help = "exit status: 0 no drift, 1 findings, 2 AWS or scan error, or bad usage"
+)]
 pub struct CliArgs {
+    /// Also scan REGION (repeatable).
+    #[arg(long = "region", value_name = "REGION", value_parser = region)]
     pub regions: Vec<String>,
+    /// Only ORG's registry entries and stacks.
+    #[arg(long, value_parser = org_id)]
     pub org: Option<String>,
+    /// Print the run as one JSON document.
+    #[arg(long)]
     pub json: bool,
+    /// AWS shared-config profile to use.
+    #[arg(long)]
     pub profile: Option<String>,
 }
 
@@ -46,71 +47,24 @@ impl CliArgs {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Audit(CliArgs),
-    Help,
-}
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum UsageError {
-    #[error("{0} needs a value")]
-    MissingValue(String),
-    #[error("unknown option {0}")]
-    UnknownOption(String),
-    #[error("--region {0:?} is not a region name such as us-east-1")]
-    InvalidRegion(String),
-    #[error("--org {0:?} must be 1-64 letters, digits, '-' or '_'")]
-    InvalidOrg(String),
-    #[error("{0} was given twice")]
-    Repeated(&'static str),
-}
-
-pub fn parse_args(args: &[String]) -> Result<Command, UsageError> {
-    let mut parsed = CliArgs::default();
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        let mut value = || {
-            rest.next()
-                .cloned()
-                .ok_or_else(|| UsageError::MissingValue(flag.clone()))
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--json" => parsed.json = true,
-            "--region" => {
-                let region = value()?;
-                if !is_region_name(&region) {
-                    return Err(UsageError::InvalidRegion(region));
-                }
-                parsed.regions.push(region);
-            }
-            "--org" => {
-                let org = value()?;
-                if !is_org_id(&org) {
-                    return Err(UsageError::InvalidOrg(org));
-                }
-                set_once(&mut parsed.org, org, UsageError::Repeated("--org"))?;
-            }
-            "--profile" => {
-                let profile = value()?;
-                set_once(
-                    &mut parsed.profile,
-                    profile,
-                    UsageError::Repeated("--profile"),
-                )?;
-            }
-            other => return Err(UsageError::UnknownOption(other.to_string())),
-        }
+fn region(region: &str) -> Result<String, String> {
+    if is_region_name(region) {
+        Ok(region.to_string())
+    } else {
+        Err("not a region name such as us-east-1".into())
     }
-    Ok(Command::Audit(parsed))
 }
 
-fn is_org_id(org: &str) -> bool {
-    (1..=64).contains(&org.len())
+fn org_id(org: &str) -> Result<String, String> {
+    let valid = (1..=64).contains(&org.len())
         && org
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(org.to_string())
+    } else {
+        Err("must be 1-64 letters, digits, '-' or '_'".into())
+    }
 }
 
 pub fn exit_code(status: RunStatus) -> u8 {
@@ -264,42 +218,41 @@ mod tests {
 
     use super::*;
 
-    fn args(text: &str) -> Vec<String> {
-        text.split_whitespace().map(str::to_string).collect()
+    fn parse(line: &str) -> Result<CliArgs, clap::Error> {
+        CliArgs::try_parse_from(std::iter::once("audit").chain(line.split_whitespace()))
     }
 
     #[test]
     fn parses_repeated_regions_org_json_and_profile() {
         assert_eq!(
-            parse_args(&args(
-                "--region us-east-1 --region eu-west-1 --org acme --json --profile ops"
-            )),
-            Ok(Command::Audit(CliArgs {
+            parse("--region us-east-1 --region eu-west-1 --org acme --json --profile ops").unwrap(),
+            CliArgs {
                 regions: vec!["us-east-1".into(), "eu-west-1".into()],
                 org: Some("acme".into()),
                 json: true,
                 profile: Some("ops".into()),
-            }))
+            }
         );
-        assert_eq!(parse_args(&[]), Ok(Command::Audit(CliArgs::default())));
-        assert_eq!(parse_args(&args("--json --help")), Ok(Command::Help));
+        assert_eq!(parse("").unwrap(), CliArgs::default());
+        let help = parse("--json --help").unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(help.to_string().contains("exit status: 0 no drift"));
     }
 
     #[test]
     fn refuses_bad_usage_with_a_reason() {
         let cases = [
-            ("--region", UsageError::MissingValue("--region".into())),
-            (
-                "--region US_EAST",
-                UsageError::InvalidRegion("US_EAST".into()),
-            ),
-            ("--org a/b", UsageError::InvalidOrg("a/b".into())),
-            ("--org a --org b", UsageError::Repeated("--org")),
-            ("--verbose", UsageError::UnknownOption("--verbose".into())),
-            ("us-east-1", UsageError::UnknownOption("us-east-1".into())),
+            ("--region", "a value is required"),
+            ("--region US_EAST", "not a region name such as us-east-1"),
+            ("--org a/b", "must be 1-64 letters"),
+            ("--org a --org b", "cannot be used multiple times"),
+            ("--verbose", "unexpected argument '--verbose'"),
+            ("us-east-1", "unexpected argument 'us-east-1'"),
         ];
-        for (line, expected) in cases {
-            assert_eq!(parse_args(&args(line)), Err(expected), "{line}");
+        for (line, says) in cases {
+            let error = parse(line).unwrap_err();
+            assert_eq!(error.exit_code(), i32::from(EXIT_USAGE), "{line}");
+            assert!(error.to_string().contains(says), "{line}: {error}");
         }
     }
 

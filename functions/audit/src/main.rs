@@ -3,8 +3,9 @@
 
 use std::process::ExitCode;
 
+use clap::Parser as _;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use pb_audit::cli::{self, Command, EXIT_USAGE, USAGE};
+use pb_audit::cli::{self, CliArgs, EXIT_USAGE};
 use pb_audit::{AuditFunction, Auditor, ScheduledAudit};
 use pb_aws::clients::{load_sdk_config, sdk_config_loader, SdkTimeouts};
 use pb_aws::config::{sdk_timeouts_from_env, AuditConfig};
@@ -24,8 +25,7 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    ExitCode::from(Box::pin(command_line(&args)).await)
+    ExitCode::from(Box::pin(command_line()).await)
 }
 
 async fn lambda() -> Result<(), Error> {
@@ -65,20 +65,17 @@ async fn lambda() -> Result<(), Error> {
 }
 
 /// Progress goes to stderr through the log lines; stdout carries only the result.
-async fn command_line(args: &[String]) -> u8 {
-    // The audit's own progress, without the SDK's chatter.
-    runtime::init_cli_logging("warn,pb_audit=info");
-    let args = match cli::parse_args(args) {
-        Ok(Command::Audit(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return 0;
-        }
+async fn command_line() -> u8 {
+    let args = match CliArgs::try_parse() {
+        Ok(args) => args,
         Err(error) => {
-            eprintln!("audit: {error}\n\n{USAGE}");
-            return EXIT_USAGE;
+            // Help and --version go to stdout with status 0; usage errors to stderr with 2.
+            let _ = error.print();
+            return u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE);
         }
     };
+    // The audit's own progress, without the SDK's chatter.
+    runtime::init_cli_logging("warn,pb_audit=info");
     let config = match AuditConfig::from_env() {
         Ok(config) => config,
         Err(error) => {

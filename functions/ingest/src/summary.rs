@@ -19,6 +19,8 @@ pub struct BatchSummary {
     pub retried: u64,
     /// Action events of pipelines without a stored definition: counted, but for no plugin.
     pub unattributed: u64,
+    /// Writes refused because another writer changed an item first, then read and planned again.
+    pub conflict_retries: u64,
 }
 
 impl BatchSummary {
@@ -45,9 +47,10 @@ impl BatchSummary {
         self.quarantined += other.quarantined;
         self.retried += other.retried;
         self.unattributed += other.unattributed;
+        self.conflict_retries += other.conflict_retries;
     }
 
-    fn metrics(&self) -> [(&'static str, u64); 9] {
+    fn metrics(&self) -> [(&'static str, u64); 10] {
         [
             ("Received", self.received),
             ("Stored", self.stored),
@@ -58,6 +61,7 @@ impl BatchSummary {
             ("Quarantined", self.quarantined),
             ("Retried", self.retried),
             ("Unattributed", self.unattributed),
+            ("ConflictRetries", self.conflict_retries),
         ]
     }
 
@@ -83,6 +87,7 @@ impl BatchSummary {
             quarantined = self.quarantined,
             retried = self.retried,
             unattributed = self.unattributed,
+            conflict_retries = self.conflict_retries,
             "batch processed"
         );
         emf::emit(self.emf(function_name, timestamp_ms));
@@ -113,7 +118,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            9
+            10
         );
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],

@@ -1,5 +1,6 @@
 //! Delivery of a custom-resource answer: an HTTP PUT of the body to the pre-signed `ResponseURL`.
 
+use pb_domain::causes::with_causes;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -245,7 +246,7 @@ impl ResponseSender {
         let response = tokio::time::timeout(timeout, self.client.request(request))
             .await
             .map_err(|_| AttemptError::TimedOut(timeout))?
-            .map_err(|error| AttemptError::Transport(describe(&error)))?;
+            .map_err(|error| AttemptError::Transport(with_causes(&error)))?;
         match response.status() {
             status if status.is_success() => Ok(()),
             status => Err(AttemptError::Status(status.as_u16())),
@@ -263,17 +264,6 @@ fn put_request(uri: &Uri, body: Bytes) -> Result<Request<Full<Bytes>>, AttemptEr
         .header(CONTENT_LENGTH, body.len())
         .body(Full::new(body))
         .map_err(|error| AttemptError::Transport(error.to_string()))
-}
-
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

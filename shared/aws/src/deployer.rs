@@ -2,11 +2,11 @@
 //! platform's stack role, so CloudFormation acts with that role's permissions, never the
 //! caller's; every call returns at once (progress arrives later as stack status events).
 
+use pb_domain::wire::deployments::{ChangeSetView, ResourceChange};
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Tag};
 use pb_domain::synth::{BOUNDARY_PARAMETER, MAX_INLINE_TEMPLATE_BYTES};
-use serde::Serialize;
 
 use crate::AwsError;
 
@@ -24,28 +24,6 @@ pub struct StackRequest<'a> {
     pub body: &'a str,
     pub template_hash: &'a str,
     pub tags: &'a BTreeMap<String, String>,
-}
-
-/// A change set's proposed changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChangeSetView {
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_reason: Option<String>,
-    pub changes: Vec<ResourceChange>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceChange {
-    /// `Add`, `Modify`, `Remove`, …
-    pub action: String,
-    pub logical_id: String,
-    pub resource_type: String,
-    /// `True`, `False` or `Conditional` for a modification.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replacement: Option<String>,
 }
 
 /// What the deployer needs from the platform's own stack.

@@ -3,6 +3,7 @@
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use pb_domain::causes::with_causes;
 use pb_domain::scrub::scrub_message;
 use thiserror::Error;
 
@@ -118,7 +119,7 @@ impl AwsError {
             &error
                 .message()
                 .map(str::to_string)
-                .unwrap_or_else(|| describe(&error)),
+                .unwrap_or_else(|| with_causes(&error)),
         );
         match error {
             SdkError::TimeoutError(_) => AwsError::TimedOut { operation, message },
@@ -143,15 +144,4 @@ impl AwsError {
             },
         }
     }
-}
-
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -1,6 +1,6 @@
 //! ExecutionsTable: execution, stage and action items and the daily rollups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::conditional::written;
 use crate::keys::{
@@ -10,8 +10,7 @@ use crate::keys::{
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use pb_domain::dora::DeploymentTimeline;
-use pb_domain::event::ExecutionEvent;
-use pb_domain::execution::{level_item, Completion, ItemState, LevelItem, Plan};
+use pb_domain::execution::{Completion, GroupItems, GroupPlan, ItemState, LevelItem};
 use pb_domain::rollup::Counters;
 use thiserror::Error;
 
@@ -27,15 +26,6 @@ pub enum CommitError {
     Conflict,
     #[error(transparent)]
     Aws(#[from] AwsError),
-}
-
-/// The items an event's plan starts from, as read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    pub execution: Option<ItemState>,
-    pub level: Option<ItemState>,
-    /// Read for production stage events only.
-    pub timeline: Option<DeploymentTimeline>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,16 +76,19 @@ impl ExecutionStore {
         }
     }
 
-    /// Reads the execution item and, for stage and action events, that level's item (and for a
-    /// production stage's, the pipeline's deployment timeline) — in one consistent request.
+    /// Reads, in one consistent request, the execution item, the stage and action items of
+    /// `levels`, and (`with_timeline`, for production stage events) the pipeline's deployment
+    /// timeline.
     pub async fn load(
         &self,
         pipeline_id: &str,
-        event: &ExecutionEvent,
+        execution_id: &str,
+        levels: impl IntoIterator<Item = LevelItem>,
         with_timeline: bool,
-    ) -> Result<Snapshot, AwsError> {
-        let execution_key = (execution_pk(pipeline_id), execution_sk(&event.execution_id));
-        let Some(level) = level_item(event) else {
+    ) -> Result<GroupItems, AwsError> {
+        let execution_key = (execution_pk(pipeline_id), execution_sk(execution_id));
+        let levels: BTreeSet<LevelItem> = levels.into_iter().collect();
+        if levels.is_empty() && !with_timeline {
             let output = self
                 .client
                 .get_item()
@@ -106,38 +99,49 @@ impl ExecutionStore {
                 .send()
                 .await
                 .map_err(|e| AwsError::classify("GetItem", e))?;
-            return Ok(Snapshot {
+            return Ok(GroupItems {
                 execution: decode(output.item, "GetItem")?,
-                ..Snapshot::default()
+                ..GroupItems::default()
             });
-        };
-        let level_key = level_key(pipeline_id, &event.execution_id, &level);
+        }
         let timeline_key = (execution_pk(pipeline_id), TIMELINE_SK.to_string());
-        let mut keys = vec![execution_key.clone(), level_key.clone()];
+        let level_keys: Vec<(LevelItem, (String, String))> = levels
+            .into_iter()
+            .map(|level| {
+                let key = level_key(pipeline_id, execution_id, &level);
+                (level, key)
+            })
+            .collect();
+        let mut keys = vec![execution_key.clone()];
+        keys.extend(level_keys.iter().map(|(_, key)| key.clone()));
         if with_timeline {
             keys.push(timeline_key.clone());
         }
         let mut found = batch_get_consistent(&self.client, &self.table, &keys).await?;
-        Ok(Snapshot {
+        let mut items = GroupItems {
             execution: decode(found.remove(&execution_key), "BatchGetItem")?,
-            level: decode(found.remove(&level_key), "BatchGetItem")?,
             timeline: decode(found.remove(&timeline_key), "BatchGetItem")?,
-        })
+            ..GroupItems::default()
+        };
+        for (level, key) in level_keys {
+            if let Some(item) = decode(found.remove(&key), "BatchGetItem")? {
+                items.levels.insert(level, item);
+            }
+        }
+        Ok(items)
     }
 
     /// Writes a plan atomically: changed items conditioned on the revision read, and the rollup
     /// deltas, in one request.
-    pub async fn commit(&self, plan: &Plan, read: &Snapshot) -> Result<(), CommitError> {
+    pub async fn commit(&self, plan: &GroupPlan, read: &GroupItems) -> Result<(), CommitError> {
         let mut writes = Vec::new();
-        for (new, old) in [
-            (&plan.execution, &read.execution),
-            (&plan.level, &read.level),
-        ] {
-            if let Some(new) = new {
-                writes.push(self.conditional_put(new, old.as_ref())?);
-            }
+        if let Some(new) = &plan.execution {
+            writes.push(self.conditional_put(new, read.execution.as_ref())?);
         }
-        let Some(org_pipeline) = plan.execution.as_ref().or(plan.level.as_ref()) else {
+        for (level, new) in &plan.levels {
+            writes.push(self.conditional_put(new, read.levels.get(level))?);
+        }
+        let Some(org_pipeline) = plan.execution.as_ref().or(plan.levels.values().next()) else {
             return Ok(());
         };
         if let Some(timeline) = &plan.timeline {

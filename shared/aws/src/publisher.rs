@@ -22,30 +22,92 @@ impl Publisher {
         }
     }
 
-    pub async fn execution_completed(&self, completion: &Completion) -> Result<(), AwsError> {
-        let detail = serde_json::to_string(completion)
-            .map_err(|e| AwsError::local("PutEvents", "Serialization", e))?;
-        put_event(
-            &self.client,
-            &self.bus_name,
-            SOURCE,
-            EXECUTION_COMPLETED,
-            detail,
-        )
-        .await
+    /// Publishes completions in as few `PutEvents` calls as the API allows (10 entries each);
+    /// one result per completion, in order, so the records behind a refused entry can be retried.
+    pub async fn executions_completed(
+        &self,
+        completions: &[Completion],
+    ) -> Vec<Result<(), AwsError>> {
+        let mut results = Vec::with_capacity(completions.len());
+        for chunk in completions.chunks(PUT_EVENTS_ENTRIES) {
+            results.extend(self.put_chunk(EXECUTION_COMPLETED, chunk).await);
+        }
+        results
     }
 
-    pub async fn approval_waiting(&self, approval: &ApprovalWaiting) -> Result<(), AwsError> {
-        let detail = serde_json::to_string(approval)
-            .map_err(|e| AwsError::local("PutEvents", "Serialization", e))?;
-        put_event(
-            &self.client,
-            &self.bus_name,
-            SOURCE,
-            APPROVAL_WAITING,
-            detail,
-        )
-        .await
+    /// Announces approvals that started waiting; all or nothing, since the records that carried
+    /// them are retried together and receivers dedupe on the approval id.
+    pub async fn approvals_waiting(&self, approvals: &[ApprovalWaiting]) -> Result<(), AwsError> {
+        for chunk in approvals.chunks(PUT_EVENTS_ENTRIES) {
+            for result in self.put_chunk(APPROVAL_WAITING, chunk).await {
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_chunk<T: serde::Serialize>(
+        &self,
+        detail_type: &str,
+        details: &[T],
+    ) -> Vec<Result<(), AwsError>> {
+        let mut entries = Vec::with_capacity(details.len());
+        for detail in details {
+            match serde_json::to_string(detail) {
+                Ok(detail) => entries.push(
+                    aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.bus_name)
+                        .source(SOURCE)
+                        .detail_type(detail_type)
+                        .detail(detail)
+                        .build(),
+                ),
+                Err(e) => {
+                    let error = AwsError::local("PutEvents", "Serialization", e);
+                    return details.iter().map(|_| Err(error.clone())).collect();
+                }
+            }
+        }
+        let output = match self
+            .client
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) => {
+                let error = AwsError::classify("PutEvents", e);
+                return details.iter().map(|_| Err(error.clone())).collect();
+            }
+        };
+        (0..details.len())
+            .map(|i| entry_result(output.entries().get(i), output.failed_entry_count))
+            .collect()
+    }
+}
+
+/// PutEvents' limit on entries per call.
+const PUT_EVENTS_ENTRIES: usize = 10;
+
+/// An entry the bus refused is an error, not a silent success; so is a missing result when the
+/// call reports failed entries.
+fn entry_result(
+    entry: Option<&aws_sdk_eventbridge::types::PutEventsResultEntry>,
+    failed_entry_count: i32,
+) -> Result<(), AwsError> {
+    match entry {
+        Some(result) if result.error_code().is_some() => Err(AwsError::Rejected {
+            operation: "PutEvents",
+            code: result.error_code().unwrap_or_default().to_string(),
+            message: result.error_message().unwrap_or_default().to_string(),
+        }),
+        None if failed_entry_count > 0 => Err(AwsError::Rejected {
+            operation: "PutEvents",
+            code: "FailedEntry".into(),
+            message: "the event bus did not accept the entry".into(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -69,17 +131,5 @@ pub async fn put_event(
         .send()
         .await
         .map_err(|e| AwsError::classify("PutEvents", e))?;
-    match output.entries().first() {
-        Some(result) if result.error_code().is_some() => Err(AwsError::Rejected {
-            operation: "PutEvents",
-            code: result.error_code().unwrap_or_default().to_string(),
-            message: result.error_message().unwrap_or_default().to_string(),
-        }),
-        _ if output.failed_entry_count > 0 => Err(AwsError::Rejected {
-            operation: "PutEvents",
-            code: "FailedEntry".into(),
-            message: "the event bus did not accept the entry".into(),
-        }),
-        _ => Ok(()),
-    }
+    entry_result(output.entries().first(), output.failed_entry_count)
 }

@@ -19,7 +19,7 @@ pub const ACTION_DETAIL_TYPE: &str = "CodePipeline Action Execution State Change
 pub const DETAIL_TYPES: [&str; 3] = [PIPELINE_DETAIL_TYPE, STAGE_DETAIL_TYPE, ACTION_DETAIL_TYPE];
 
 /// Why a body can never be processed; such records go to the dead-letter queue, never retried.
-#[derive(Debug, Error, PartialEq)]
+#[derive(Debug, Clone, Error, PartialEq)]
 pub enum ParseError {
     #[error("body is {0} bytes, over the {MAX_EVENT_BYTES}-byte limit")]
     Oversized(usize),

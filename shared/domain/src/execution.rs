@@ -23,8 +23,10 @@ use crate::rollup::{
 use crate::scrub::scrub_message;
 
 mod attribution;
+mod group;
 
 pub use attribution::{attribute, PluginRef};
+pub use group::{plan_group, GroupItems, GroupPlan};
 
 const OUTCOMES: [&str; 6] = [
     "SUCCEEDED",
@@ -181,7 +183,7 @@ pub struct ItemState {
 }
 
 /// Which item, besides the execution, an event updates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LevelItem {
     Stage {
         stage: String,

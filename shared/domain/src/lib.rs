@@ -1,5 +1,6 @@
 //! Pure domain logic of pipeline-builder: no AWS types, no I/O, no async runtime.
 
+pub mod causes;
 pub mod compliance;
 pub mod control;
 pub mod deployment;
@@ -18,4 +19,5 @@ pub mod rollup;
 pub mod scrub;
 pub mod synth;
 pub mod whole_number;
+pub mod wire;
 pub mod yaml;

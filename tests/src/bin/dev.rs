@@ -69,6 +69,10 @@ async fn main() -> anyhow::Result<()> {
     println!("  published {published} sample plugins from samples/plugins/");
     println!("  admin token for org {ORG} (all permissions, 1 day):\n  export TOKEN={admin}");
     println!(
+        "  log pb in with it (pb: cargo install --path cli):\n  echo \"$TOKEN\" | pb login --url {}",
+        api.url()
+    );
+    println!(
         "  try: curl -s -H \"Authorization: Bearer $TOKEN\" {}/api/plugins\n",
         api.url()
     );

@@ -1,13 +1,12 @@
 //! Results of the nightly stack audit (`/api/audit/runs…`). Runs are platform-wide; a caller
 //! sees only the findings of its own org, and counts computed from those.
 
+use pb_domain::wire::audit::{AuditRunList, OrgAuditRun, Unscanned};
 use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
-use pb_domain::drift::{AuditRun, ExpiringToken, Finding, FindingType, RunError, RunStatus};
-use serde::Serialize;
-use utoipa::ToSchema;
+use pb_domain::drift::{AuditRun, Finding, RunError, RunStatus};
 
 use crate::auth::Authorized;
 use crate::auth::{AuditRead, Caller};
@@ -15,46 +14,6 @@ use crate::paging::{ListRequest, PageParams};
 use crate::params::QueryParams;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
-
-/// A run as one org sees it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OrgAuditRun {
-    pub started_at: String,
-    pub finished_at: String,
-    /// `failed` when the registry or a region holding this org's entries could not be read
-    /// (this org's findings are partial); otherwise `drift` when it has findings, else `clean`.
-    /// Another org's unreadable region does not fail this org's part.
-    pub status: RunStatus,
-    pub trigger: String,
-    pub regions: Vec<String>,
-    /// What could not be read for this org (the registry, or regions of its entries), by kind.
-    pub unscanned: Vec<Unscanned>,
-    pub findings: Vec<Finding>,
-    pub in_progress: Vec<Finding>,
-    pub counts: BTreeMap<FindingType, usize>,
-    /// This org's stored platform token when it expires within 14 days of the run or has
-    /// expired: store a new one (`POST /api/tokens` with `store`). Not drift: the status
-    /// ignores it.
-    pub expiring_tokens: Vec<ExpiringToken>,
-    /// The run could not read this org's token records: `expiringTokens` says nothing.
-    pub stored_tokens_unread: bool,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Unscanned {
-    pub region: Option<String>,
-    pub kind: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditRunList {
-    pub items: Vec<OrgAuditRun>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
 
 /// Audit runs, newest first.
 #[utoipa::path(get, path = "/api/audit/runs", tag = "audit",

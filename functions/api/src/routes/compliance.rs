@@ -7,15 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pb_aws::rules::{Conditional, Page as StoredPage, RuleRecord};
 use pb_domain::compliance::{
-    evaluate, ApprovalError, CompileBudget, Exempted, Exemption, ExemptionRequest, ExemptionStatus,
-    Rule, RuleSpec, Target, Violation, MAX_ACTIVE_RULES_PER_ORG, MAX_COMPILED_BYTES_PER_REQUEST,
-    MAX_INLINE_RULES,
+    evaluate, ApprovalError, CompileBudget, Exemption, ExemptionRequest, ExemptionStatus, Rule,
+    RuleSpec, Target, MAX_ACTIVE_RULES_PER_ORG, MAX_COMPILED_BYTES_PER_REQUEST, MAX_INLINE_RULES,
 };
-use pb_domain::pipeline::PipelineSpec;
-use pb_domain::plugin::{FieldError, PluginSpec};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use utoipa::ToSchema;
+use pb_domain::plugin::FieldError;
+use pb_domain::wire::compliance::{
+    ExemptionList, ExemptionView, RuleList, RuleView, ValidateRequest, ValidateResponse,
+};
 
 use crate::auth::{Authorized, Caller, ComplianceApprove, ComplianceRead, ComplianceWrite};
 use crate::body::JsonBody;
@@ -28,75 +26,6 @@ use crate::services::compliance::evaluate_stored;
 use crate::services::definitions::{check_pipeline, check_plugin};
 use crate::state::AppState;
 use crate::tokens::random_id;
-
-/// A stored rule.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleView {
-    pub id: String,
-    /// Also the `ETag`; give it back in `If-Match` to replace or delete this version.
-    pub version: u64,
-    /// The rule as written; `PUT` takes this object back.
-    pub spec: RuleSpec,
-    pub created_at: String,
-    pub created_by: String,
-    pub updated_at: String,
-    pub updated_by: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleList {
-    pub items: Vec<RuleView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// An exemption and where it stands now.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExemptionView {
-    #[serde(flatten)]
-    pub exemption: Exemption,
-    pub status: ExemptionStatus,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExemptionList {
-    pub items: Vec<ExemptionView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// What to check: a pipeline definition (templates allowed) or a plugin spec.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ValidateRequest {
-    #[serde(default)]
-    pub pipeline: Option<PipelineSpec>,
-    #[serde(default)]
-    pub plugin: Option<PluginSpec>,
-    /// Whose exemptions apply: a pipeline id; for a plugin, its name unless given.
-    #[serde(default)]
-    pub entity: Option<String>,
-    /// Rules to try instead of the org's stored ones, e.g. a rule before saving it.
-    #[serde(default)]
-    pub rules: Option<Vec<RuleSpec>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ValidateResponse {
-    pub target: Target,
-    /// No `error` or `critical` rule fails: the write would be accepted.
-    pub compliant: bool,
-    /// The attributes the rules saw.
-    pub attributes: Value,
-    pub warnings: Vec<Violation>,
-    pub violations: Vec<Violation>,
-    pub exempted: Vec<Exempted>,
-}
 
 /// Creates a rule. Its fields must be attributes of its target, its values fit its operators.
 #[utoipa::path(post, path = "/api/compliance/rules", tag = "compliance",

@@ -5,11 +5,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use pb_aws::deployer::ChangeSetView;
 use pb_aws::deployments::DeploymentRecord;
 use pb_domain::deployment::DeploymentStatus;
-use serde::Serialize;
-use utoipa::ToSchema;
+use pb_domain::wire::deployments::{ChangeSetView, DeploymentList, DeploymentView};
 
 use crate::auth::{Authorized, PipelinesDeploy, PipelinesRead};
 use crate::params::{PathParams, QueryParams};
@@ -20,40 +18,6 @@ use crate::state::AppState;
 
 /// Most deployments one list answers.
 pub const MAX_DEPLOYMENTS_LISTED: usize = 50;
-
-/// A deployment as the caller sees it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DeploymentView {
-    pub id: String,
-    pub pipeline_id: String,
-    pub definition_version: u64,
-    /// SHA-256 of the template body sent.
-    pub template_hash: String,
-    pub stack_name: String,
-    pub region: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stack_id: Option<String>,
-    pub status: DeploymentStatus,
-    /// `create`, `update`, `recreate`, `preview` or `none`.
-    pub action: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stack_status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub requested_by: String,
-    pub requested_at: String,
-    pub updated_at: String,
-    /// A preview's change set and its proposed changes (on a single deployment's read).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub change_set: Option<ChangeSetView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeploymentList {
-    pub items: Vec<DeploymentView>,
-}
 
 fn view(record: DeploymentRecord, change_set: Option<ChangeSetView>) -> DeploymentView {
     DeploymentView {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod compliance;
 pub mod deployments;
 pub mod executions;
+pub mod me;
 pub mod meta;
 pub mod notifications;
 pub mod pipelines;

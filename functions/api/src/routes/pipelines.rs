@@ -9,8 +9,8 @@ use pb_aws::pipelines::{PipelineRecord, WriteError};
 use pb_domain::compliance::{Target, Violation};
 use pb_domain::pipeline::{resolve_templates, PinnedStep, PipelineSpec};
 use pb_domain::plugin::AccessModifier;
-use serde::Serialize;
-use utoipa::ToSchema;
+use pb_domain::wire::pipelines::{PipelineList, PipelineSummary, PipelineView};
+use pb_domain::wire::plugins::Source;
 
 use crate::auth::{
     Authorized, Caller, Permission, PipelinesCreate, PipelinesDelete, PipelinesDeploy,
@@ -20,61 +20,11 @@ use crate::body::JsonOrYaml;
 use crate::paging::{ListRequest, Order, Page, PageParams};
 use crate::params::{PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
-use crate::routes::plugins::{now_rfc3339, Source};
+use crate::routes::plugins::now_rfc3339;
 use crate::services::definitions::check_pipeline;
 use crate::services::{compliance, deployments};
 use crate::state::AppState;
 use crate::tokens::random_id;
-
-/// A stored pipeline as the caller sees it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PipelineView {
-    pub id: String,
-    /// Also the `ETag`; give it back in `If-Match` to update or delete this version.
-    pub version: u64,
-    pub source: Source,
-    /// The definition as written, templates unexpanded.
-    pub spec: PipelineSpec,
-    /// The plugin version each step was pinned to when this version was written.
-    pub pinned: Vec<PinnedStep>,
-    /// The definition with templates expanded (`?resolve=true`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolved: Option<PipelineSpec>,
-    pub created_at: String,
-    pub updated_at: String,
-    /// Only shown to the owning org.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub updated_by: Option<String>,
-    /// `warning` rules this version fails (on writes only; blocking rules refuse the write).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub compliance_warnings: Vec<Violation>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PipelineSummary {
-    pub id: String,
-    pub name: String,
-    pub project: String,
-    pub description: String,
-    pub access_modifier: AccessModifier,
-    pub source: Source,
-    pub version: u64,
-    pub environments: Vec<String>,
-    pub plugins: Vec<String>,
-    pub updated_at: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PipelineList {
-    pub items: Vec<PipelineSummary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
 
 /// A definition ready to store: validated, templates checked, every step pinned, compliant.
 struct Checked {
@@ -125,6 +75,7 @@ pub async fn create(
 /// Lists the org's pipelines and the public ones of other orgs.
 #[utoipa::path(get, path = "/api/pipelines", tag = "pipelines",
     params(
+        ("name" = Option<String>, Query, description = "The exact name: at most one of the org's own pipelines, and other orgs' public ones"),
         ("project" = Option<String>, Query),
         ("environment" = Option<String>, Query, description = "A stage environment"),
         ("plugin" = Option<String>, Query, description = "A plugin name some step uses"),
@@ -142,10 +93,11 @@ pub async fn list(
         caller.org(),
         params,
         "pipelines",
-        &["project", "environment", "plugin"],
+        &["name", "project", "environment", "plugin"],
     )
     .await?;
-    let (project, environment, plugin) = (
+    let (name, project, environment, plugin) = (
+        list.filter("name"),
         list.filter("project"),
         list.filter("environment"),
         list.filter("plugin"),
@@ -162,6 +114,7 @@ pub async fn list(
     let mut summaries: Vec<PipelineSummary> = records
         .iter()
         .map(|r| summary(&caller, r))
+        .filter(|s| name.is_none_or(|n| s.name == n))
         .filter(|s| project.is_none_or(|p| s.project == p))
         .filter(|s| environment.is_none_or(|e| s.environments.iter().any(|x| x == e)))
         .filter(|s| plugin.is_none_or(|p| s.plugins.iter().any(|x| x == p)))

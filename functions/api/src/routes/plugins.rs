@@ -6,13 +6,14 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use pb_aws::plugins::{PluginRecord, PublishError, StatusChange};
-use pb_domain::compliance::{Target, Violation};
+use pb_domain::compliance::Target;
 use pb_domain::plugin::{
-    names_to_load, resolve_batch, AccessModifier, ComputeType, FieldError, LookupOutcome,
-    PluginSpec, PluginType, RequestedPlugin, MAX_LOOKUP_REFERENCES,
+    names_to_load, resolve_batch, AccessModifier, FieldError, LookupOutcome, PluginSpec,
+    RequestedPlugin, MAX_LOOKUP_REFERENCES,
 };
+use pb_domain::wire::plugins::{PluginList, PluginSummary, PluginVersion, Source, VersionList};
 use semver::Version;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Authorized, Caller, PluginsCreate, PluginsPublish, PluginsRead, PluginsUpdate};
@@ -25,69 +26,6 @@ use crate::services::definitions::check_plugin;
 use crate::state::AppState;
 
 pub(crate) const MAX_DEPRECATION_MESSAGE_CHARS: usize = 1024;
-
-/// Whose catalog a version comes from, as the caller sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum Source {
-    /// Published by the caller's org.
-    Org,
-    /// Another org's public plugin.
-    Public,
-}
-
-/// One published version.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PluginVersion {
-    pub source: Source,
-    pub spec: PluginSpec,
-    pub deprecated: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deprecation_message: Option<String>,
-    pub published_at: String,
-    /// Only shown for the caller's own org.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub published_by: Option<String>,
-    /// `warning` rules the version fails (on publish only; blocking rules refuse it).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub compliance_warnings: Vec<Violation>,
-}
-
-/// A plugin as listed: its latest version.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PluginSummary {
-    pub name: String,
-    pub latest_version: String,
-    pub description: String,
-    pub category: String,
-    pub keywords: Vec<String>,
-    pub plugin_type: PluginType,
-    pub compute_type: ComputeType,
-    pub access_modifier: AccessModifier,
-    pub active: bool,
-    pub deprecated: bool,
-    pub source: Source,
-    pub published_at: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PluginList {
-    pub items: Vec<PluginSummary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VersionList {
-    pub name: String,
-    pub items: Vec<PluginVersion>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
 
 /// Lifecycle flags of a version; at least one must be given.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -8,7 +8,8 @@ use pb_aws::registry::RegistryEntry;
 use pb_domain::event::is_codepipeline_name;
 use pb_domain::plugin::FieldError;
 use pb_domain::region::RegionPolicy;
-use serde::{Deserialize, Serialize};
+use pb_domain::wire::registry::{RegistryList, RegistryView};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Authorized, RegistryRead, RegistryWrite};
@@ -31,31 +32,6 @@ pub struct RegistryWriteRequest {
     pub pipeline_name: Option<String>,
     pub stack_name: Option<String>,
     pub region: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RegistryView {
-    pub pipeline_id: String,
-    pub pipeline_name: String,
-    pub stack_name: String,
-    pub region: String,
-    pub last_deployed: String,
-    /// Set when the platform deployed the stack; an entry written through this API has none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stack_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub definition_version: Option<u64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RegistryList {
-    pub items: Vec<RegistryView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
 }
 
 /// Records a deploy of one of the org's pipelines (create or update).

@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use pb_aws::tokens::TokenRecord;
 use pb_domain::plugin::FieldError;
-use serde::{Deserialize, Serialize};
+use pb_domain::wire::tokens::{StoredSecret, TokenRequest, TokenResponse};
+use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
@@ -35,49 +36,6 @@ pub const PLATFORM_SCOPE: &str = "events:ingest";
 /// with it. Its executions reach the platform through EventBridge and ingest reads the registry
 /// itself, so reporting events needs no API permission.
 pub const PLATFORM_PERMS: &[&str] = &["plugins:read"];
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TokenRequest {
-    /// What the token is for, e.g. `deploy:ci`; becomes the `scope` claim. Required unless
-    /// `store`, whose scope is always `events:ingest`.
-    pub scope: Option<String>,
-    /// Permissions of the token; each must be held by the caller, none may grant
-    /// `tokens:create`. Required unless `store`, whose permissions are always `plugins:read`.
-    pub perms: Option<Vec<String>>,
-    /// 1-365, default 30; never past the caller's own token's expiry.
-    #[serde(default, deserialize_with = "pb_domain::whole_number::optional_u32")]
-    pub expires_in_days: Option<u32>,
-    /// Mint the platform token and write it to Secrets Manager at
-    /// `pipeline-builder/{orgId}/platform` (needs `tokens:store`).
-    #[serde(default)]
-    pub store: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredSecret {
-    pub secret_name: String,
-    /// `created` or `newVersion`.
-    pub result: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenResponse {
-    pub token: String,
-    pub token_type: String,
-    pub jti: String,
-    pub subject: String,
-    /// The person the token answers to: the root of the minting chain.
-    pub principal: String,
-    pub scope: String,
-    pub perms: Vec<String>,
-    pub issued_at: String,
-    pub expires_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stored: Option<StoredSecret>,
-}
 
 /// A minted token as listed: what it may do and who minted it, never the token.
 #[derive(Debug, Clone, Serialize, ToSchema)]

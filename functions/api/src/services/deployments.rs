@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pb_aws::deploy_tracking::DeploymentTracker;
-use pb_aws::deployer::{ChangeSetView, StackRequest, StackState};
+use pb_aws::deployer::{StackRequest, StackState};
 use pb_aws::deployments::{BeginError, DeploymentRecord};
 use pb_aws::pipelines::PipelineRecord;
 use pb_aws::tags::PIPELINE_ID_TAG;
 use pb_domain::compliance::{pipeline_attributes, Target};
 use pb_domain::deployment::{stack_action, template_hash, DeploymentStatus, StackAction};
+use pb_domain::wire::deployments::ChangeSetView;
 
 use crate::problem::ApiError;
 use crate::routes::plugins::now_rfc3339;

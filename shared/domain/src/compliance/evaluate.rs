@@ -1,7 +1,7 @@
 //! Evaluation of rules against an entity's attributes.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::exemption::Exemption;
@@ -10,14 +10,14 @@ use super::rule::{Body, Condition, Mode, Rule, RuleConditionSpec, Severity, Targ
 
 /// One condition of one rule that the entity does not satisfy.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Violation {
     pub rule_id: String,
     pub rule_name: String,
     pub severity: Severity,
     pub field: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<Operator>,
     /// The rule's value (null for operators that take none).
     pub expected: Value,
@@ -29,7 +29,7 @@ pub struct Violation {
 
 /// A rule skipped because an approved exemption covers the entity.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Exempted {
     pub rule_id: String,

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::event::Trigger;
-use crate::execution::{level_item, plan, Context};
+use crate::execution::{level_item, plan, plan_group, Context, GroupItems};
 use crate::rollup::Facet;
 
 const DAY_MS: i64 = 86_400_000;
@@ -102,16 +102,20 @@ struct Store {
     timeline: Option<DeploymentTimeline>,
 }
 
+fn context(event: &ExecutionEvent) -> Context<'static> {
+    Context {
+        org_id: "acme",
+        pipeline_id: "pl-1",
+        retention_days: 90,
+        plugin: None,
+        production_stage: matches!(&event.scope, Scope::Stage { stage } if stage == "Prod"),
+    }
+}
+
 impl Store {
     fn apply(&mut self, event: &ExecutionEvent) {
-        let production_stage = matches!(&event.scope, Scope::Stage { stage } if stage == "Prod");
-        let ctx = Context {
-            org_id: "acme",
-            pipeline_id: "pl-1",
-            retention_days: 90,
-            plugin: None,
-            production_stage,
-        };
+        let ctx = context(event);
+        let production_stage = ctx.production_stage;
         let execution_key = event.execution_id.clone();
         let level_key = level_item(event).map(|l| format!("{}/{l:?}", event.execution_id));
         let planned = plan(
@@ -130,7 +134,46 @@ impl Store {
         if let Some(timeline) = planned.timeline {
             self.timeline = Some(timeline);
         }
-        for change in planned.rollups {
+        self.add(planned.rollups);
+    }
+
+    /// Plans one execution's events together, as the ingest does within a batch.
+    fn apply_group(&mut self, events: &[&ExecutionEvent]) {
+        let execution_id = events[0].execution_id.clone();
+        let level_key = |l: &crate::execution::LevelItem| format!("{execution_id}/{l:?}");
+        let steps: Vec<_> = events.iter().map(|e| (context(e), *e)).collect();
+        let read = GroupItems {
+            execution: self.items.get(&execution_id).cloned(),
+            levels: events
+                .iter()
+                .filter_map(|e| level_item(e))
+                .filter_map(|l| {
+                    self.items
+                        .get(&level_key(&l))
+                        .cloned()
+                        .map(|item| (l, item))
+                })
+                .collect(),
+            timeline: self
+                .timeline
+                .clone()
+                .filter(|_| steps.iter().any(|(ctx, _)| ctx.production_stage)),
+        };
+        let planned = plan_group(&steps, &read);
+        if let Some(execution) = planned.execution {
+            self.items.insert(execution_id.clone(), execution);
+        }
+        for (level, item) in planned.levels {
+            self.items.insert(level_key(&level), item);
+        }
+        if let Some(timeline) = planned.timeline {
+            self.timeline = Some(timeline);
+        }
+        self.add(planned.rollups);
+    }
+
+    fn add(&mut self, rollups: Vec<crate::rollup::RollupChange>) {
+        for change in rollups {
             let day = self.rollups.entry(change.day).or_default();
             for (name, value) in change.counters {
                 *day.entry(name).or_default() += value;
@@ -247,6 +290,32 @@ fn delivery() -> impl Strategy<Value = (Vec<Run>, Vec<ExecutionEvent>)> {
         })
 }
 
+/// Splits a delivery into batches and each batch by execution, in the order executions first
+/// appear, as the ingest's handler does.
+fn batched<'a>(events: &'a [ExecutionEvent], sizes: &[usize]) -> Vec<Vec<&'a ExecutionEvent>> {
+    let mut groups = Vec::new();
+    let mut rest = events;
+    for size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (batch, after) = rest.split_at((*size).min(rest.len()));
+        rest = after;
+        let mut by_execution: Vec<Vec<&ExecutionEvent>> = Vec::new();
+        for event in batch {
+            match by_execution
+                .iter_mut()
+                .find(|g| g[0].execution_id == event.execution_id)
+            {
+                Some(group) => group.push(event),
+                None => by_execution.push(vec![event]),
+            }
+        }
+        groups.extend(by_execution);
+    }
+    groups
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
@@ -256,6 +325,24 @@ proptest! {
             store.apply(event);
         }
         prop_assert_eq!(store.deployment_counters(), exact(&runs));
+    }
+
+    #[test]
+    fn batches_planned_together_store_what_one_by_one_stores(
+        (_, events) in delivery(),
+        sizes in prop::collection::vec(1usize..=12, 1..5),
+    ) {
+        let mut one_by_one = Store::default();
+        for event in &events {
+            one_by_one.apply(event);
+        }
+        let mut together = Store::default();
+        for group in batched(&events, &sizes) {
+            together.apply_group(&group);
+        }
+        prop_assert_eq!(&together.items, &one_by_one.items);
+        prop_assert_eq!(&together.rollups, &one_by_one.rollups);
+        prop_assert_eq!(&together.timeline, &one_by_one.timeline);
     }
 }
 

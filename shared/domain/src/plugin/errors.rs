@@ -1,11 +1,11 @@
 //! The errors of the plugin module, apart from the code that raises them (validation, range
 //! parsing, resolution all share them).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One problem with one field of a spec.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct FieldError {
     /// JSON path of the field, e.g. `secrets[1].name` or `env.GITHUB_TOKEN`.
