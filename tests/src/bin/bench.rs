@@ -262,6 +262,27 @@ async fn init_targets(bed: &TestBed) -> anyhow::Result<Vec<InitTarget>> {
                     bed.stack.executions_table.clone(),
                 ),
                 ("KEY_SET_SECRET_ID".to_string(), secret_id),
+                // Required by the API's configuration; init reads none of them.
+                (
+                    "EVENT_BUS_NAME".to_string(),
+                    bed.stack.event_bus_name.clone(),
+                ),
+                (
+                    "NOTIFY_QUEUE_URL".to_string(),
+                    bed.stack.notify_queue_url.clone(),
+                ),
+                (
+                    "PIPELINE_STACK_ROLE_ARN".to_string(),
+                    bed.stack.deploy.stack_role_arn.clone(),
+                ),
+                (
+                    "PIPELINE_ROLE_BOUNDARY_ARN".to_string(),
+                    bed.stack.deploy.boundary_arn.clone(),
+                ),
+                (
+                    "PIPELINE_TEMPLATE_BUCKET".to_string(),
+                    bed.stack.deploy.template_bucket.clone(),
+                ),
             ],
         },
         InitTarget {
